@@ -1,0 +1,116 @@
+"""Checking a composed config before any work starts, and resolving `device: auto`."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from gan_repro.data import check_dataset_config
+from gan_repro.errors import ConfigError
+from gan_repro.losses import GENERATOR_LOSSES
+from gan_repro.models import check_model_config
+
+CONFIG_DIR_CANDIDATES = (
+    Path(__file__).resolve().parent / "conf",         # installed wheel: conf/ ships as gan_repro/conf
+    Path(__file__).resolve().parent.parent / "conf",  # source checkout or editable install
+)
+
+
+def config_dir() -> Path:
+    """The folder holding config.yaml, for an installed wheel as for a source checkout."""
+    for candidate in CONFIG_DIR_CANDIDATES:
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"gan-repro's conf/ not found in {[str(c) for c in CONFIG_DIR_CANDIDATES]}")
+
+
+def read(cfg: DictConfig, key: str):
+    """cfg's value at a dotted key, with a missing (???) or absent value reported as a ConfigError."""
+    try:
+        value = OmegaConf.select(cfg, key, throw_on_missing=True)
+    except Exception as error:  # MissingMandatoryValue, InterpolationResolutionError
+        raise ConfigError(key, f"is required and cannot be read ({str(error).splitlines()[0]}); "
+                          f"set it, e.g. {key}=...") from None
+    return value
+
+
+def positive_int(cfg: DictConfig, key: str) -> int:
+    """The value at key as an int >= 1, or a ConfigError naming the key."""
+    value = read(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(key, f"must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def positive_float(cfg: DictConfig, key: str, *, upper: float = math.inf) -> float:
+    """The value at key as a finite float in (0, upper), or a ConfigError naming the key."""
+    value = read(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < upper):
+        bound = f" and < {upper}" if upper != math.inf else ""
+        raise ConfigError(key, f"must be a number > 0{bound}, got {value!r}")
+    return float(value)
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda if available, else cpu; a named device must exist here."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError("device", f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError("device", f"{name} is not available on this machine; use device=auto or device=cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device", "mps is not available on this machine; use device=auto or device=cpu")
+    return device
+
+
+def check_config(cfg: DictConfig) -> torch.device:
+    """Every setting a run needs, checked before any training; returns the device to use."""
+    if not isinstance(read(cfg, "seed"), int) or isinstance(cfg.seed, bool):
+        raise ConfigError("seed", f"must be a whole number, got {cfg.seed!r}")
+    check_dataset_config(cfg.dataset)
+    image_size = positive_int(cfg, "dataset.image_size")
+    check_model_config(cfg.model, image_size)
+    if read(cfg, "loss.name") not in GENERATOR_LOSSES:
+        raise ConfigError("loss", f"unknown generator loss '{cfg.loss.name}'; choose {' or '.join(GENERATOR_LOSSES)}")
+
+    epochs = positive_int(cfg, "train.epochs")
+    for key in ("train.batch_size", "train.log_every", "train.sample_count", "probe.iterations",
+                "probe.log_every", "probe.batch_size", "plot.window"):
+        positive_int(cfg, key)
+    if read(cfg, "train.num_workers") is None or not isinstance(cfg.train.num_workers, int) or cfg.train.num_workers < 0:
+        raise ConfigError("train.num_workers", f"must be a whole number >= 0, got {cfg.train.num_workers!r}")
+    for key in ("train.lr", "probe.lr"):
+        positive_float(cfg, key)
+    for key in ("train.beta1", "train.beta2", "probe.beta1", "probe.beta2"):
+        value = read(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ConfigError(key, f"must be a number in [0, 1), got {value!r}")
+
+    snapshots = read(cfg, "train.snapshot_epochs")
+    if not OmegaConf.is_list(snapshots) or len(snapshots) == 0:
+        raise ConfigError("train.snapshot_epochs", f"must be a non-empty list like [1,10,25], got {snapshots!r}")
+    for epoch in snapshots:
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= epochs:
+            raise ConfigError("train.snapshot_epochs", f"{epoch!r} is outside 1..train.epochs={epochs}; "
+                              f"use epochs between 1 and {epochs}")
+    if len(set(snapshots)) != len(snapshots):
+        raise ConfigError("train.snapshot_epochs", f"has repeated epochs: {list(snapshots)}")
+
+    if read(cfg, "probe.dtype") not in ("float32", "float64"):
+        raise ConfigError("probe.dtype", f"must be float32 or float64 (never lower: values reach 1e-12), "
+                          f"got {cfg.probe.dtype!r}")
+    for key in ("quiet", "debug", "probe.batched_backward"):
+        if not isinstance(read(cfg, key), bool):
+            raise ConfigError(key, f"must be true or false, got {read(cfg, key)!r}")
+    figures = read(cfg, "plot.figures")
+    if not OmegaConf.is_list(figures) or not figures or any(f not in ("fig1", "fig2", "fig3") for f in figures):
+        raise ConfigError("plot.figures", f"must be a list drawn from fig1, fig2, fig3, got {figures!r}")
+    formats = read(cfg, "plot.formats")
+    if not OmegaConf.is_list(formats) or not formats or any(f not in ("png", "pdf", "svg") for f in formats):
+        raise ConfigError("plot.formats", f"must be a list drawn from png, pdf, svg, got {formats!r}")
+    return resolve_device(str(read(cfg, "device")))

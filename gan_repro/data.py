@@ -1,0 +1,305 @@
+"""Datasets: every format becomes images scaled to [-1, 1] at `image_size`, shape (C, H, W).
+
+Small datasets (digits, MNIST, Fashion-MNIST, CIFAR-10) are decoded once into a uint8
+tensor (N, C, H, W) and batched by indexing; image folders, CelebA and LSUN are decoded
+lazily by a DataLoader with workers.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from gan_repro.errors import ConfigError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+DATASET_NAMES = ("digits", "mnist", "fashion_mnist", "cifar10", "celeba", "image_folder", "lsun")
+
+
+# ----------------------------------------------------------------------------- helpers
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] -> float32 in [-1, 1]."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def resize_uint8(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Resize a uint8 batch (N, C, h, w) to (N, C, image_size, image_size), bilinear with antialiasing."""
+    if images.shape[-1] == image_size and images.shape[-2] == image_size:
+        return images
+    resized = F.interpolate(images.float(), size=(image_size, image_size), mode="bilinear",
+                            align_corners=False, antialias=True)
+    return resized.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def resize_and_center_crop(image: Image.Image, image_size: int) -> Image.Image:
+    """DCGAN's transform: resize the shorter side to image_size, then crop the center square."""
+    width, height = image.size
+    scale = image_size / min(width, height)
+    new_size = (max(image_size, round(width * scale)), max(image_size, round(height * scale)))
+    image = image.resize(new_size, Image.BICUBIC)
+    left = (new_size[0] - image_size) // 2
+    top = (new_size[1] - image_size) // 2
+    return image.crop((left, top, left + image_size, top + image_size))
+
+
+def pil_to_uint8(image: Image.Image, image_size: int, channels: int) -> torch.Tensor:
+    """Decode, convert to L or RGB, resize + crop; returns uint8 (C, image_size, image_size)."""
+    image = image.convert("L" if channels == 1 else "RGB")
+    array = np.asarray(resize_and_center_crop(image, image_size), dtype=np.uint8)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+# ----------------------------------------------------------------------------- datasets
+class TensorImages(Dataset):
+    """Images held in memory as uint8 (N, C, H, W); items are float (C, H, W) in [-1, 1]."""
+
+    def __init__(self, images: torch.Tensor):
+        assert images.dtype == torch.uint8 and images.ndim == 4, images.shape
+        self.images = images
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return to_unit_range(self.images[index])
+
+
+class ImageFiles(Dataset):
+    """A list of image files decoded on access (DCGAN-style resize + center crop)."""
+
+    def __init__(self, paths: list[Path], *, image_size: int, channels: int):
+        self.paths, self.image_size, self.channels = paths, image_size, channels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        with Image.open(self.paths[index]) as image:
+            return to_unit_range(pil_to_uint8(image, self.image_size, self.channels))
+
+
+_LMDB_HANDLES: dict[str, object] = {}
+
+
+def open_lmdb(path: Path):
+    """A read-only, lock-free LMDB handle, one per path: lmdb refuses to open a path twice in a process,
+    and forked DataLoader workers inherit it (read-only without locks, as torchvision's LSUN does)."""
+    import lmdb  # optional dependency: pip install lmdb
+
+    key = str(Path(path).resolve())
+    if key not in _LMDB_HANDLES:
+        _LMDB_HANDLES[key] = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
+    return _LMDB_HANDLES[key]
+
+
+class LMDBImages(Dataset):
+    """LSUN's LMDB release: keys are image ids, values encoded images (webp/jpeg). Opened read-only."""
+
+    def __init__(self, path: Path, *, image_size: int, channels: int, max_images: int | None):
+        self.path, self.image_size, self.channels = path, image_size, channels
+        with open_lmdb(path).begin(write=False) as txn:
+            keys = []
+            for key in txn.cursor().iternext(keys=True, values=False):
+                keys.append(bytes(key))
+                if max_images is not None and len(keys) >= max_images:
+                    break
+        self.keys = keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        with open_lmdb(self.path).begin(write=False) as txn:
+            encoded = txn.get(self.keys[index])
+        with Image.open(io.BytesIO(encoded)) as image:
+            return to_unit_range(pil_to_uint8(image, self.image_size, self.channels))
+
+
+
+# ----------------------------------------------------------------------------- readers
+def load_digits_uint8() -> torch.Tensor:
+    """scikit-learn's bundled digits as uint8 (1797, 1, 8, 8); gray levels 0..16 scaled to 0..255."""
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images  # (1797, 8, 8), float in [0, 16]
+    return torch.from_numpy(np.round(images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (MNIST's format), gzipped or raw: big-endian header, then the array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise ConfigError("dataset.root", f"{path} is not an IDX file (bad magic number)")
+    dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    if data[2] not in dtypes:
+        raise ConfigError("dataset.root", f"{path}: unknown IDX element type 0x{data[2]:02x}")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    body = np.frombuffer(data, dtype=dtypes[data[2]], offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise ConfigError("dataset.root", f"{path} is truncated: header says {shape}, found {body.size} values")
+    return body.reshape(shape)
+
+
+def find_idx_images(root: Path, split: str, subfolder: str) -> Path:
+    """Locate {split}-images-idx3-ubyte[.gz] in root, root/raw or root/<subfolder>/raw."""
+    name = f"{split}-images-idx3-ubyte"
+    for folder in (root, root / "raw", root / subfolder / "raw"):
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    raise ConfigError("dataset.root", f"no {name}[.gz] under {root} (nor raw/ or {subfolder}/raw/); "
+                      "put the IDX files there")
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR-10's python batches only: numpy arrays, dicts, lists, bytes; nothing callable."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from an untrusted pickle")
+        return super().find_class(module, name)
+
+
+def read_cifar_python_batch(path: Path) -> np.ndarray:
+    """One python-release CIFAR batch -> uint8 (N, 3, 32, 32), via the restricted unpickler."""
+    with open(path, "rb") as handle:
+        try:
+            batch = RestrictedUnpickler(handle, encoding="bytes").load()
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+            raise ConfigError("dataset.root", f"{path} is not a valid CIFAR-10 batch: {error}") from None
+    data = batch.get(b"data", batch.get("data")) if isinstance(batch, dict) else None
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise ConfigError("dataset.root", f"{path} has no uint8 'data' array of shape (N, 3072)")
+    return data.reshape(-1, 3, 32, 32)
+
+
+def read_cifar_binary_batch(path: Path) -> np.ndarray:
+    """One binary-release CIFAR batch (records of 1 label byte + 3072 pixel bytes) -> uint8 (N, 3, 32, 32)."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size == 0 or raw.size % 3073:
+        raise ConfigError("dataset.root", f"{path} is not a CIFAR-10 binary batch (size {raw.size} is not a multiple of 3073)")
+    return raw.reshape(-1, 3073)[:, 1:].reshape(-1, 3, 32, 32)
+
+
+def load_cifar10_uint8(root: Path, split: str) -> torch.Tensor:
+    """CIFAR-10 from the binary release if present, else the python release; uint8 (N, 3, 32, 32)."""
+    binary_names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
+    python_names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    for folder in (root / "cifar-10-batches-bin", root):
+        paths = [folder / name for name in binary_names if (folder / name).is_file()]
+        if paths:
+            return torch.from_numpy(np.concatenate([read_cifar_binary_batch(p) for p in paths]))
+    for folder in (root / "cifar-10-batches-py", root):
+        paths = [folder / name for name in python_names if (folder / name).is_file()]
+        if paths:
+            return torch.from_numpy(np.concatenate([read_cifar_python_batch(p) for p in paths]))
+    raise ConfigError("dataset.root", f"no CIFAR-10 {split} batches under {root}; put cifar-10-batches-bin/ "
+                      "or cifar-10-batches-py/ there")
+
+
+def list_images(root: Path, max_images: int | None) -> list[Path]:
+    """All image files under root, recursively, sorted (so that max_images is reproducible)."""
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise ConfigError("dataset.root", f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}")
+    return paths[:max_images] if max_images else paths
+
+
+def find_lsun_lmdb(root: Path, category: str, split: str) -> Path:
+    """root/{category}_{split}_lmdb, or root itself when it is an LMDB folder."""
+    for candidate in (root / f"{category}_{split}_lmdb", root):
+        if (candidate / "data.mdb").is_file():
+            return candidate
+    raise ConfigError("dataset.root", f"no LMDB ({category}_{split}_lmdb/data.mdb) under {root}; "
+                      "put LSUN's LMDB folder there")
+
+
+# ----------------------------------------------------------------------------- entry points
+def check_dataset_config(cfg: DictConfig) -> None:
+    """Refuse a bad dataset config with a ConfigError naming the setting (before any work)."""
+    if cfg.name not in DATASET_NAMES:
+        raise ConfigError("dataset.name", f"unknown dataset '{cfg.name}'; choose one of {', '.join(DATASET_NAMES)}")
+    if cfg.channels not in (1, 3):
+        raise ConfigError("dataset.channels", f"must be 1 or 3, got {cfg.channels}")
+    if cfg.name == "digits":
+        return
+    if OmegaConf.is_missing(cfg, "root") or cfg.root in (None, ""):
+        raise ConfigError("dataset.root", f"dataset={cfg.name} needs its files: add dataset.root=/path/to/{cfg.name}")
+    root = Path(str(cfg.root)).expanduser()
+    if not root.is_dir():
+        raise ConfigError("dataset.root", f"{root} is not a folder; point dataset.root at the {cfg.name} files")
+    if not any(root.iterdir()):
+        raise ConfigError("dataset.root", f"{root} is empty; put the {cfg.name} files there")
+
+
+def build_dataset(cfg: DictConfig) -> Dataset:
+    """The dataset named by cfg (the `dataset` config node), images in [-1, 1] at cfg.image_size."""
+    check_dataset_config(cfg)
+    size, channels = int(cfg.image_size), int(cfg.channels)
+    if cfg.name == "digits":
+        return TensorImages(resize_uint8(load_digits_uint8(), size))
+    root = Path(str(cfg.root)).expanduser()
+    if cfg.name in ("mnist", "fashion_mnist"):
+        subfolder = "MNIST" if cfg.name == "mnist" else "FashionMNIST"
+        images = read_idx(find_idx_images(root, cfg.split, subfolder))
+        if images.ndim != 3:
+            raise ConfigError("dataset.root", f"expected an (N, H, W) image file, got shape {images.shape}")
+        return TensorImages(resize_uint8(torch.from_numpy(images.astype(np.uint8)).unsqueeze(1), size))
+    if cfg.name == "cifar10":
+        return TensorImages(resize_uint8(load_cifar10_uint8(root, cfg.split), size))
+    if cfg.name in ("celeba", "image_folder"):
+        folder = root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
+        return ImageFiles(list_images(folder, cfg.get("max_images")), image_size=size, channels=channels)
+    if cfg.name == "lsun":
+        path = find_lsun_lmdb(root, cfg.category, cfg.split)
+        return LMDBImages(path, image_size=size, channels=channels, max_images=cfg.get("max_images"))
+    raise AssertionError(cfg.name)
+
+
+def batches_per_epoch(dataset: Dataset, batch_size: int) -> int:
+    """Full batches in one epoch (the last partial batch is dropped, as in DCGAN)."""
+    return len(dataset) // batch_size
+
+
+def iterate_epoch(dataset: Dataset, *, batch_size: int, generator: torch.Generator, device: torch.device,
+                  num_workers: int = 0) -> Iterator[torch.Tensor]:
+    """One shuffled pass over the dataset: float batches (B, C, H, W) in [-1, 1] on device."""
+    if isinstance(dataset, TensorImages):
+        order = torch.randperm(len(dataset), generator=generator)
+        for start in range(0, batches_per_epoch(dataset, batch_size) * batch_size, batch_size):
+            yield to_unit_range(dataset.images[order[start:start + batch_size]]).to(device, non_blocking=True)
+        return
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, generator=generator,
+                        num_workers=num_workers, pin_memory=device.type == "cuda",
+                        persistent_workers=False)
+    for batch in loader:
+        yield batch.to(device, non_blocking=True)
+
+
+def infinite_batches(dataset: Dataset, *, batch_size: int, generator: torch.Generator, device: torch.device,
+                     num_workers: int = 0) -> Iterator[torch.Tensor]:
+    """Shuffled batches forever, epoch after epoch (the probe counts iterations, not epochs)."""
+    while True:
+        yield from iterate_epoch(dataset, batch_size=batch_size, generator=generator, device=device,
+                                 num_workers=num_workers)

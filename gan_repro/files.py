@@ -1,0 +1,66 @@
+"""Writing artifacts safely: write to a temporary name in the same folder, then rename into place."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, IO
+
+if TYPE_CHECKING:  # torch and PIL are imported where used, so plotting and reports stay light
+    import torch
+
+import numpy as np
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call write(handle) on a temporary file next to path, fsync, then rename it onto path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Atomically write data as indented JSON."""
+    return atomic_write(path, lambda handle: handle.write((json.dumps(data, indent=2) + "\n").encode()))
+
+
+def save_torch(path: Path, data: Any) -> Path:
+    """Atomically torch.save a dict of tensors and plain values (loadable with weights_only=True)."""
+    import torch
+
+    return atomic_write(path, lambda handle: torch.save(data, handle))
+
+
+def image_grid(images: torch.Tensor, *, columns: int = 8, padding: int = 2) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> uint8 (rows*(H+p)+p, columns*(W+p)+p, C) grid, white padding."""
+    import torch
+
+    images = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    count, channels, height, width = images.shape
+    rows = -(-count // columns)
+    grid = np.full((rows * (height + padding) + padding, columns * (width + padding) + padding, channels), 255, np.uint8)
+    for index in range(count):
+        top = padding + (index // columns) * (height + padding)
+        left = padding + (index % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = images[index].permute(1, 2, 0).numpy()
+    return grid
+
+
+def save_image_grid(path: Path, images: torch.Tensor, *, columns: int = 8) -> Path:
+    """Atomically save a PNG grid of images in [-1, 1]."""
+    from PIL import Image
+
+    grid = image_grid(images, columns=columns)
+    picture = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
+    return atomic_write(path, lambda handle: picture.save(handle, format="PNG"))

@@ -1,0 +1,136 @@
+"""Stage 3: Figures 1-3 from probe.csv alone; `gan-repro-plot RUN_DIR` redraws a finished run.
+
+Curves are centered running averages, as in the paper, with the raw logged values faint behind them.
+Quantities on a log axis (D's cost, gradient norms) are averaged in log space (a geometric
+running mean), so one spike cannot hide a decay over orders of magnitude.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from gan_repro.files import atomic_write
+from gan_repro.report import write_summary
+
+FIGURES = ("fig1", "fig2", "fig3")
+FORMATS = ("png", "pdf", "svg")
+GRADIENT_FIGURES = {
+    "fig2": ("grad_norm_minimax", r"Figure 2: $\|\nabla_\theta\, E_z \log(1 - D(G_\theta(z)))\|$ (original cost)"),
+    "fig3": ("grad_norm_nonsaturating", r"Figure 3: $\|\nabla_\theta\, E_z [-\log D(G_\theta(z))]\|$ ($-\log D$ cost)"),
+}
+
+
+def running_mean(values: np.ndarray, window: int, *, geometric: bool = False) -> np.ndarray:
+    """Centered running mean over `window` points (fewer at the ends); geometric = mean of logs."""
+    series = pd.Series(np.log(np.clip(values, np.finfo(float).tiny, None)) if geometric else values)
+    smoothed = series.rolling(window, center=True, min_periods=1).mean().to_numpy()
+    return np.exp(smoothed) if geometric else smoothed
+
+
+def plot_curves(axis, probe: pd.DataFrame, column: str, window: int, *, log_scale: bool) -> None:
+    """One faint raw curve and one running average per snapshot epoch."""
+    for index, (epoch, rows) in enumerate(probe.groupby("snapshot_epoch")):
+        rows = rows.sort_values("iteration")
+        color = f"C{index}"
+        x, y = rows["iteration"].to_numpy(), rows[column].to_numpy(dtype=float)
+        axis.plot(x, y, color=color, alpha=0.2, linewidth=0.7)
+        axis.plot(x, running_mean(y, window, geometric=log_scale), color=color, linewidth=1.8,
+                  label=f"after {int(epoch)} epoch{'s' if epoch != 1 else ''}")
+    if log_scale:
+        axis.set_yscale("log")
+    axis.set_xlabel("discriminator iterations")
+    axis.grid(True, which="major", alpha=0.3)
+    axis.legend()
+
+
+def draw_figure1(probe: pd.DataFrame, window: int) -> Figure:
+    """Figure 1: D's cost (log scale) and accuracy while a fresh D trains against a frozen G."""
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    error_axis, accuracy_axis = figure.subplots(1, 2)
+    plot_curves(error_axis, probe, "d_loss", window, log_scale=True)
+    error_axis.set_ylabel(r"D's cost $-\frac{1}{2}(E\,\log D(x) + E\,\log(1-D(G(z))))$")
+    error_axis.set_title("Figure 1: discriminator error")
+    plot_curves(accuracy_axis, probe, "d_accuracy", window, log_scale=False)
+    accuracy_axis.set_ylabel("D's accuracy")
+    accuracy_axis.set_title("Figure 1: discriminator accuracy")
+    return figure
+
+
+def draw_gradient_figure(probe: pd.DataFrame, figure_name: str, window: int) -> Figure:
+    """Figures 2 and 3: the generator's gradient norm (log scale) as the fresh D trains."""
+    column, title = GRADIENT_FIGURES[figure_name]
+    figure = Figure(figsize=(6.5, 4.5), layout="constrained")
+    axis = figure.subplots()
+    plot_curves(axis, probe, column, window, log_scale=True)
+    axis.set_ylabel("gradient norm")
+    axis.set_title(title, fontsize=10)
+    return figure
+
+
+def draw_figures(probe_csv: Path, out_dir: Path, *, figures: Sequence[str] = FIGURES, window: int = 20,
+                 formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Draw the named figures from a probe.csv into out_dir, one file per format; returns the paths."""
+    probe = pd.read_csv(probe_csv)
+    written = []
+    for name in figures:
+        figure = draw_figure1(probe, window) if name == "fig1" else draw_gradient_figure(probe, name, window)
+        for fmt in formats:
+            written.append(atomic_write(Path(out_dir) / f"{name}.{fmt}",
+                                        lambda handle: figure.savefig(handle, format=fmt, dpi=150)))
+    return written
+
+
+def saved_plot_settings(run_dir: Path) -> dict:
+    """The run's own plot settings from its resolved config.yaml, if there is one."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        return {}
+    from omegaconf import OmegaConf
+
+    return dict(OmegaConf.to_container(OmegaConf.load(path)).get("plot", {}))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """gan-repro-plot RUN_DIR: redraw a finished run's figures and summary.json from its CSVs."""
+    parser = argparse.ArgumentParser(prog="gan-repro-plot", description=main.__doc__)
+    parser.add_argument("run_dir", type=Path, help="a run folder holding probe.csv")
+    parser.add_argument("--figures", nargs="+", choices=FIGURES, help="default: the run's plot.figures")
+    parser.add_argument("--window", type=int, help="running-average window in logged points (default: the run's)")
+    parser.add_argument("--formats", nargs="+", choices=FORMATS, help="default: the run's plot.formats")
+    args = parser.parse_args(argv)
+    probe_csv = args.run_dir / "probe.csv"
+    if not probe_csv.is_file():
+        print(f"error: run_dir: no probe.csv in {args.run_dir}; give a finished gan-repro run folder", file=sys.stderr)
+        return 2
+    saved = saved_plot_settings(args.run_dir)
+    window = args.window or saved.get("window", 20)
+    if window < 1:
+        print(f"error: --window: must be at least 1, got {window}", file=sys.stderr)
+        return 2
+    paths = draw_figures(probe_csv, args.run_dir / "figures", figures=args.figures or saved.get("figures", FIGURES),
+                         window=window, formats=args.formats or saved.get("formats", ("png", "pdf")))
+    write_summary(args.run_dir, window=window, extra=load_existing_summary(args.run_dir))
+    for path in paths:
+        print(path)
+    return 0
+
+
+def load_existing_summary(run_dir: Path) -> dict:
+    """Keep what the run itself wrote into summary.json (timings, settings) when redrawing."""
+    import json
+
+    path = Path(run_dir) / "summary.json"
+    try:
+        return {k: v for k, v in json.loads(path.read_text()).items() if k not in ("snapshots", "claims")}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

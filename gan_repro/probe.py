@@ -1,0 +1,143 @@
+"""Stage 2: freeze each generator snapshot, train a fresh D from scratch, measure what G would feel.
+
+At each logged iteration (D held fixed, a fresh noise batch) we record D's cost and accuracy and
+the norms of the generator's gradients for both costs:
+    grad_norm_minimax       = || grad_theta E_z[log(1 - D(G_theta(z)))] ||_2     (Figure 2)
+    grad_norm_nonsaturating = || grad_theta E_z[-log D(G_theta(z))] ||_2         (Figure 3)
+fp32 on purpose (float64 optional), never autocast or TF32: these values reach 1e-12 and below.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn as nn
+from omegaconf import DictConfig
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from gan_repro.data import infinite_batches
+from gan_repro.errors import ConfigError
+from gan_repro.logger import CSVLogger
+from gan_repro.losses import GENERATOR_LOSSES, log_cost_slopes
+from gan_repro.models import build_discriminator, build_generator, requires_grad
+from gan_repro.train import discriminator_step, make_adam, model_signature, sample_noise
+
+log = logging.getLogger(__name__)
+
+PROBE_COLUMNS = ["snapshot_epoch", "iteration", "d_loss", "d_accuracy", "grad_norm_minimax",
+                 "grad_norm_nonsaturating"]
+PROBE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@contextmanager
+def exact_float_math(device: torch.device) -> Iterator[None]:
+    """Turn off TF32 and autocast for the duration (the probe measures values down to 1e-12)."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with torch.autocast(device.type, enabled=False):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
+def generator_grad_norms(generator: nn.Module, discriminator: nn.Module, z: torch.Tensor, *,
+                         kinds: Sequence[str] = GENERATOR_LOSSES, batched: bool = True) -> dict[str, torch.Tensor]:
+    """|| grad_theta cost ||_2 over all of G's parameters, for each generator cost, D held fixed.
+
+    Every cost is a function of D's logits l_i, so grad cost = sum_i c_i grad l_i with c_i = d cost / d l_i.
+    We backpropagate the weights |c_i| / max_j |c_j| (in (0, 1], so the largest never underflows) and
+    scale the norm back by max_j |c_j| in float64: a norm of 1e-30 comes out as 1e-30, not 0.
+    One forward, and one batched backward for all costs (or one backward per cost when batched=False).
+    """
+    parameters = list(generator.parameters())
+    requires_grad(generator, True)
+    try:
+        with torch.enable_grad():
+            logits = discriminator(generator(z))  # (B,)
+            log_slopes = torch.stack([log_cost_slopes(logits, kind) for kind in kinds])  # (K, B), float64
+            peaks = log_slopes.max(dim=1, keepdim=True).values  # (K, 1): log max_j |c_j|
+            weights = torch.exp(log_slopes - peaks).to(logits.dtype)  # (K, B) in (0, 1]
+            if batched:
+                grads = torch.autograd.grad(logits, parameters, grad_outputs=weights, is_grads_batched=True)
+                squares = sum(g.double().pow(2).flatten(1).sum(1) for g in grads)  # (K,)
+            else:
+                squares = torch.stack([
+                    sum(g.double().pow(2).sum() for g in torch.autograd.grad(
+                        logits, parameters, grad_outputs=weights[k], retain_graph=k + 1 < len(kinds)))
+                    for k in range(len(kinds))])
+    finally:
+        requires_grad(generator, False)
+    norms = peaks.squeeze(1).exp() * squares.sqrt()  # (K,), float64
+    return {f"grad_norm_{kind}": norms[k] for k, kind in enumerate(kinds)}
+
+
+def load_generator(path: Path, cfg: DictConfig, *, device: torch.device) -> nn.Module:
+    """Load a snapshot's G (weights only, nothing executed) after checking it matches this config."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # a torn, foreign or malicious file
+        raise ConfigError("checkpoint", f"cannot load {path}: {error.__class__.__name__}: {error}") from None
+    if not isinstance(state, dict) or "generator" not in state:
+        raise ConfigError("checkpoint", f"{path} is not a gan-repro checkpoint (no 'generator' entry)")
+    expected = model_signature(cfg)
+    if state.get("signature") != expected:
+        raise ConfigError("checkpoint", f"{path} was saved for {state.get('signature')}, but this run's config "
+                          f"is {expected}; use the run's own config")
+    generator = build_generator(cfg.model, image_size=int(cfg.dataset.image_size),
+                                channels=int(cfg.dataset.channels)).to(device)
+    generator.load_state_dict(state["generator"])
+    return generator
+
+
+def probe_snapshot(cfg: DictConfig, *, generator: nn.Module, dataset: Dataset, epoch: int, logger: CSVLogger,
+                   device: torch.device, progress: tqdm) -> None:
+    """Train a fresh D against the frozen generator for cfg.probe.iterations, logging every log_every."""
+    probe_cfg, dtype = cfg.probe, PROBE_DTYPES[cfg.probe.dtype]
+    generator = generator.to(dtype)
+    requires_grad(generator, False)  # frozen: G has no optimizer, and no gradient is kept on it
+    # G stays in train mode (BatchNorm on batch statistics), as when it was trained and as it would be
+    # when these gradients were applied; its parameters never change.
+
+    # A fresh D with the same architecture and init for every snapshot, and the same optimizer as in training.
+    torch.manual_seed(probe_cfg.init_seed)
+    discriminator = build_discriminator(cfg.model, image_size=int(cfg.dataset.image_size),
+                                        channels=int(cfg.dataset.channels)).to(device, dtype)
+    optimizer = make_adam(discriminator, probe_cfg)
+    torch.manual_seed(cfg.seed + 1000 * epoch)  # the probe's noise batches, reproducible per snapshot
+    batches = infinite_batches(dataset, batch_size=probe_cfg.batch_size,
+                               generator=torch.Generator().manual_seed(cfg.seed + 1000 * epoch),
+                               device=device, num_workers=cfg.train.num_workers)
+
+    for iteration in range(1, probe_cfg.iterations + 1):
+        real = next(batches).to(dtype)
+        with torch.no_grad():
+            fake = generator(sample_noise(real.shape[0], cfg.model.nz, device=device, dtype=dtype))
+        metrics = discriminator_step(discriminator, optimizer, real, fake)
+        if iteration == 1 or iteration % probe_cfg.log_every == 0:
+            z = sample_noise(probe_cfg.batch_size, cfg.model.nz, device=device, dtype=dtype)  # a fresh batch
+            norms = generator_grad_norms(generator, discriminator, z, batched=probe_cfg.batched_backward)
+            row = logger.log({"snapshot_epoch": epoch, "iteration": iteration, **metrics, **norms})
+            progress.set_postfix(epoch=epoch, d_loss=f"{row['d_loss']:.2e}",
+                                 minimax=f"{row['grad_norm_minimax']:.2e}", refresh=False)
+        progress.update()
+
+
+def probe(cfg: DictConfig, *, checkpoints: dict[int, Path], dataset: Dataset, run_dir: Path,
+          device: torch.device) -> Path:
+    """Probe every snapshot; returns the path of probe.csv."""
+    path = Path(run_dir) / "probe.csv"
+    progress = tqdm(total=len(checkpoints) * cfg.probe.iterations, desc="probe", unit="it", disable=cfg.quiet,
+                    dynamic_ncols=True, mininterval=1.0)
+    with exact_float_math(device), CSVLogger(path, PROBE_COLUMNS) as logger:
+        for epoch, checkpoint in sorted(checkpoints.items()):
+            log.info("probe: snapshot after epoch %d, %d D iterations", epoch, cfg.probe.iterations)
+            generator = load_generator(checkpoint, cfg, device=device)
+            probe_snapshot(cfg, generator=generator, dataset=dataset, epoch=epoch, logger=logger, device=device,
+                           progress=progress)
+    progress.close()
+    return path
