@@ -1,0 +1,160 @@
+"""All three stages through Hydra's compose API on a tiny setting, and the command line itself."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from gan_repro.cli import run
+from gan_repro.plot import main as plot_main
+from gan_repro.probe import PROBE_COLUMNS, load_generator
+from gan_repro.errors import ConfigError
+from tests.conftest import REPO, TINY, compose_config
+
+
+def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
+    _, tmp_path, summary = tiny_run
+
+    train = pd.read_csv(tmp_path / "train.csv")
+    assert list(train.columns) == ["epoch", "iteration", "d_loss", "g_loss", "d_accuracy"]
+    assert len(train) == 2 * (1797 // 64)  # every iteration of 2 epochs, global step
+    assert train["iteration"].tolist() == list(range(1, len(train) + 1))
+    assert set(train["epoch"]) == {1, 2}
+
+    probe = pd.read_csv(tmp_path / "probe.csv")
+    assert list(probe.columns) == PROBE_COLUMNS
+    assert probe["snapshot_epoch"].tolist() == [1] * 5 + [2] * 5  # iterations 1, 3, 6, 9, 12 per snapshot
+    assert probe["iteration"].tolist()[:5] == [1, 3, 6, 9, 12]
+    assert (probe[["d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"]] > 0).all().all()
+    assert probe["d_accuracy"].between(0, 1).all()
+
+    for name in ("fig1", "fig2", "fig3"):
+        for fmt in ("png", "pdf"):
+            assert (tmp_path / "figures" / f"{name}.{fmt}").stat().st_size > 1000
+    assert (tmp_path / "samples" / "epoch_001.png").is_file() and (tmp_path / "samples" / "epoch_002.png").is_file()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_001.pt", "epoch_002.pt"]
+    assert (tmp_path / "config.yaml").read_text().count("image_size: 16") == 1
+
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["snapshots"].keys() == {"1", "2"} and saved == json.loads(json.dumps(summary))
+    for snapshot in saved["snapshots"].values():
+        assert {"first", "last", "end"} <= snapshot["grad_norm_minimax"].keys()
+        assert "iterations_to_accuracy_1" in snapshot
+    assert len(saved["claims"]) == 4
+
+
+def test_same_seed_same_numbers(tmp_path: Path) -> None:
+    overrides = TINY + ["train.epochs=1", "train.snapshot_epochs=[1]", "probe.iterations=4", "plot.formats=[png]"]
+    run(compose_config(overrides), tmp_path / "a")
+    run(compose_config(overrides), tmp_path / "b")
+    for name in ("train.csv", "probe.csv"):
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+
+
+def test_probe_keeps_the_generator_frozen(tiny_run) -> None:
+    tiny_config, tmp_path, _ = tiny_run
+    state = torch.load(tmp_path / "checkpoints" / "epoch_001.pt", weights_only=True)
+    generator = load_generator(tmp_path / "checkpoints" / "epoch_001.pt", tiny_config, device=torch.device("cpu"))
+    for name, value in generator.state_dict().items():
+        if "running" not in name and "num_batches" not in name:
+            assert torch.equal(value, state["generator"][name]), name
+
+
+def test_checkpoint_for_another_architecture_is_refused(tiny_run, tmp_path: Path) -> None:
+    tiny_config, run_dir, _ = tiny_run
+    wider = compose_config(TINY + ["model.ngf=16"])
+    with pytest.raises(ConfigError, match="was saved for"):
+        load_generator(run_dir / "checkpoints" / "epoch_001.pt", wider, device=torch.device("cpu"))
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="cannot load"):
+        load_generator(tmp_path / "bad.pt", tiny_config, device=torch.device("cpu"))
+
+
+def test_plot_entry_redraws_from_csv_alone(tiny_run, tmp_path: Path, capsys) -> None:
+    shutil.copytree(tiny_run[1], tmp_path, dirs_exist_ok=True)
+    for figure in (tmp_path / "figures").iterdir():
+        figure.unlink()
+    assert plot_main([str(tmp_path), "--figures", "fig2", "--formats", "svg"]) == 0
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["fig2.svg"]
+    assert plot_main([str(tmp_path / "nowhere")]) == 2
+    assert "no probe.csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("experiment,figures", [("fig1", ["fig1"]), ("fig2", ["fig2"]), ("fig3", ["fig3"]),
+                                                ("paper", ["fig1", "fig2", "fig3"])])
+def test_experiments_select_figures(experiment: str, figures: list[str]) -> None:
+    assert list(compose_config([f"experiment={experiment}"]).plot.figures) == figures
+
+
+def test_paper_scale_is_the_papers_protocol() -> None:
+    cfg = compose_config(["scale=paper"])
+    assert cfg.dataset.image_size == 64 and cfg.model.ngf == 64 and cfg.model.ndf == 64
+    assert cfg.train.batch_size == 64 and list(cfg.train.snapshot_epochs) == [1, 10, 25] and cfg.train.epochs == 25
+    assert (cfg.train.lr, cfg.train.beta1, cfg.train.beta2) == (2e-4, 0.5, 0.999)
+    assert cfg.probe.iterations == 4000 and cfg.probe.log_every == 1
+    lsun = compose_config(["scale=paper", "dataset=lsun", "dataset.root=/data/lsun"])
+    assert lsun.dataset.image_size == 64 and lsun.dataset.category == "bedroom"
+
+
+# ----------------------------------------------------------------------------- the command line
+def gan_repro(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run `python -m gan_repro.cli ARGS` in a fresh process, its run folder under tmp_path."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run([sys.executable, "-m", "gan_repro.cli", f"hydra.run.dir={tmp_path / 'run'}", *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+BAD_INPUTS = [
+    (["dataset=mnist"], "dataset.root"),
+    (["dataset=mnist", "dataset.root=/no/such/folder"], "dataset.root"),
+    (["dataset=image_folder", "dataset.root={empty}"], "dataset.root"),
+    (["dataset.name=imagenet"], "dataset.name"),
+    (["dataset.image_size=48"], "dataset.image_size"),
+    (["train.snapshot_epochs=[0,10]"], "train.snapshot_epochs"),
+    (["train.snapshot_epochs=[1,30]"], "train.snapshot_epochs"),
+    (["train.epochs=abc"], "train.epochs"),
+    (["probe.dtype=float16"], "probe.dtype"),
+    (["device=cuda:7"], "device"),
+    (["train.batch_size=5000"], "train.batch_size"),
+]
+
+
+@pytest.mark.parametrize("overrides,setting", BAD_INPUTS)
+def test_bad_input_names_the_setting_before_training(tmp_path: Path, overrides: list[str], setting: str) -> None:
+    (tmp_path / "empty").mkdir()
+    cfg = compose_config(TINY + [o.format(empty=tmp_path / "empty") for o in overrides])
+    with pytest.raises(ConfigError) as error:
+        run(cfg, tmp_path / "run")
+    assert error.value.setting == setting
+    assert not (tmp_path / "run" / "train.csv").exists()  # stopped before any training
+
+
+@pytest.mark.parametrize("overrides,setting", [BAD_INPUTS[0], BAD_INPUTS[4], BAD_INPUTS[6]])
+def test_bad_input_on_the_command_line_is_one_line_and_nonzero(tmp_path: Path, overrides: list[str],
+                                                               setting: str) -> None:
+    (tmp_path / "keep.txt").write_text("precious")
+    result = gan_repro(tmp_path, "quiet=true", *overrides)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {setting}:"), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert (tmp_path / "keep.txt").read_text() == "precious"
+    assert (tmp_path / "run" / "log.txt").read_text().strip().endswith(lines[0])
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = gan_repro(tmp_path, "dataset=mnist", "debug=true")
+    assert result.returncode != 0 and "Traceback" in result.stderr and "ConfigError" in result.stderr
+
+
+def test_unknown_group_option_is_refused_by_hydra(tmp_path: Path) -> None:
+    result = gan_repro(tmp_path, "dataset=imagenet")
+    assert result.returncode != 0 and "dataset/imagenet" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,40 @@
+"""The console script finds conf/ from a source checkout and from a wheel installed elsewhere."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from gan_repro.config import config_dir
+from tests.conftest import REPO
+
+
+def test_source_checkout_uses_top_level_conf() -> None:
+    assert config_dir() == REPO / "conf"
+
+
+def test_wheel_ships_conf_and_runs_from_another_directory(tmp_path: Path) -> None:
+    """Build the wheel, unpack it as pip would install it, and compose the config from elsewhere."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "dist"), str(REPO)], check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("gan_repro-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path / "site")
+        entry_points = next(archive.read(n).decode() for n in names if n.endswith("entry_points.txt"))
+    assert "gan_repro/conf/config.yaml" in names and "gan_repro/conf/scale/paper.yaml" in names
+    assert "gan-repro = gan_repro.cli:main" in entry_points and "gan-repro-plot = gan_repro.plot:main" in entry_points
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    script = ("import sys, gan_repro.cli as cli; print(cli.__file__); print(cli.config_dir()); "
+              "sys.argv = ['gan-repro', '--cfg', 'job', 'scale=paper']; cli.main()")
+    result = subprocess.run([sys.executable, "-c", script], cwd=elsewhere, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    module_file, conf, *printed = result.stdout.splitlines()
+    assert module_file.startswith(str(tmp_path / "site")) and conf == str(tmp_path / "site" / "gan_repro" / "conf")
+    assert "image_size: 64" in "\n".join(printed)
