@@ -1,0 +1,50 @@
+#!/usr/bin/env python
+"""Check the paper's claims on a finished run: `python scripts/check_claims.py RUN_DIR [--markdown]`.
+
+Recomputes summary.json from the run's probe.csv, prints one line per claim (or the README's
+Markdown table) and exits 1 if any claim does not hold.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gan_repro.plot import load_existing_summary, saved_plot_settings
+from gan_repro.report import write_summary
+
+
+def format_value(value) -> str:
+    """Numbers to 3 significant digits, lists item by item, None as 'never'."""
+    if isinstance(value, list):
+        return ", ".join(format_value(v) for v in value)
+    if value is None:
+        return "never"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--markdown", action="store_true", help="print the README's table")
+    args = parser.parse_args(argv)
+    if not (args.run_dir / "probe.csv").is_file():
+        print(f"error: run_dir: no probe.csv in {args.run_dir}", file=sys.stderr)
+        return 2
+    window = saved_plot_settings(args.run_dir).get("window", 10)
+    summary = write_summary(args.run_dir, window=window, extra=load_existing_summary(args.run_dir))
+    epochs = ", ".join(summary["snapshots"])
+    if args.markdown:
+        print(f"| paper's claim | paper | this run (snapshots after epochs {epochs}) | holds |")
+        print("|---|---|---|---|")
+    for claim in summary["claims"]:
+        measured = f"{format_value(claim['measured'])} ({claim['unit']})"
+        if args.markdown:
+            print(f"| {claim['claim']} | {claim['paper']} | {measured} | {'yes' if claim['holds'] else 'NO'} |")
+        else:
+            print(f"{'HOLDS' if claim['holds'] else 'FAILS'}  {claim['claim']}: {measured}")
+    return 0 if all(claim["holds"] for claim in summary["claims"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
