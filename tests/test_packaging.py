@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,14 +18,19 @@ def test_source_checkout_uses_top_level_conf() -> None:
 
 def test_wheel_ships_conf_and_runs_from_another_directory(tmp_path: Path) -> None:
     """Build the wheel, unpack it as pip would install it, and compose the config from elsewhere."""
+    source = tmp_path / "source"  # a clean copy: a stale *.egg-info/SOURCES.txt would hide packaging mistakes
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        "*.egg-info", "build", "dist", ".git", ".venv", "venv", "outputs", "__pycache__", ".pytest_cache", "docs"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path / "dist"), str(REPO)], check=True, capture_output=True, timeout=300)
+                    "-w", str(tmp_path / "dist"), str(source)], check=True, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("gan_repro-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         archive.extractall(tmp_path / "site")
         entry_points = next(archive.read(n).decode() for n in names if n.endswith("entry_points.txt"))
-    assert "gan_repro/conf/config.yaml" in names and "gan_repro/conf/scale/paper.yaml" in names
+    shipped = {name.removeprefix("gan_repro/conf/") for name in names if name.startswith("gan_repro/conf/")}
+    in_repo = {str(path.relative_to(REPO / "conf")) for path in (REPO / "conf").rglob("*.yaml")}
+    assert in_repo <= shipped, f"config files missing from the wheel: {sorted(in_repo - shipped)}"
     assert "gan-repro = gan_repro.cli:main" in entry_points and "gan-repro-plot = gan_repro.plot:main" in entry_points
 
     elsewhere = tmp_path / "elsewhere"
