@@ -61,18 +61,20 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     # Step 5: freeze each snapshot, train a fresh D from scratch, measure.
     start = time.perf_counter()
-    probe_csv = probe(cfg, checkpoints=checkpoints, dataset=dataset, run_dir=run_dir, device=device)
+    probe(cfg, checkpoints=checkpoints, dataset=dataset, run_dir=run_dir, device=device)
     timings["probe_s"] = time.perf_counter() - start
 
-    # Step 6: figures and summary.json, from the CSVs alone.
+    # Step 6: summary.json (and noise.csv), then the figures, from the CSVs alone.
     start = time.perf_counter()
-    draw_figures(probe_csv, run_dir / "figures", figures=list(cfg.plot.figures), window=cfg.plot.window,
-                 formats=list(cfg.plot.formats))
+    extra = {"dataset": cfg.dataset.name, "model": cfg.model.name, "loss": cfg.loss.name,
+             "noise": OmegaConf.to_container(cfg.noise, resolve=True), "seed": cfg.seed, "device": str(device),
+             "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
+             "threads": torch.get_num_threads()}
+    write_summary(run_dir, window=cfg.plot.window, extra=extra)
+    draw_figures(run_dir, figures=list(cfg.plot.figures), window=cfg.plot.window, formats=list(cfg.plot.formats))
     timings["plot_s"] = time.perf_counter() - start
-    summary = write_summary(run_dir, window=cfg.plot.window, extra={
-        "dataset": cfg.dataset.name, "model": cfg.model.name, "loss": cfg.loss.name, "seed": cfg.seed,
-        "device": str(device), "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(), "timings_s": {k: round(v, 2) for k, v in timings.items()}})
+    summary = write_summary(run_dir, window=cfg.plot.window,
+                            extra=extra | {"timings_s": {k: round(v, 2) for k, v in timings.items()}})
     for claim in summary["claims"]:
         log.info("%s %s: measured %s", "HOLDS " if claim["holds"] else "FAILS ", claim["claim"], claim["measured"])
     log.info("done in %.1f s: %s", sum(timings.values()), run_dir)

@@ -9,8 +9,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_repro.data import check_dataset_config
 from gan_repro.errors import ConfigError
+from gan_repro.plot import FIGURES
 from gan_repro.losses import GENERATOR_LOSSES
 from gan_repro.models import check_model_config
+from gan_repro.noise import check_noise_config
 
 CONFIG_DIR_CANDIDATES = (
     Path(__file__).resolve().parent / "conf",         # installed wheel: conf/ ships as gan_repro/conf
@@ -79,8 +81,19 @@ def check_config(cfg: DictConfig) -> torch.device:
         raise ConfigError("loss", f"unknown generator loss '{cfg.loss.name}'; choose {' or '.join(GENERATOR_LOSSES)}")
 
     epochs = positive_int(cfg, "train.epochs")
+    check_noise_config(cfg.noise)
+    noise_stds = read(cfg, "probe.noise_stds")
+    if noise_stds is not None:
+        if not OmegaConf.is_list(noise_stds) or not noise_stds or any(
+                isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0
+                for s in noise_stds):
+            raise ConfigError("probe.noise_stds", f"must be a list of finite sigmas >= 0 like [0,0.1], or null; "
+                              f"got {noise_stds!r}")
+        if len(set(noise_stds)) != len(noise_stds):
+            raise ConfigError("probe.noise_stds", f"has repeated sigmas: {list(noise_stds)}")
     for key in ("train.batch_size", "train.log_every", "train.sample_count", "probe.iterations",
-                "probe.log_every", "probe.batch_size", "plot.window"):
+                "probe.log_every", "probe.batch_size", "plot.window", "distance.samples", "distance.projections",
+                "distance.exact_samples"):
         positive_int(cfg, key)
     if read(cfg, "train.num_workers") is None or not isinstance(cfg.train.num_workers, int) or cfg.train.num_workers < 0:
         raise ConfigError("train.num_workers", f"must be a whole number >= 0, got {cfg.train.num_workers!r}")
@@ -108,8 +121,8 @@ def check_config(cfg: DictConfig) -> torch.device:
         if not isinstance(read(cfg, key), bool):
             raise ConfigError(key, f"must be true or false, got {read(cfg, key)!r}")
     figures = read(cfg, "plot.figures")
-    if not OmegaConf.is_list(figures) or not figures or any(f not in ("fig1", "fig2", "fig3") for f in figures):
-        raise ConfigError("plot.figures", f"must be a list drawn from fig1, fig2, fig3, got {figures!r}")
+    if not OmegaConf.is_list(figures) or not figures or any(f not in FIGURES for f in figures):
+        raise ConfigError("plot.figures", f"must be a list drawn from {', '.join(FIGURES)}, got {figures!r}")
     formats = read(cfg, "plot.formats")
     if not OmegaConf.is_list(formats) or not formats or any(f not in ("png", "pdf", "svg") for f in formats):
         raise ConfigError("plot.formats", f"must be a list drawn from png, pdf, svg, got {formats!r}")

@@ -277,6 +277,14 @@ def build_dataset(cfg: DictConfig) -> Dataset:
     raise AssertionError(cfg.name)
 
 
+def sample_images(dataset: Dataset, count: int, *, generator: torch.Generator) -> torch.Tensor:
+    """count distinct images drawn at random, float (count, C, H, W) in [-1, 1] on the CPU."""
+    indices = torch.randperm(len(dataset), generator=generator)[:count]
+    if isinstance(dataset, TensorImages):
+        return to_unit_range(dataset.images[indices])
+    return torch.stack([dataset[int(i)] for i in indices])
+
+
 def batches_per_epoch(dataset: Dataset, batch_size: int) -> int:
     """Full batches in one epoch (the last partial batch is dropped, as in DCGAN)."""
     return len(dataset) // batch_size

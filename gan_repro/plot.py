@@ -7,18 +7,22 @@ running mean), so one spike cannot hide a decay over orders of magnitude.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib import cm
 from matplotlib.figure import Figure
 
 from gan_repro.files import atomic_write
-from gan_repro.report import write_summary
+from gan_repro.report import noiseless_rows, write_summary
 
-FIGURES = ("fig1", "fig2", "fig3")
+log = logging.getLogger(__name__)
+
+FIGURES = ("fig1", "fig2", "fig3", "noise", "noise_bound")
 FORMATS = ("png", "pdf", "svg")
 GRADIENT_FIGURES = {
     "fig2": ("grad_norm_minimax", r"Figure 2: $\|\nabla_\theta\, E_z \log(1 - D(G_\theta(z)))\|$ (original cost)"),
@@ -73,15 +77,80 @@ def draw_gradient_figure(probe: pd.DataFrame, figure_name: str, window: int) -> 
     return figure
 
 
-def draw_figures(probe_csv: Path, out_dir: Path, *, figures: Sequence[str] = FIGURES, window: int = 20,
+def draw_noise_figure(probe: pd.DataFrame, window: int) -> Figure:
+    """Section 3, the figure the paper proposes but never draws: D's cost and the minimax gradient
+    norm while a fresh D trains on noisy inputs, one curve per sigma, one column per snapshot."""
+    swept = probe.dropna(subset=["sweep_noise_std"])
+    epochs = sorted(swept["snapshot_epoch"].unique())
+    sigmas = sorted(swept["sweep_noise_std"].unique())
+    figure = Figure(figsize=(4.2 * len(epochs), 7), layout="constrained")
+    axes = figure.subplots(2, len(epochs), squeeze=False, sharey="row")
+    colors = {sigma: cm.viridis(i / max(1, len(sigmas) - 1)) for i, sigma in enumerate(sigmas)}
+    for column, epoch in enumerate(epochs):
+        for sigma in sigmas:
+            rows = swept[(swept["snapshot_epoch"] == epoch) & (swept["sweep_noise_std"] == sigma)].sort_values("iteration")
+            for row, measure in enumerate(("d_loss", "grad_norm_minimax")):
+                y = rows[measure].to_numpy(dtype=float)
+                axes[row, column].plot(rows["iteration"], y, color=colors[sigma], alpha=0.2, linewidth=0.7)
+                axes[row, column].plot(rows["iteration"], running_mean(y, window, geometric=True),
+                                       color=colors[sigma], linewidth=1.8, label=f"$\\sigma$ = {sigma:g}")
+        axes[0, column].set_title(f"G after {int(epoch)} epoch{'s' if epoch != 1 else ''}")
+        for row in range(2):
+            axes[row, column].set_yscale("log")
+            axes[row, column].grid(True, alpha=0.3)
+        axes[1, column].set_xlabel("discriminator iterations")
+    axes[0, 0].set_ylabel("D's cost (noisy inputs)")
+    axes[1, 0].set_ylabel(r"$\|\nabla_\theta\, E \log(1 - D(G_\theta(z) + \epsilon))\|$")
+    axes[0, -1].legend(title="instance noise")
+    figure.suptitle(r"Instance noise (Section 3): a fresh D trained on inputs + $\epsilon$, $\epsilon \sim N(0, \sigma^2 I)$, "
+                    "against each frozen G")
+    return figure
+
+
+def draw_noise_bound_figure(table: pd.DataFrame) -> Figure:
+    """Theorem 3.3's bound against W1 measured between real and generated images, per sigma and snapshot."""
+    figure = Figure(figsize=(7, 5.6), layout="constrained")
+    axis = figure.subplots()
+    for index, (epoch, rows) in enumerate(table.groupby("snapshot_epoch")):
+        rows = rows.sort_values("noise_std")
+        color = f"C{index}"
+        axis.plot(rows["noise_std"], rows["bound"], "o-", color=color,
+                  label=f"bound, G after {int(epoch)} epoch{'s' if epoch != 1 else ''}")
+        axis.plot(rows["noise_std"], rows["wasserstein_exact"], "s--", color=color, alpha=0.8, markersize=4,
+                  label=f"exact empirical $W_1$ ({int(epoch)})")
+        axis.plot(rows["noise_std"], rows["sliced_wasserstein"], "^:", color=color, alpha=0.8, markersize=4,
+                  label=f"sliced $W_1$ ({int(epoch)})")
+    axis.set_xscale("symlog", linthresh=0.01)
+    axis.set_yscale("log")
+    axis.set_xlabel(r"instance noise $\sigma$ (data in [-1, 1])")
+    axis.set_ylabel("distance (pixel space, Euclidean)")
+    axis.set_title(r"Theorem 3.3: $W(P_r, P_g) \leq 2V^{1/2} + 2C\,JSD(P_{r+\epsilon} \| P_{g+\epsilon})^{1/2}$",
+                   fontsize=10)
+    axis.grid(True, which="major", alpha=0.3)
+    figure.legend(*axis.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=7)
+    return figure
+
+
+def draw_figures(run_dir: Path, *, figures: Sequence[str] = FIGURES[:3], window: int = 10,
                  formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Draw the named figures from a probe.csv into out_dir, one file per format; returns the paths."""
-    probe = pd.read_csv(probe_csv)
+    """Draw the named figures from a run's probe.csv (and noise.csv) into run_dir/figures; returns the paths."""
+    run_dir = Path(run_dir)
+    probe = pd.read_csv(run_dir / "probe.csv")
     written = []
     for name in figures:
-        figure = draw_figure1(probe, window) if name == "fig1" else draw_gradient_figure(probe, name, window)
+        if name in ("noise", "noise_bound") and ("sweep_noise_std" not in probe or probe["sweep_noise_std"].isna().all()):
+            log.warning("plot: %s needs a sigma sweep (experiment=noise); skipped", name)
+            continue
+        if name == "fig1":
+            figure = draw_figure1(noiseless_rows(probe), window)
+        elif name == "noise":
+            figure = draw_noise_figure(probe, window)
+        elif name == "noise_bound":
+            figure = draw_noise_bound_figure(pd.read_csv(run_dir / "noise.csv"))
+        else:
+            figure = draw_gradient_figure(noiseless_rows(probe), name, window)
         for fmt in formats:
-            written.append(atomic_write(Path(out_dir) / f"{name}.{fmt}",
+            written.append(atomic_write(run_dir / "figures" / f"{name}.{fmt}",
                                         lambda handle: figure.savefig(handle, format=fmt, dpi=150)))
     return written
 
@@ -113,9 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if window < 1:
         print(f"error: --window: must be at least 1, got {window}", file=sys.stderr)
         return 2
-    paths = draw_figures(probe_csv, args.run_dir / "figures", figures=args.figures or saved.get("figures", FIGURES),
-                         window=window, formats=args.formats or saved.get("formats", ("png", "pdf")))
     write_summary(args.run_dir, window=window, extra=load_existing_summary(args.run_dir))
+    paths = draw_figures(args.run_dir, figures=args.figures or saved.get("figures", FIGURES[:3]),
+                         window=window, formats=args.formats or saved.get("formats", ("png", "pdf")))
     for path in paths:
         print(path)
     return 0

@@ -24,12 +24,13 @@ from gan_repro.errors import ConfigError
 from gan_repro.logger import CSVLogger
 from gan_repro.losses import GENERATOR_LOSSES, log_cost_slopes
 from gan_repro.models import build_discriminator, build_generator, requires_grad
+from gan_repro.noise import NoiseSchedule, add_instance_noise, stage_schedule
 from gan_repro.train import discriminator_step, make_adam, model_signature, sample_noise
 
 log = logging.getLogger(__name__)
 
 PROBE_COLUMNS = ["snapshot_epoch", "iteration", "d_loss", "d_accuracy", "grad_norm_minimax",
-                 "grad_norm_nonsaturating"]
+                 "grad_norm_nonsaturating", "noise_std", "sweep_noise_std"]  # sweep_noise_std: blank unless sweeping
 PROBE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -46,8 +47,12 @@ def exact_float_math(device: torch.device) -> Iterator[None]:
 
 
 def generator_grad_norms(generator: nn.Module, discriminator: nn.Module, z: torch.Tensor, *,
-                         kinds: Sequence[str] = GENERATOR_LOSSES, batched: bool = True) -> dict[str, torch.Tensor]:
+                         kinds: Sequence[str] = GENERATOR_LOSSES, batched: bool = True, noise_std: float = 0.0,
+                         clip_sigmas: float = 4.0) -> dict[str, torch.Tensor]:
     """|| grad_theta cost ||_2 over all of G's parameters, for each generator cost, D held fixed.
+
+    With noise, the cost is taken at D(G(z) + eps) and the gradient flows through the noisy
+    samples, as Corollary 3.2 prescribes (eps does not depend on theta).
 
     Every cost is a function of D's logits l_i, so grad cost = sum_i c_i grad l_i with c_i = d cost / d l_i.
     We backpropagate the weights |c_i| / max_j |c_j| (in (0, 1], so the largest never underflows) and
@@ -55,10 +60,11 @@ def generator_grad_norms(generator: nn.Module, discriminator: nn.Module, z: torc
     One forward, and one batched backward for all costs (or one backward per cost when batched=False).
     """
     parameters = list(generator.parameters())
+    was_tracking = [p.requires_grad for p in parameters]
     requires_grad(generator, True)
     try:
         with torch.enable_grad():
-            logits = discriminator(generator(z))  # (B,)
+            logits = discriminator(add_instance_noise(generator(z), noise_std, clip_sigmas=clip_sigmas))  # (B,)
             log_slopes = torch.stack([log_cost_slopes(logits, kind) for kind in kinds])  # (K, B), float64
             peaks = log_slopes.max(dim=1, keepdim=True).values  # (K, 1): log max_j |c_j|
             weights = torch.exp(log_slopes - peaks).to(logits.dtype)  # (K, B) in (0, 1]
@@ -70,8 +76,9 @@ def generator_grad_norms(generator: nn.Module, discriminator: nn.Module, z: torc
                     sum(g.double().pow(2).sum() for g in torch.autograd.grad(
                         logits, parameters, grad_outputs=weights[k], retain_graph=k + 1 < len(kinds)))
                     for k in range(len(kinds))])
-    finally:
-        requires_grad(generator, False)
+    finally:  # leave G as it was (frozen in the probe)
+        for parameter, flag in zip(parameters, was_tracking):
+            parameter.requires_grad_(flag)
     norms = peaks.squeeze(1).exp() * squares.sqrt()  # (K,), float64
     return {f"grad_norm_{kind}": norms[k] for k, kind in enumerate(kinds)}
 
@@ -95,8 +102,10 @@ def load_generator(path: Path, cfg: DictConfig, *, device: torch.device) -> nn.M
 
 
 def probe_snapshot(cfg: DictConfig, *, generator: nn.Module, dataset: Dataset, epoch: int, logger: CSVLogger,
-                   device: torch.device, progress: tqdm) -> None:
-    """Train a fresh D against the frozen generator for cfg.probe.iterations, logging every log_every."""
+                   device: torch.device, progress: tqdm, noise: NoiseSchedule, sweep_noise_std: float | None) -> None:
+    """Train a fresh D against the frozen generator for cfg.probe.iterations, logging every log_every.
+
+    Every (snapshot, noise) pair starts from the same D weights, data order and noise batches."""
     probe_cfg, dtype = cfg.probe, PROBE_DTYPES[cfg.probe.dtype]
     generator = generator.to(dtype)
     requires_grad(generator, False)  # frozen: G has no optimizer, and no gradient is kept on it
@@ -113,31 +122,46 @@ def probe_snapshot(cfg: DictConfig, *, generator: nn.Module, dataset: Dataset, e
                                generator=torch.Generator().manual_seed(cfg.seed + 1000 * epoch),
                                device=device, num_workers=cfg.train.num_workers)
 
+    clip_sigmas = float(cfg.noise.clip_sigmas)
     for iteration in range(1, probe_cfg.iterations + 1):
+        noise_std = noise.std(iteration - 1, probe_cfg.iterations)
         real = next(batches).to(dtype)
         with torch.no_grad():
             fake = generator(sample_noise(real.shape[0], cfg.model.nz, device=device, dtype=dtype))
-        metrics = discriminator_step(discriminator, optimizer, real, fake)
+        metrics = discriminator_step(discriminator, optimizer, real, fake, noise_std=noise_std, clip_sigmas=clip_sigmas)
         if iteration == 1 or iteration % probe_cfg.log_every == 0:
             z = sample_noise(probe_cfg.batch_size, cfg.model.nz, device=device, dtype=dtype)  # a fresh batch
-            norms = generator_grad_norms(generator, discriminator, z, batched=probe_cfg.batched_backward)
-            row = logger.log({"snapshot_epoch": epoch, "iteration": iteration, **metrics, **norms})
+            norms = generator_grad_norms(generator, discriminator, z, batched=probe_cfg.batched_backward,
+                                         noise_std=noise_std, clip_sigmas=clip_sigmas)
+            row = logger.log({"snapshot_epoch": epoch, "iteration": iteration, **metrics, **norms,
+                              "noise_std": noise_std, "sweep_noise_std": sweep_noise_std})
             progress.set_postfix(epoch=epoch, d_loss=f"{row['d_loss']:.2e}",
                                  minimax=f"{row['grad_norm_minimax']:.2e}", refresh=False)
         progress.update()
 
 
+def probe_noises(cfg: DictConfig) -> list[tuple[NoiseSchedule, float | None]]:
+    """(schedule, swept sigma) per probe of a snapshot: the noise group's probe schedule, or one constant
+    sigma per entry of probe.noise_stds (experiment=noise)."""
+    if cfg.probe.get("noise_stds") is None:
+        return [(stage_schedule(cfg.noise, "probe"), None)]
+    return [(NoiseSchedule("constant", start=float(std)), float(std)) for std in cfg.probe.noise_stds]
+
+
 def probe(cfg: DictConfig, *, checkpoints: dict[int, Path], dataset: Dataset, run_dir: Path,
           device: torch.device) -> Path:
-    """Probe every snapshot; returns the path of probe.csv."""
+    """Probe every snapshot (with every swept sigma); returns the path of probe.csv."""
     path = Path(run_dir) / "probe.csv"
-    progress = tqdm(total=len(checkpoints) * cfg.probe.iterations, desc="probe", unit="it", disable=cfg.quiet,
-                    dynamic_ncols=True, mininterval=1.0)
+    noises = probe_noises(cfg)
+    progress = tqdm(total=len(checkpoints) * len(noises) * cfg.probe.iterations, desc="probe", unit="it",
+                    disable=cfg.quiet, dynamic_ncols=True, mininterval=1.0)
     with exact_float_math(device), CSVLogger(path, PROBE_COLUMNS) as logger:
         for epoch, checkpoint in sorted(checkpoints.items()):
-            log.info("probe: snapshot after epoch %d, %d D iterations", epoch, cfg.probe.iterations)
             generator = load_generator(checkpoint, cfg, device=device)
-            probe_snapshot(cfg, generator=generator, dataset=dataset, epoch=epoch, logger=logger, device=device,
-                           progress=progress)
+            for noise, sweep_noise_std in noises:
+                log.info("probe: snapshot after epoch %d, %d D iterations, instance noise: %s", epoch, cfg.probe.iterations,
+                         noise)
+                probe_snapshot(cfg, generator=generator, dataset=dataset, epoch=epoch, logger=logger, device=device,
+                               progress=progress, noise=noise, sweep_noise_std=sweep_noise_std)
     progress.close()
     return path

@@ -1,14 +1,27 @@
-"""summary.json and the paper's claims, computed from probe.csv alone (no training code imported)."""
+"""summary.json, the paper's claims and the noise table, computed from the run's CSVs alone.
+
+Theorem 3.3 (Section 3): W(P_r, P_g) <= 2 V^(1/2) + 2 C JSD(P_r+eps || P_g+eps)^(1/2), with
+    V = E||eps||^2 <= sigma^2 d   (d pixels; clipping eps only lowers V, so sigma^2 d keeps the bound valid)
+    C = 2 (1 + clip_sigmas * sigma) sqrt(d): the diameter of the cube [-(1+c), 1+c]^d holding both noisy
+        supports. The theorem says "a ball of radius C", but its step W <= C * TV needs the diameter
+        (W1 <= diameter * TV), so we use the diameter: the safe reading.
+    JSD ~ log 2 - d_loss at the end of the probe (d_loss = -1/2 (E log D + E log(1 - D)) >= log 2 - JSD for
+        any D, so this is a lower estimate of the JSD of the noisy distributions).
+"""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from gan_repro.files import write_json
+from gan_repro.files import atomic_write, write_json
 
+LOG_2 = math.log(2.0)
+NOISE_COLUMNS = ["snapshot_epoch", "noise_std", "d_loss_end", "d_accuracy_end", "grad_norm_minimax_end",
+                 "jsd_estimate", "bound", "sliced_wasserstein", "wasserstein_exact", "bound_holds"]
 MEASURES = ("d_loss", "d_accuracy", "grad_norm_minimax", "grad_norm_nonsaturating")
 CLAIM_THRESHOLDS = {"d_loss_decay_orders": 2.0, "minimax_decay_orders": 2.0, "nonsaturating_growth": 1.0}
 
@@ -51,9 +64,45 @@ def summarize_snapshot(rows: pd.DataFrame, window: int) -> dict[str, Any]:
     return summary
 
 
+def noiseless_rows(probe: pd.DataFrame) -> pd.DataFrame:
+    """The probe's rows for Figures 1-3: all of them, or in a sigma sweep only those with sigma = 0."""
+    if "sweep_noise_std" not in probe or probe["sweep_noise_std"].isna().all():
+        return probe
+    return probe[probe["sweep_noise_std"] == 0]
+
+
 def summarize_probe(probe: pd.DataFrame, window: int) -> dict[str, dict[str, Any]]:
-    """Per snapshot epoch (as a string key, for JSON): summarize_snapshot of its rows."""
-    return {str(int(epoch)): summarize_snapshot(rows, window) for epoch, rows in probe.groupby("snapshot_epoch")}
+    """Per snapshot epoch (as a string key, for JSON): summarize_snapshot of its noiseless rows."""
+    return {str(int(epoch)): summarize_snapshot(rows, window)
+            for epoch, rows in noiseless_rows(probe).groupby("snapshot_epoch")}
+
+
+def theorem_33_bound(*, jsd: float, noise_std: float, dimension: int, clip_sigmas: float) -> float:
+    """2 V^(1/2) + 2 C JSD^(1/2) with V = sigma^2 d and C = 2 (1 + clip_sigmas sigma) sqrt(d) (module docstring)."""
+    root_d = math.sqrt(dimension)
+    diameter = 2.0 * (1.0 + clip_sigmas * noise_std) * root_d
+    return 2.0 * noise_std * root_d + 2.0 * diameter * math.sqrt(max(jsd, 0.0))
+
+
+def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd.DataFrame:
+    """One row per (snapshot, swept sigma): end values, JSD estimate, Theorem 3.3's bound, measured W1."""
+    swept = probe.dropna(subset=["sweep_noise_std"]) if "sweep_noise_std" in probe else probe.iloc[:0]
+    distances = snapshots.set_index("epoch")
+    rows = []
+    for (epoch, noise_std), group in swept.groupby(["snapshot_epoch", "sweep_noise_std"]):
+        tail = group.sort_values("iteration").tail(max(1, min(window, len(group) // 4)))
+        d_loss_end = float(tail["d_loss"].mean())
+        jsd = max(0.0, LOG_2 - d_loss_end)
+        snapshot = distances.loc[int(epoch)]
+        bound = theorem_33_bound(jsd=jsd, noise_std=float(noise_std), dimension=int(snapshot["dimension"]),
+                                 clip_sigmas=float(snapshot["clip_sigmas"]))
+        measured = max(float(snapshot["sliced_wasserstein"]), float(snapshot["wasserstein_exact"]))
+        rows.append({"snapshot_epoch": int(epoch), "noise_std": float(noise_std), "d_loss_end": d_loss_end,
+                     "d_accuracy_end": float(tail["d_accuracy"].mean()),
+                     "grad_norm_minimax_end": geometric_mean(tail["grad_norm_minimax"]), "jsd_estimate": jsd,
+                     "bound": bound, "sliced_wasserstein": float(snapshot["sliced_wasserstein"]),
+                     "wasserstein_exact": float(snapshot["wasserstein_exact"]), "bound_holds": bound >= measured})
+    return pd.DataFrame(rows, columns=NOISE_COLUMNS)
 
 
 def paper_claims(snapshots: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -86,10 +135,24 @@ def paper_claims(snapshots: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read run_dir/probe.csv, write run_dir/summary.json (merged over `extra`) and return it."""
-    probe = pd.read_csv(Path(run_dir) / "probe.csv")
+    """Read the run's CSVs, write summary.json (merged over `extra`) and, for a sigma sweep, noise.csv."""
+    run_dir = Path(run_dir)
+    probe = pd.read_csv(run_dir / "probe.csv")
     snapshots = summarize_probe(probe, window)
-    summary = {**(extra or {}), "snapshots": snapshots, "claims": paper_claims(snapshots),
+    summary: dict[str, Any] = {**(extra or {})}
+    snapshots_csv = run_dir / "snapshots.csv"
+    if snapshots_csv.is_file():  # distances between real and generated images, measured while training
+        distances = pd.read_csv(snapshots_csv)
+        for row in distances.itertuples():
+            snapshots.setdefault(str(int(row.epoch)), {}).update({
+                "train_noise_std": float(row.noise_std), "sliced_wasserstein": float(row.sliced_wasserstein),
+                "wasserstein_exact": float(row.wasserstein_exact)})
+        table = noise_table(probe, distances, window)
+        if len(table):
+            atomic_write(run_dir / "noise.csv", lambda handle: handle.write(table.to_csv(index=False).encode()))
+            summary["noise_sweep"] = json.loads(table.to_json(orient="records"))  # plain JSON types
+            summary["noise_bound_holds_everywhere"] = bool(table["bound_holds"].all())
+    summary |= {"snapshots": snapshots, "claims": paper_claims({k: v for k, v in snapshots.items() if "d_loss" in v}),
                "measured_as": "change from the first logged value to 'end', the geometric mean of the "
                               "last min(window, n/4) logged points (arithmetic for accuracy)"}
     write_json(Path(run_dir) / "summary.json", summary)

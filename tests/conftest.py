@@ -13,7 +13,7 @@ from gan_repro.config import config_dir
 TINY = [
     "dataset.image_size=16", "model.ngf=8", "model.ndf=8", "train.batch_size=64", "train.epochs=2",
     "train.snapshot_epochs=[1,2]", "train.sample_count=16", "probe.iterations=12", "probe.log_every=3",
-    "plot.window=3", "quiet=true", "device=cpu",
+    "plot.window=3", "quiet=true", "device=cpu", "distance.samples=200", "distance.exact_samples=64",
 ]
 
 

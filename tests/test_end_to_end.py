@@ -23,7 +23,8 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     _, tmp_path, summary = tiny_run
 
     train = pd.read_csv(tmp_path / "train.csv")
-    assert list(train.columns) == ["epoch", "iteration", "d_loss", "g_loss", "d_accuracy"]
+    assert list(train.columns) == ["epoch", "iteration", "d_loss", "g_loss", "d_accuracy", "noise_std"]
+    assert (train["noise_std"] == 0).all()
     assert len(train) == 2 * (1797 // 64)  # every iteration of 2 epochs, global step
     assert train["iteration"].tolist() == list(range(1, len(train) + 1))
     assert set(train["epoch"]) == {1, 2}
@@ -34,6 +35,12 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     assert probe["iteration"].tolist()[:5] == [1, 3, 6, 9, 12]
     assert (probe[["d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"]] > 0).all().all()
     assert probe["d_accuracy"].between(0, 1).all()
+    assert (probe["noise_std"] == 0).all() and probe["sweep_noise_std"].isna().all()
+
+    snapshots = pd.read_csv(tmp_path / "snapshots.csv")
+    assert snapshots["epoch"].tolist() == [1, 2] and (snapshots["dimension"] == 256).all()
+    assert (snapshots["sliced_wasserstein"] > 0).all()
+    assert (snapshots["wasserstein_exact"] >= snapshots["sliced_wasserstein"]).all()  # sliced W1 <= W1
 
     for name in ("fig1", "fig2", "fig3"):
         for fmt in ("png", "pdf"):
@@ -46,7 +53,7 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     assert saved["snapshots"].keys() == {"1", "2"} and saved == json.loads(json.dumps(summary))
     for snapshot in saved["snapshots"].values():
         assert {"first", "last", "end"} <= snapshot["grad_norm_minimax"].keys()
-        assert "iterations_to_accuracy_1" in snapshot
+        assert "iterations_to_accuracy_1" in snapshot and snapshot["sliced_wasserstein"] > 0
     assert len(saved["claims"]) == 4
 
 
