@@ -19,11 +19,13 @@ from omegaconf import DictConfig, OmegaConf
 from gan_repro.config import check_config, config_dir
 from gan_repro.data import build_dataset
 from gan_repro.errors import ConfigError
-from gan_repro.files import atomic_write
+from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import draw_figures
 from gan_repro.probe import probe
 from gan_repro.report import write_summary
-from gan_repro.train import train
+from gan_repro.runstate import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_NONFINITE, Interrupted, NonFiniteError,
+                                RunState, StopFlag)
+from gan_repro.train import snapshot_paths, train
 
 log = logging.getLogger(__name__)
 
@@ -35,50 +37,106 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train, probe and plot into run_dir; returns the summary written to summary.json."""
+RUN_ONLY_KEYS = ("resume", "quiet", "debug")  # may differ between a run and its continuation
+
+
+def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
+    """A new run's state, or the saved state of the run this folder holds (checked to be the same run)."""
+    state = RunState.load(run_dir / "state.json")
+    if state is None:
+        atomic_write(run_dir / "config.yaml", lambda handle: handle.write(OmegaConf.to_yaml(cfg, resolve=True).encode()))
+        state = RunState(path=run_dir / "state.json")
+        state.save()
+        return state
+    if not cfg.resume:
+        raise ConfigError("resume", f"{run_dir} already holds a run; rerun with resume=true to continue it, "
+                          "or choose another hydra.run.dir")
+    saved = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=True)
+    current = OmegaConf.to_container(cfg, resolve=True)
+    differing = sorted(key for key in set(saved) | set(current)
+                       if key not in RUN_ONLY_KEYS and saved.get(key) != current.get(key))
+    if differing:
+        raise ConfigError("resume", f"{run_dir} holds a run with other settings ({', '.join(differing)} differ); "
+                          "rerun its own command, or choose another hydra.run.dir")
+    log.info("resuming the run in %s (status was %s)", run_dir, state.status)
+    state.status = "running"
+    state.save()
+    return state
+
+
+def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict[str, Any]:
+    """Train, probe and plot into run_dir, continuing what an earlier run there left; returns the summary."""
     # Step 1: check every setting before anything is written or trained.
     device = check_config(cfg)
 
-    # Step 2: seed, and give the run folder its resolved config.
+    # Step 2: seed, and open the run folder: a new run (resolved config saved) or the one to continue.
     seed_everything(cfg.seed)
-    run_dir = Path(run_dir)
-    atomic_write(run_dir / "config.yaml", lambda handle: handle.write(OmegaConf.to_yaml(cfg, resolve=True).encode()))
+    run_dir, stop = Path(run_dir), stop or StopFlag()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = open_run(cfg, run_dir)
     log.info("run folder %s, device %s, %d CPU threads", run_dir, device, torch.get_num_threads())
     timings: dict[str, float] = {}
-
-    # Step 3: data, scaled to [-1, 1] at dataset.image_size.
-    start = time.perf_counter()
-    dataset = build_dataset(cfg.dataset)
-    timings["data_s"] = time.perf_counter() - start
-    log.info("data: %s, %d images at %dx%d", cfg.dataset.name, len(dataset), cfg.dataset.image_size,
-             cfg.dataset.image_size)
-
-    # Step 4: train the GAN, snapshotting G after each of train.snapshot_epochs.
-    start = time.perf_counter()
-    checkpoints = train(cfg, dataset=dataset, run_dir=run_dir, device=device)
-    timings["train_s"] = time.perf_counter() - start
-
-    # Step 5: freeze each snapshot, train a fresh D from scratch, measure.
-    start = time.perf_counter()
-    probe(cfg, checkpoints=checkpoints, dataset=dataset, run_dir=run_dir, device=device)
-    timings["probe_s"] = time.perf_counter() - start
-
-    # Step 6: summary.json (and noise.csv), then the figures, from the CSVs alone.
-    start = time.perf_counter()
     extra = {"dataset": cfg.dataset.name, "model": cfg.model.name, "loss": cfg.loss.name,
              "noise": OmegaConf.to_container(cfg.noise, resolve=True), "seed": cfg.seed, "device": str(device),
              "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
              "threads": torch.get_num_threads()}
-    write_summary(run_dir, window=cfg.plot.window, extra=extra)
+    try:
+        # Step 3: data, scaled to [-1, 1] at dataset.image_size.
+        start = time.perf_counter()
+        dataset = build_dataset(cfg.dataset)
+        timings["data_s"] = time.perf_counter() - start
+        log.info("data: %s, %d images at %dx%d", cfg.dataset.name, len(dataset), cfg.dataset.image_size,
+                 cfg.dataset.image_size)
+
+        # Step 4: train the GAN, snapshotting G after each of train.snapshot_epochs (skipped when done).
+        start = time.perf_counter()
+        if state.train_complete:
+            checkpoints = snapshot_paths(cfg, run_dir)
+            log.info("train: done in an earlier run; using its snapshots")
+        else:
+            checkpoints = train(cfg, dataset=dataset, run_dir=run_dir, device=device, stop=stop)
+            state.train_complete = True
+            state.save()
+        timings["train_s"] = time.perf_counter() - start
+
+        # Step 5: freeze each snapshot, train a fresh D from scratch, measure (finished probes are skipped).
+        start = time.perf_counter()
+        if not state.probe_complete:
+            probe(cfg, checkpoints=checkpoints, dataset=dataset, run_dir=run_dir, device=device, state=state,
+                  stop=stop)
+            state.probe_complete = True
+            state.save()
+        timings["probe_s"] = time.perf_counter() - start
+    except (Interrupted, NonFiniteError) as error:
+        state.status = "interrupted" if isinstance(error, Interrupted) else "failed"
+        state.save()
+        write_json(run_dir / "summary.json", {**extra, "status": state.status, "stopped_at": str(error),
+                                              "state": {"train_complete": state.train_complete,
+                                                        "probe_units_done": state.probe_units_done}})
+        raise
+
+    # Step 6: summary.json (and noise.csv), then the figures, from the CSVs alone.
+    start = time.perf_counter()
+    write_summary(run_dir, window=cfg.plot.window, extra=extra | {"status": "done"})
     draw_figures(run_dir, figures=list(cfg.plot.figures), window=cfg.plot.window, formats=list(cfg.plot.formats))
     timings["plot_s"] = time.perf_counter() - start
-    summary = write_summary(run_dir, window=cfg.plot.window,
-                            extra=extra | {"timings_s": {k: round(v, 2) for k, v in timings.items()}})
+    state.status = "done"
+    state.save()
+    summary = write_summary(run_dir, window=cfg.plot.window, extra=extra | {
+        "status": "done", "timings_s": {k: round(v, 2) for k, v in timings.items()}})
     for claim in summary["claims"]:
         log.info("%s %s: measured %s", "HOLDS " if claim["holds"] else "FAILS ", claim["claim"], claim["measured"])
     log.info("done in %.1f s: %s", sum(timings.values()), run_dir)
     return summary
+
+
+def resume_command(run_dir: Path) -> str:
+    """The command that continues this run: the same overrides, pointed at the same folder."""
+    try:
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("hydra.run.dir=")]
+    except ValueError:  # not under @hydra.main (tests)
+        overrides = []
+    return " ".join(["gan-repro", *overrides, f"hydra.run.dir={run_dir}"])
 
 
 def report_error(message: str, run_dir: Path | None) -> None:
@@ -89,17 +147,56 @@ def report_error(message: str, run_dir: Path | None) -> None:
             handle.write(f"error: {message}\n")
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
-def main(cfg: DictConfig) -> None:
-    """gan-repro [KEY=VALUE ...]: Figures 1-3 of Arjovsky & Bottou (2017). See conf/config.yaml."""
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+def override_problem(arguments: list[str]) -> str | None:
+    """Compose the config as Hydra will, and return Hydra's complaint about the overrides as one line, if any.
+
+    Only for a single run given plain overrides: flags (-m, --cfg, --help, ...) go to Hydra untouched."""
+    if any(argument.startswith("-") for argument in arguments):
+        return None
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
     try:
-        run(cfg, run_dir)
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            compose(config_name="config", overrides=arguments)
+    except Exception as error:  # Hydra's override grammar, missing group options, unknown keys
+        message = " ".join(str(error).split()).split(" Config search path:")[0]  # one line, no search-path dump
+        return message or error.__class__.__name__
+    finally:
+        GlobalHydra.instance().clear()
+    return None
+
+
+def main() -> None:
+    """gan-repro [KEY=VALUE ...]: Figures 1-3 of Arjovsky & Bottou (2017). See conf/config.yaml."""
+    problem = override_problem(sys.argv[1:])
+    if problem is not None:
+        print(f"error: overrides: {problem}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    hydra_main()
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
+def hydra_main(cfg: DictConfig) -> None:
+    """The Hydra app: one run in its own folder, with one-line errors and exit codes (runstate.py)."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    show_traceback = cfg.get("debug") is True or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    try:
+        with StopFlag().installed() as stop:
+            run(cfg, run_dir, stop=stop)
     except ConfigError as error:
-        if cfg.get("debug") is True or os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if show_traceback:
             raise
         report_error(f"{error} (debug=true shows the traceback)", run_dir)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
+    except NonFiniteError as error:
+        if show_traceback:
+            raise
+        report_error(f"on_nonfinite: {error}", run_dir)
+        sys.exit(EXIT_NONFINITE)
+    except Interrupted as error:
+        report_error(f"interrupted at {error}; state saved. To resume: {resume_command(run_dir)}", run_dir)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -117,7 +117,14 @@ def check_config(cfg: DictConfig) -> torch.device:
     if read(cfg, "probe.dtype") not in ("float32", "float64"):
         raise ConfigError("probe.dtype", f"must be float32 or float64 (never lower: values reach 1e-12), "
                           f"got {cfg.probe.dtype!r}")
-    for key in ("quiet", "debug", "probe.batched_backward"):
+    if read(cfg, "on_nonfinite") not in ("stop", "warn"):
+        raise ConfigError("on_nonfinite", f"must be stop or warn, got {cfg.on_nonfinite!r}")
+    if cfg.dataset.get("bad_images", "stop") not in ("stop", "skip"):
+        raise ConfigError("dataset.bad_images", f"must be stop or skip, got {cfg.dataset.bad_images!r}")
+    checkpoint_every = read(cfg, "train.checkpoint_every")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+        raise ConfigError("train.checkpoint_every", f"must be a whole number >= 0, got {checkpoint_every!r}")
+    for key in ("quiet", "debug", "resume", "probe.batched_backward"):
         if not isinstance(read(cfg, key), bool):
             raise ConfigError(key, f"must be true or false, got {read(cfg, key)!r}")
     figures = read(cfg, "plot.figures")

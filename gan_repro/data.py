@@ -9,8 +9,10 @@ from __future__ import annotations
 import gzip
 import io
 import pickle
+import warnings
+import zlib
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -60,6 +62,34 @@ def pil_to_uint8(image: Image.Image, image_size: int, channels: int) -> torch.Te
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
+class BadImage(NamedTuple):
+    """What a file dataset returns for an image it cannot decode, so the main process can decide."""
+
+    source: str
+    reason: str
+
+
+def decode_image(read, source: str, image_size: int, channels: int) -> torch.Tensor | BadImage:
+    """Decode an image (read() gives a file name or file object) to float (C, S, S) in [-1, 1], or a BadImage.
+
+    PIL's decompression-bomb guard stays on, and its warning (over ~89M pixels) counts as a refusal too."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(read()) as image:
+                return to_unit_range(pil_to_uint8(image, image_size, channels))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+        return BadImage(source, f"refused, too many pixels ({error})")
+    except (OSError, SyntaxError, ValueError) as error:  # unreadable, truncated, not an image
+        return BadImage(source, f"{error.__class__.__name__}: {error}")
+
+
+def collate_images(items: list) -> tuple[torch.Tensor | None, list[BadImage]]:
+    """Stack the decodable images of a batch; set the BadImage markers aside."""
+    good = [item for item in items if isinstance(item, torch.Tensor)]
+    return (torch.stack(good) if good else None), [item for item in items if isinstance(item, BadImage)]
+
+
 # ----------------------------------------------------------------------------- datasets
 class TensorImages(Dataset):
     """Images held in memory as uint8 (N, C, H, W); items are float (C, H, W) in [-1, 1]."""
@@ -84,9 +114,9 @@ class ImageFiles(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        with Image.open(self.paths[index]) as image:
-            return to_unit_range(pil_to_uint8(image, self.image_size, self.channels))
+    def __getitem__(self, index: int) -> torch.Tensor | BadImage:
+        path = self.paths[index]
+        return decode_image(lambda: path, str(path), self.image_size, self.channels)
 
 
 _LMDB_HANDLES: dict[str, object] = {}
@@ -119,11 +149,13 @@ class LMDBImages(Dataset):
     def __len__(self) -> int:
         return len(self.keys)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int) -> torch.Tensor | BadImage:
         with open_lmdb(self.path).begin(write=False) as txn:
             encoded = txn.get(self.keys[index])
-        with Image.open(io.BytesIO(encoded)) as image:
-            return to_unit_range(pil_to_uint8(image, self.image_size, self.channels))
+        source = f"{self.path} record {self.keys[index].decode(errors='replace')}"
+        if encoded is None:
+            return BadImage(source, "missing record")
+        return decode_image(lambda: io.BytesIO(encoded), source, self.image_size, self.channels)
 
 
 
@@ -139,8 +171,11 @@ def load_digits_uint8() -> torch.Tensor:
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (MNIST's format), gzipped or raw: big-endian header, then the array."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (OSError, EOFError, zlib.error) as error:  # a torn or foreign .gz
+        raise ConfigError("dataset.root", f"cannot read {path}: {error}") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ConfigError("dataset.root", f"{path} is not an IDX file (bad magic number)")
     dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -148,6 +183,10 @@ def read_idx(path: Path) -> np.ndarray:
         raise ConfigError("dataset.root", f"{path}: unknown IDX element type 0x{data[2]:02x}")
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(data) < 4 + 4 * ndim:
+        raise ConfigError("dataset.root", f"{path} is truncated inside its header")
+    if 0 in shape:
+        raise ConfigError("dataset.root", f"{path} holds no data (shape {shape})")
     body = np.frombuffer(data, dtype=dtypes[data[2]], offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
         raise ConfigError("dataset.root", f"{path} is truncated: header says {shape}, found {body.size} values")
@@ -186,8 +225,9 @@ def read_cifar_python_batch(path: Path) -> np.ndarray:
     with open(path, "rb") as handle:
         try:
             batch = RestrictedUnpickler(handle, encoding="bytes").load()
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
-            raise ConfigError("dataset.root", f"{path} is not a valid CIFAR-10 batch: {error}") from None
+        except Exception as error:  # untrusted bytes: any failure to unpickle is a bad file, never a crash
+            reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+            raise ConfigError("dataset.root", f"{path} is not a valid CIFAR-10 batch: {reason}") from None
     data = batch.get(b"data", batch.get("data")) if isinstance(batch, dict) else None
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise ConfigError("dataset.root", f"{path} has no uint8 'data' array of shape (N, 3072)")
@@ -255,6 +295,14 @@ def check_dataset_config(cfg: DictConfig) -> None:
 
 def build_dataset(cfg: DictConfig) -> Dataset:
     """The dataset named by cfg (the `dataset` config node), images in [-1, 1] at cfg.image_size."""
+    dataset = read_dataset(cfg)
+    if len(dataset) == 0:
+        raise ConfigError("dataset.root", f"{cfg.get('root')} holds no {cfg.name} images")
+    return dataset
+
+
+def read_dataset(cfg: DictConfig) -> Dataset:
+    """The images of the dataset cfg names, by format."""
     check_dataset_config(cfg)
     size, channels = int(cfg.image_size), int(cfg.channels)
     if cfg.name == "digits":
@@ -282,7 +330,8 @@ def sample_images(dataset: Dataset, count: int, *, generator: torch.Generator) -
     indices = torch.randperm(len(dataset), generator=generator)[:count]
     if isinstance(dataset, TensorImages):
         return to_unit_range(dataset.images[indices])
-    return torch.stack([dataset[int(i)] for i in indices])
+    images = [dataset[int(i)] for i in indices]
+    return torch.stack([image for image in images if isinstance(image, torch.Tensor)])  # unreadable ones left out
 
 
 def batches_per_epoch(dataset: Dataset, batch_size: int) -> int:
@@ -290,24 +339,49 @@ def batches_per_epoch(dataset: Dataset, batch_size: int) -> int:
     return len(dataset) // batch_size
 
 
-def iterate_epoch(dataset: Dataset, *, batch_size: int, generator: torch.Generator, device: torch.device,
-                  num_workers: int = 0) -> Iterator[torch.Tensor]:
-    """One shuffled pass over the dataset: float batches (B, C, H, W) in [-1, 1] on device."""
+class BadImagePolicy:
+    """What to do with images that cannot be decoded: `stop` the run, or `skip` them and count."""
+
+    def __init__(self, mode: str = "stop"):
+        if mode not in ("stop", "skip"):
+            raise ConfigError("dataset.bad_images", f"must be stop or skip, got {mode!r}")
+        self.mode, self.skipped = mode, 0
+
+    def handle(self, bad: list[BadImage]) -> None:
+        """Raise on the first bad image (stop), or count them (skip)."""
+        if bad and self.mode == "stop":
+            raise ConfigError("dataset.bad_images", f"cannot use {bad[0].source}: {bad[0].reason}; remove the file, "
+                              "or set dataset.bad_images=skip to skip such images")
+        self.skipped += len(bad)
+
+
+def epoch_order(dataset: Dataset, generator: torch.Generator) -> torch.Tensor:
+    """This epoch's shuffled order of indices (draws from `generator`, so resuming can redraw it)."""
+    return torch.randperm(len(dataset), generator=generator)
+
+
+def iterate_epoch(dataset: Dataset, order: torch.Tensor, *, batch_size: int, device: torch.device,
+                  start_batch: int = 0, num_workers: int = 0,
+                  bad_images: BadImagePolicy | None = None) -> Iterator[torch.Tensor]:
+    """The full batches of one epoch in `order`, from batch `start_batch` on: float (B, C, H, W) in [-1, 1]."""
+    stop = batches_per_epoch(dataset, batch_size) * batch_size
+    order = order[start_batch * batch_size:stop]
     if isinstance(dataset, TensorImages):
-        order = torch.randperm(len(dataset), generator=generator)
-        for start in range(0, batches_per_epoch(dataset, batch_size) * batch_size, batch_size):
+        for start in range(0, len(order), batch_size):
             yield to_unit_range(dataset.images[order[start:start + batch_size]]).to(device, non_blocking=True)
         return
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, generator=generator,
-                        num_workers=num_workers, pin_memory=device.type == "cuda",
-                        persistent_workers=False)
-    for batch in loader:
-        yield batch.to(device, non_blocking=True)
+    policy = bad_images or BadImagePolicy("stop")
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=order.tolist(), drop_last=True,
+                        num_workers=num_workers, collate_fn=collate_images, pin_memory=device.type == "cuda")
+    for batch, bad in loader:
+        policy.handle(bad)
+        if batch is not None:
+            yield batch.to(device, non_blocking=True)
 
 
 def infinite_batches(dataset: Dataset, *, batch_size: int, generator: torch.Generator, device: torch.device,
-                     num_workers: int = 0) -> Iterator[torch.Tensor]:
+                     num_workers: int = 0, bad_images: BadImagePolicy | None = None) -> Iterator[torch.Tensor]:
     """Shuffled batches forever, epoch after epoch (the probe counts iterations, not epochs)."""
     while True:
-        yield from iterate_epoch(dataset, batch_size=batch_size, generator=generator, device=device,
-                                 num_workers=num_workers)
+        yield from iterate_epoch(dataset, epoch_order(dataset, generator), batch_size=batch_size, device=device,
+                                 num_workers=num_workers, bad_images=bad_images)

@@ -19,12 +19,13 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from gan_repro.data import infinite_batches
+from gan_repro.data import BadImagePolicy, infinite_batches
 from gan_repro.errors import ConfigError
 from gan_repro.logger import CSVLogger
 from gan_repro.losses import GENERATOR_LOSSES, log_cost_slopes
 from gan_repro.models import build_discriminator, build_generator, requires_grad
 from gan_repro.noise import NoiseSchedule, add_instance_noise, stage_schedule
+from gan_repro.runstate import Interrupted, RunState, StopFlag, check_finite, keep_rows
 from gan_repro.train import discriminator_step, make_adam, model_signature, sample_noise
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ def load_generator(path: Path, cfg: DictConfig, *, device: torch.device) -> nn.M
 
 
 def probe_snapshot(cfg: DictConfig, *, generator: nn.Module, dataset: Dataset, epoch: int, logger: CSVLogger,
-                   device: torch.device, progress: tqdm, noise: NoiseSchedule, sweep_noise_std: float | None) -> None:
+                   device: torch.device, progress: tqdm, noise: NoiseSchedule, sweep_noise_std: float | None,
+                   stop: StopFlag) -> None:
     """Train a fresh D against the frozen generator for cfg.probe.iterations, logging every log_every.
 
     Every (snapshot, noise) pair starts from the same D weights, data order and noise batches."""
@@ -120,7 +122,8 @@ def probe_snapshot(cfg: DictConfig, *, generator: nn.Module, dataset: Dataset, e
     torch.manual_seed(cfg.seed + 1000 * epoch)  # the probe's noise batches, reproducible per snapshot
     batches = infinite_batches(dataset, batch_size=probe_cfg.batch_size,
                                generator=torch.Generator().manual_seed(cfg.seed + 1000 * epoch),
-                               device=device, num_workers=cfg.train.num_workers)
+                               device=device, num_workers=cfg.train.num_workers,
+                               bad_images=BadImagePolicy(cfg.dataset.get("bad_images", "stop")))
 
     clip_sigmas = float(cfg.noise.clip_sigmas)
     for iteration in range(1, probe_cfg.iterations + 1):
@@ -135,9 +138,13 @@ def probe_snapshot(cfg: DictConfig, *, generator: nn.Module, dataset: Dataset, e
                                          noise_std=noise_std, clip_sigmas=clip_sigmas)
             row = logger.log({"snapshot_epoch": epoch, "iteration": iteration, **metrics, **norms,
                               "noise_std": noise_std, "sweep_noise_std": sweep_noise_std})
+            check_finite(row, ("d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"),
+                         where=f"probe of snapshot {epoch}, iteration {iteration}", mode=cfg.on_nonfinite)
             progress.set_postfix(epoch=epoch, d_loss=f"{row['d_loss']:.2e}",
                                  minimax=f"{row['grad_norm_minimax']:.2e}", refresh=False)
         progress.update()
+        if stop.requested:  # this snapshot's probe reruns from its start on resume (it is seeded)
+            raise Interrupted(f"probe of snapshot {epoch}, iteration {iteration}")
 
 
 def probe_noises(cfg: DictConfig) -> list[tuple[NoiseSchedule, float | None]]:
@@ -148,20 +155,44 @@ def probe_noises(cfg: DictConfig) -> list[tuple[NoiseSchedule, float | None]]:
     return [(NoiseSchedule("constant", start=float(std)), float(std)) for std in cfg.probe.noise_stds]
 
 
+def same_unit(rows, epoch: int, sweep_noise_std: float | None):
+    """Rows of probe.csv that belong to the probe of (snapshot epoch, swept sigma)."""
+    sweep = rows["sweep_noise_std"]
+    return (rows["snapshot_epoch"] == epoch) & (sweep.isna() if sweep_noise_std is None else sweep == sweep_noise_std)
+
+
 def probe(cfg: DictConfig, *, checkpoints: dict[int, Path], dataset: Dataset, run_dir: Path,
-          device: torch.device) -> Path:
-    """Probe every snapshot (with every swept sigma); returns the path of probe.csv."""
-    path = Path(run_dir) / "probe.csv"
-    noises = probe_noises(cfg)
-    progress = tqdm(total=len(checkpoints) * len(noises) * cfg.probe.iterations, desc="probe", unit="it",
-                    disable=cfg.quiet, dynamic_ncols=True, mininterval=1.0)
+          device: torch.device, state: RunState | None = None, stop: StopFlag | None = None) -> Path:
+    """Probe every snapshot (with every swept sigma), skipping those `state` marks done; returns probe.csv."""
+    path, stop = Path(run_dir) / "probe.csv", stop or StopFlag()
+    units = [(epoch, schedule, sweep) for epoch in sorted(checkpoints) for schedule, sweep in probe_noises(cfg)]
+    if state is not None and state.probe_units_done:  # resume: keep only the rows of finished probes
+        done = [(epoch, sweep) for epoch, _, sweep in units if state.unit_done(epoch, sweep)]
+        def finished(rows):
+            mask = rows["iteration"] < 0  # all False
+            for done_epoch, done_sweep in done:
+                mask |= same_unit(rows, done_epoch, done_sweep)
+            return mask
+
+        dropped = keep_rows(path, finished)
+        log.info("probe: resuming; %d of %d probes done (dropped %d rows of an unfinished one)", len(done),
+                 len(units), dropped)
+    progress = tqdm(total=len(units) * cfg.probe.iterations, desc="probe", unit="it", disable=cfg.quiet,
+                    dynamic_ncols=True, mininterval=1.0)
+    loaded: dict[int, nn.Module] = {}
     with exact_float_math(device), CSVLogger(path, PROBE_COLUMNS) as logger:
-        for epoch, checkpoint in sorted(checkpoints.items()):
-            generator = load_generator(checkpoint, cfg, device=device)
-            for noise, sweep_noise_std in noises:
-                log.info("probe: snapshot after epoch %d, %d D iterations, instance noise: %s", epoch, cfg.probe.iterations,
-                         noise)
-                probe_snapshot(cfg, generator=generator, dataset=dataset, epoch=epoch, logger=logger, device=device,
-                               progress=progress, noise=noise, sweep_noise_std=sweep_noise_std)
+        for epoch, noise, sweep_noise_std in units:
+            if state is not None and state.unit_done(epoch, sweep_noise_std):
+                progress.update(cfg.probe.iterations)
+                continue
+            if epoch not in loaded:
+                loaded = {epoch: load_generator(checkpoints[epoch], cfg, device=device)}
+            log.info("probe: snapshot after epoch %d, %d D iterations, instance noise: %s", epoch,
+                     cfg.probe.iterations, noise)
+            probe_snapshot(cfg, generator=loaded[epoch], dataset=dataset, epoch=epoch, logger=logger, device=device,
+                           progress=progress, noise=noise, sweep_noise_std=sweep_noise_std, stop=stop)
+            if state is not None:
+                state.probe_units_done.append([epoch, sweep_noise_std])
+                state.save()
     progress.close()
     return path

@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from gan_repro.data import batches_per_epoch, iterate_epoch, sample_images
+from gan_repro.data import BadImagePolicy, batches_per_epoch, epoch_order, iterate_epoch, sample_images
 from gan_repro.distances import exact_wasserstein, sliced_wasserstein
 from gan_repro.errors import ConfigError
 from gan_repro.files import save_image_grid, save_torch
@@ -18,6 +18,7 @@ from gan_repro.logger import CSVLogger
 from gan_repro.losses import discriminator_accuracy, discriminator_loss, generator_loss
 from gan_repro.models import build_discriminator, build_generator
 from gan_repro.noise import add_instance_noise, stage_schedule
+from gan_repro.runstate import Interrupted, StopFlag, check_finite, keep_rows
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def measure_distances(generator: nn.Module, dataset: Dataset, distance_cfg: Dict
     rng = torch.Generator().manual_seed(seed)
     count = min(int(distance_cfg.samples), len(dataset))
     real = sample_images(dataset, count, generator=rng)
+    count = real.shape[0]  # fewer when unreadable images were left out
     with torch.no_grad():
         fake = torch.cat([generator(sample_noise(len(chunk), nz, device=torch.device("cpu"), generator=rng).to(device))
                           for chunk in torch.arange(count).split(250)]).cpu()
@@ -91,10 +93,25 @@ def checkpoint_path(run_dir: Path, epoch: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"epoch_{epoch:03d}.pt"
 
 
-def train(cfg: DictConfig, *, dataset: Dataset, run_dir: Path, device: torch.device) -> dict[int, Path]:
-    """Train G and D for cfg.train.epochs; returns {snapshot epoch: checkpoint path}."""
+def last_state_path(run_dir: Path) -> Path:
+    """The newest resumable training state (every epoch end, every checkpoint_every iterations, on a stop)."""
+    return Path(run_dir) / "checkpoints" / "last.pt"
+
+
+def snapshot_paths(cfg: DictConfig, run_dir: Path) -> dict[int, Path]:
+    """{snapshot epoch: checkpoint path} for a finished training stage."""
+    return {int(epoch): checkpoint_path(run_dir, int(epoch)) for epoch in sorted(cfg.train.snapshot_epochs)}
+
+
+def train(cfg: DictConfig, *, dataset: Dataset, run_dir: Path, device: torch.device,
+          stop: StopFlag | None = None) -> dict[int, Path]:
+    """Train G and D for cfg.train.epochs, continuing from checkpoints/last.pt if there is one.
+
+    Returns {snapshot epoch: checkpoint path}. Raises Interrupted after saving when `stop` is requested."""
     train_cfg, image_size, channels = cfg.train, int(cfg.dataset.image_size), int(cfg.dataset.channels)
-    if batches_per_epoch(dataset, train_cfg.batch_size) == 0:
+    run_dir, stop = Path(run_dir), stop or StopFlag()
+    steps_per_epoch = batches_per_epoch(dataset, train_cfg.batch_size)
+    if steps_per_epoch == 0:
         raise ConfigError("train.batch_size", f"{train_cfg.batch_size} is larger than the dataset "
                           f"({len(dataset)} images); lower train.batch_size")
 
@@ -103,28 +120,61 @@ def train(cfg: DictConfig, *, dataset: Dataset, run_dir: Path, device: torch.dev
     discriminator = build_discriminator(cfg.model, image_size=image_size, channels=channels).to(device)
     optimizer_g, optimizer_d = make_adam(generator, train_cfg), make_adam(discriminator, train_cfg)
 
-    # A fixed noise batch, so every snapshot's samples show the same z.
+    # A fixed noise batch, so every snapshot's samples show the same z; the data order has its own RNG.
     fixed_noise = sample_noise(train_cfg.sample_count, cfg.model.nz, device=device,
                                generator=torch.Generator(device).manual_seed(cfg.seed))
     data_order = torch.Generator().manual_seed(cfg.seed)
     snapshots = sorted(int(epoch) for epoch in train_cfg.snapshot_epochs)
-    checkpoints: dict[int, Path] = {}
-    steps_per_epoch = batches_per_epoch(dataset, train_cfg.batch_size)
-    log.info("train: %d images, %d epochs of %d iterations, snapshots after epochs %s",
-             len(dataset), train_cfg.epochs, steps_per_epoch, snapshots)
-
     noise = stage_schedule(cfg.noise, "train")  # sigma per iteration, Section 3 (none: always 0)
     clip_sigmas = float(cfg.noise.clip_sigmas)
     total_iterations = train_cfg.epochs * steps_per_epoch
-    iteration = 0
-    progress = tqdm(total=train_cfg.epochs * steps_per_epoch, desc="train", unit="it", disable=cfg.quiet,
+    bad_images = BadImagePolicy(cfg.dataset.get("bad_images", "stop"))
+
+    # Resume: restore every state and drop CSV rows written after it (a kill can land anywhere).
+    epoch, batches_done, iteration = 1, 0, 0
+    if last_state_path(run_dir).is_file():
+        saved = load_training_state(last_state_path(run_dir), cfg, device=device)
+        generator.load_state_dict(saved["generator"])
+        discriminator.load_state_dict(saved["discriminator"])
+        optimizer_g.load_state_dict(saved["optimizer_g"])
+        optimizer_d.load_state_dict(saved["optimizer_d"])
+        epoch, batches_done, iteration = saved["epoch"], saved["batches_done"], saved["iteration"]
+        torch.set_rng_state(saved["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in saved:
+            torch.cuda.set_rng_state(saved["cuda_rng"], device)
+        data_order.set_state(saved["order_state"] if batches_done < steps_per_epoch else saved["data_order_state"])
+        if batches_done == steps_per_epoch:
+            epoch, batches_done = epoch + 1, 0
+        dropped = keep_rows(run_dir / "train.csv", lambda rows: rows["iteration"] <= iteration)
+        keep_rows(run_dir / "snapshots.csv", lambda rows: rows["epoch"] < epoch)
+        log.info("train: resuming at epoch %d, iteration %d (dropped %d rows written after the saved state)",
+                 epoch, iteration, dropped)
+    log.info("train: %d images, %d epochs of %d iterations, snapshots after epochs %s",
+             len(dataset), train_cfg.epochs, steps_per_epoch, snapshots)
+
+    def save_state(epoch: int, batches_done: int, order_state: torch.Tensor) -> None:
+        """checkpoints/last.pt: everything needed to continue exactly from here."""
+        state = {"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
+                 "optimizer_g": optimizer_g.state_dict(), "optimizer_d": optimizer_d.state_dict(),
+                 "epoch": epoch, "batches_done": batches_done, "iteration": iteration,
+                 "order_state": order_state, "data_order_state": data_order.get_state(),
+                 "torch_rng": torch.get_rng_state(), "signature": model_signature(cfg)}
+        if device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(device)
+        save_torch(last_state_path(run_dir), state)
+
+    progress = tqdm(total=total_iterations, initial=iteration, desc="train", unit="it", disable=cfg.quiet,
                     dynamic_ncols=True, mininterval=1.0)
-    with CSVLogger(Path(run_dir) / "train.csv", TRAIN_COLUMNS) as logger, \
-            CSVLogger(Path(run_dir) / "snapshots.csv", SNAPSHOT_COLUMNS) as snapshot_logger:
-        for epoch in range(1, train_cfg.epochs + 1):
-            for real in iterate_epoch(dataset, batch_size=train_cfg.batch_size, generator=data_order,
-                                      device=device, num_workers=train_cfg.num_workers):
+    with CSVLogger(run_dir / "train.csv", TRAIN_COLUMNS) as logger, \
+            CSVLogger(run_dir / "snapshots.csv", SNAPSHOT_COLUMNS) as snapshot_logger:
+        for epoch in range(epoch, train_cfg.epochs + 1):
+            order_state = data_order.get_state()  # this epoch's order can be drawn again on resume
+            order = epoch_order(dataset, data_order)
+            for real in iterate_epoch(dataset, order, batch_size=train_cfg.batch_size, device=device,
+                                      start_batch=batches_done, num_workers=train_cfg.num_workers,
+                                      bad_images=bad_images):
                 iteration += 1
+                batches_done += 1
                 noise_std = noise.std(iteration - 1, total_iterations)
                 fake = generator(sample_noise(real.shape[0], cfg.model.nz, device=device))  # one G forward, reused
                 metrics = discriminator_step(discriminator, optimizer_d, real, fake, noise_std=noise_std,
@@ -134,22 +184,47 @@ def train(cfg: DictConfig, *, dataset: Dataset, run_dir: Path, device: torch.dev
                 metrics["noise_std"] = noise_std
                 if iteration % train_cfg.log_every == 0:
                     row = logger.log({"epoch": epoch, "iteration": iteration, **metrics})
+                    check_finite(row, ("d_loss", "g_loss"), where=f"train iteration {iteration}",
+                                 mode=cfg.on_nonfinite)
                     progress.set_postfix(d_loss=f"{row['d_loss']:.3g}", g_loss=f"{row['g_loss']:.3g}", refresh=False)
                 progress.update()
+                if stop.requested:  # step: save exactly here, then stop
+                    save_state(epoch, batches_done, order_state)
+                    raise Interrupted(f"train iteration {iteration} (epoch {epoch})")
+                if train_cfg.checkpoint_every and iteration % train_cfg.checkpoint_every == 0:
+                    save_state(epoch, batches_done, order_state)
 
-            if epoch in snapshots:  # step: snapshot G, D and both optimizers, plus a sample grid
-                checkpoints[epoch] = save_torch(checkpoint_path(run_dir, epoch), {
+            if epoch in snapshots:  # step: snapshot G, D and both optimizers, samples, distances
+                save_torch(checkpoint_path(run_dir, epoch), {
                     "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
                     "optimizer_g": optimizer_g.state_dict(), "optimizer_d": optimizer_d.state_dict(),
                     "epoch": epoch, "iteration": iteration, "signature": model_signature(cfg)})
                 with torch.no_grad():
                     samples = generator(fixed_noise)
-                save_image_grid(Path(run_dir) / "samples" / f"epoch_{epoch:03d}.png", samples)
+                save_image_grid(run_dir / "samples" / f"epoch_{epoch:03d}.png", samples)
                 distances = measure_distances(generator, dataset, cfg.distance, nz=cfg.model.nz, device=device,
                                               seed=cfg.seed + epoch)
                 snapshot_logger.log({"epoch": epoch, "iteration": iteration, "noise_std": noise_std,
                                      "clip_sigmas": clip_sigmas, **distances})
                 log.info("train: epoch %d, iteration %d: saved %s; sliced W1 %.3f, exact W1 %.3f", epoch, iteration,
-                         checkpoints[epoch].name, distances["sliced_wasserstein"], distances["wasserstein_exact"])
+                         checkpoint_path(run_dir, epoch).name, distances["sliced_wasserstein"],
+                         distances["wasserstein_exact"])
+            if bad_images.skipped:
+                log.warning("train: skipped %d unreadable images so far (dataset.bad_images=skip)",
+                            bad_images.skipped)
+            save_state(epoch, steps_per_epoch, order_state)  # the epoch is complete
+            batches_done = 0
     progress.close()
-    return checkpoints
+    return snapshot_paths(cfg, run_dir)
+
+
+def load_training_state(path: Path, cfg: DictConfig, *, device: torch.device) -> dict:
+    """checkpoints/last.pt, loaded as weights only and checked against this run's architecture."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # torn, foreign or malicious
+        raise ConfigError("resume", f"cannot load {path}: {error.__class__.__name__}: {error}; "
+                          "use a new hydra.run.dir") from None
+    if not isinstance(state, dict) or state.get("signature") != model_signature(cfg):
+        raise ConfigError("resume", f"{path} does not match this run's model and data; use a new hydra.run.dir")
+    return state

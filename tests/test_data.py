@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_repro.data import build_dataset, infinite_batches, iterate_epoch
+from gan_repro.data import build_dataset, epoch_order, infinite_batches, iterate_epoch
 from gan_repro.errors import ConfigError
 from tests.conftest import compose_config
 
@@ -171,8 +171,9 @@ def test_lsun_lmdb(tmp_path: Path) -> None:
     dataset = dataset_for("lsun", tmp_path)
     check_images(dataset, 4, 3, 16)
     check_images(dataset_for("lsun", path, "dataset.max_images=2"), 2, 3, 16)  # root = the LMDB folder itself
-    batches = list(iterate_epoch(dataset, batch_size=2, generator=torch.Generator().manual_seed(0),
-                                 device=torch.device("cpu"), num_workers=1))  # the handle crosses into a worker
+    order = epoch_order(dataset, torch.Generator().manual_seed(0))
+    batches = list(iterate_epoch(dataset, order, batch_size=2, device=torch.device("cpu"),
+                                 num_workers=1))  # the handle crosses into a worker
     assert len(batches) == 2 and batches[0].shape == (2, 3, 16, 16)
 
 
@@ -184,9 +185,11 @@ def test_digits_default() -> None:
 
 def test_epoch_batches_drop_the_last_partial_batch() -> None:
     dataset = dataset_for("digits", None)
-    batches = list(iterate_epoch(dataset, batch_size=500, generator=torch.Generator().manual_seed(0),
-                                 device=torch.device("cpu")))
+    order = epoch_order(dataset, torch.Generator().manual_seed(0))
+    batches = list(iterate_epoch(dataset, order, batch_size=500, device=torch.device("cpu")))
     assert [b.shape[0] for b in batches] == [500, 500, 500]
+    later = list(iterate_epoch(dataset, order, batch_size=500, device=torch.device("cpu"), start_batch=2))
+    assert len(later) == 1 and torch.equal(later[0], batches[2])  # resuming mid-epoch: the same batches
     stream = infinite_batches(dataset, batch_size=500, generator=torch.Generator().manual_seed(0),
                               device=torch.device("cpu"))
     assert sum(next(stream).shape[0] for _ in range(7)) == 3500  # keeps going past one epoch

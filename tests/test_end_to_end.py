@@ -46,7 +46,7 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
         for fmt in ("png", "pdf"):
             assert (tmp_path / "figures" / f"{name}.{fmt}").stat().st_size > 1000
     assert (tmp_path / "samples" / "epoch_001.png").is_file() and (tmp_path / "samples" / "epoch_002.png").is_file()
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_001.pt", "epoch_002.pt"]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_001.pt", "epoch_002.pt", "last.pt"]
     assert (tmp_path / "config.yaml").read_text().count("image_size: 16") == 1
 
     saved = json.loads((tmp_path / "summary.json").read_text())

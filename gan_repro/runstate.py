@@ -1,0 +1,113 @@
+"""A run's progress on disk (state.json), stop requests from signals, and checks that keep a run honest.
+
+Exit codes of `gan-repro`: 0 done, 1 Hydra's own errors, 2 bad input, 3 a non-finite value,
+75 interrupted by SIGINT/SIGTERM with its state saved (rerun the same command to resume).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+
+from gan_repro.files import atomic_write, write_json
+
+log = logging.getLogger(__name__)
+
+EXIT_BAD_INPUT, EXIT_NONFINITE, EXIT_INTERRUPTED = 2, 3, 75
+
+
+class Interrupted(Exception):
+    """A stop was requested (SIGINT or SIGTERM); the stage saved what it needs to resume."""
+
+
+class NonFiniteError(Exception):
+    """A loss or gradient norm became NaN or inf."""
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM while installed; the training and probe loops check it between steps."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_name is not None
+
+    def request(self, signal_number: int, _frame: object = None) -> None:
+        """Signal handler: remember the request; the current step finishes first."""
+        self.signal_name = signal.Signals(signal_number).name
+        log.warning("%s received: finishing the current step, then saving and stopping", self.signal_name)
+
+    @contextmanager
+    def installed(self) -> Iterator["StopFlag"]:
+        """Route SIGINT and SIGTERM to request() for the duration, then restore the old handlers."""
+        previous = {number: signal.signal(number, self.request) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
+@dataclass
+class RunState:
+    """What a run has finished, saved atomically as state.json in its folder after every change."""
+
+    path: Path
+    status: str = "running"  # running, interrupted, failed, done
+    train_complete: bool = False
+    probe_units_done: list[list[Any]] = field(default_factory=list)  # [snapshot epoch, swept sigma or None]
+    probe_complete: bool = False
+
+    @classmethod
+    def load(cls, path: Path) -> "RunState | None":
+        """The saved state, or None when there is none (a new run)."""
+        if not Path(path).is_file():
+            return None
+        try:
+            data = json.loads(Path(path).read_text())
+            return cls(path=Path(path), **{k: data[k] for k in ("status", "train_complete", "probe_units_done",
+                                                                   "probe_complete")})
+        except (ValueError, KeyError, TypeError) as error:
+            from gan_repro.errors import ConfigError
+
+            raise ConfigError("resume", f"{path} is unreadable ({error}); use a new hydra.run.dir") from None
+
+    def save(self) -> None:
+        data = asdict(self)
+        data.pop("path")
+        write_json(self.path, data)
+
+    def unit_done(self, epoch: int, sweep_noise_std: float | None) -> bool:
+        return [epoch, sweep_noise_std] in self.probe_units_done
+
+
+def keep_rows(path: Path, keep: Callable[[pd.DataFrame], pd.Series]) -> int:
+    """Rewrite a CSV atomically with only the rows where keep(frame) is true; returns how many were dropped."""
+    if not Path(path).is_file() or Path(path).stat().st_size == 0:
+        return 0
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # text as written: numbers keep every digit
+    numeric = pd.read_csv(path)
+    kept = frame[keep(numeric).to_numpy()]
+    if len(kept) != len(frame):
+        atomic_write(path, lambda handle: handle.write(kept.to_csv(index=False).encode()))
+    return len(frame) - len(kept)
+
+
+def check_finite(row: dict[str, Any], keys: tuple[str, ...], *, where: str, mode: str) -> None:
+    """Stop (mode stop) or warn (mode warn) when one of row[keys] is NaN or inf; tiny values are fine."""
+    for key in keys:
+        value = row.get(key)
+        if isinstance(value, float) and not math.isfinite(value):
+            message = f"{key} became {value} at {where}"
+            if mode == "stop":
+                raise NonFiniteError(f"{message}; lower the learning rate, or set on_nonfinite=warn to carry on")
+            log.warning("%s (on_nonfinite=warn: carrying on)", message)
