@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_repro.config import check_config, config_dir
 from gan_repro.data import build_dataset
+from gan_repro.download import download_dataset
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import draw_figures
@@ -83,6 +84,8 @@ def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict
     try:
         # Step 3: data, scaled to [-1, 1] at dataset.image_size.
         start = time.perf_counter()
+        if cfg.dataset.get("download"):
+            download_dataset(cfg.dataset)
         dataset = build_dataset(cfg.dataset)
         timings["data_s"] = time.perf_counter() - start
         log.info("data: %s, %d images at %dx%d", cfg.dataset.name, len(dataset), cfg.dataset.image_size,

@@ -201,7 +201,7 @@ def find_idx_images(root: Path, split: str, subfolder: str) -> Path:
             if candidate.is_file():
                 return candidate
     raise ConfigError("dataset.root", f"no {name}[.gz] under {root} (nor raw/ or {subfolder}/raw/); "
-                      "put the IDX files there")
+                      "put the IDX files there, or add dataset.download=true")
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -255,7 +255,7 @@ def load_cifar10_uint8(root: Path, split: str) -> torch.Tensor:
         if paths:
             return torch.from_numpy(np.concatenate([read_cifar_python_batch(p) for p in paths]))
     raise ConfigError("dataset.root", f"no CIFAR-10 {split} batches under {root}; put cifar-10-batches-bin/ "
-                      "or cifar-10-batches-py/ there")
+                      "or cifar-10-batches-py/ there, or add dataset.download=true")
 
 
 def list_images(root: Path, max_images: int | None) -> list[Path]:
@@ -287,6 +287,8 @@ def check_dataset_config(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg, "root") or cfg.root in (None, ""):
         raise ConfigError("dataset.root", f"dataset={cfg.name} needs its files: add dataset.root=/path/to/{cfg.name}")
     root = Path(str(cfg.root)).expanduser()
+    if cfg.get("download"):
+        return  # the files are fetched into root before the data is read
     if not root.is_dir():
         raise ConfigError("dataset.root", f"{root} is not a folder; point dataset.root at the {cfg.name} files")
     if not any(root.iterdir()):
