@@ -33,5 +33,7 @@ def exact_wasserstein(real: torch.Tensor, fake: torch.Tensor) -> float:
     if x.shape != y.shape:
         raise ValueError(f"need equal-size samples, got {tuple(x.shape)} and {tuple(y.shape)}")
     cost = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist").numpy()  # (N, N), exact: no |x|^2 - 2xy cancellation
+    if not np.isfinite(cost).all():  # NaN samples (a diverged G under on_nonfinite=warn): no distance
+        return float("nan")
     rows, cols = linear_sum_assignment(cost)
     return float(np.mean(cost[rows, cols]))
