@@ -151,7 +151,8 @@ def draw_figures(run_dir: Path, *, figures: Sequence[str] = FIGURES[:3], window:
             figure = draw_gradient_figure(noiseless_rows(probe), name, window)
         for fmt in formats:
             written.append(atomic_write(run_dir / "figures" / f"{name}.{fmt}",
-                                        lambda handle: figure.savefig(handle, format=fmt, dpi=150)))
+                                        lambda handle, figure=figure, fmt=fmt: figure.savefig(handle, format=fmt,
+                                                                                              dpi=150)))
     return written
 
 

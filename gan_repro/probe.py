@@ -78,7 +78,7 @@ def generator_grad_norms(generator: nn.Module, discriminator: nn.Module, z: torc
                         logits, parameters, grad_outputs=weights[k], retain_graph=k + 1 < len(kinds)))
                     for k in range(len(kinds))])
     finally:  # leave G as it was (frozen in the probe)
-        for parameter, flag in zip(parameters, was_tracking):
+        for parameter, flag in zip(parameters, was_tracking, strict=True):
             parameter.requires_grad_(flag)
     norms = peaks.squeeze(1).exp() * squares.sqrt()  # (K,), float64
     return {f"grad_norm_{kind}": norms[k] for k, kind in enumerate(kinds)}

@@ -131,24 +131,24 @@ def train(cfg: DictConfig, *, dataset: Dataset, run_dir: Path, device: torch.dev
     bad_images = BadImagePolicy(cfg.dataset.get("bad_images", "stop"))
 
     # Resume: restore every state and drop CSV rows written after it (a kill can land anywhere).
-    epoch, batches_done, iteration = 1, 0, 0
+    start_epoch, batches_done, iteration = 1, 0, 0
     if last_state_path(run_dir).is_file():
         saved = load_training_state(last_state_path(run_dir), cfg, device=device)
         generator.load_state_dict(saved["generator"])
         discriminator.load_state_dict(saved["discriminator"])
         optimizer_g.load_state_dict(saved["optimizer_g"])
         optimizer_d.load_state_dict(saved["optimizer_d"])
-        epoch, batches_done, iteration = saved["epoch"], saved["batches_done"], saved["iteration"]
+        start_epoch, batches_done, iteration = saved["epoch"], saved["batches_done"], saved["iteration"]
         torch.set_rng_state(saved["torch_rng"])
         if device.type == "cuda" and "cuda_rng" in saved:
             torch.cuda.set_rng_state(saved["cuda_rng"], device)
         data_order.set_state(saved["order_state"] if batches_done < steps_per_epoch else saved["data_order_state"])
         if batches_done == steps_per_epoch:
-            epoch, batches_done = epoch + 1, 0
+            start_epoch, batches_done = start_epoch + 1, 0
         dropped = keep_rows(run_dir / "train.csv", lambda rows: rows["iteration"] <= iteration)
-        keep_rows(run_dir / "snapshots.csv", lambda rows: rows["epoch"] < epoch)
+        keep_rows(run_dir / "snapshots.csv", lambda rows: rows["epoch"] < start_epoch)
         log.info("train: resuming at epoch %d, iteration %d (dropped %d rows written after the saved state)",
-                 epoch, iteration, dropped)
+                 start_epoch, iteration, dropped)
     log.info("train: %d images, %d epochs of %d iterations, snapshots after epochs %s",
              len(dataset), train_cfg.epochs, steps_per_epoch, snapshots)
 
@@ -167,7 +167,7 @@ def train(cfg: DictConfig, *, dataset: Dataset, run_dir: Path, device: torch.dev
                     dynamic_ncols=True, mininterval=1.0)
     with CSVLogger(run_dir / "train.csv", TRAIN_COLUMNS) as logger, \
             CSVLogger(run_dir / "snapshots.csv", SNAPSHOT_COLUMNS) as snapshot_logger:
-        for epoch in range(epoch, train_cfg.epochs + 1):
+        for epoch in range(start_epoch, train_cfg.epochs + 1):
             order_state = data_order.get_state()  # this epoch's order can be drawn again on resume
             order = epoch_order(dataset, data_order)
             for real in iterate_epoch(dataset, order, batch_size=train_cfg.batch_size, device=device,

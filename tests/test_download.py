@@ -95,7 +95,7 @@ def test_no_network_says_where_to_put_the_file(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a loopback port with nothing listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(ConfigError, match=f"by hand") as error:
+    with pytest.raises(ConfigError, match="by hand") as error:
         fetch(f"http://127.0.0.1:{port}/train-images-idx3-ubyte.gz", tmp_path / "train-images-idx3-ubyte.gz",
               "0" * 32, timeout=5)
     assert str(tmp_path) in error.value.message and "train-images-idx3-ubyte.gz" in error.value.message
