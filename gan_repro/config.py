@@ -38,11 +38,11 @@ def read(cfg: DictConfig, key: str):
     return value
 
 
-def positive_int(cfg: DictConfig, key: str) -> int:
-    """The value at key as an int >= 1, or a ConfigError naming the key."""
+def whole_number(cfg: DictConfig, key: str, *, minimum: int = 1) -> int:
+    """The value at key as an int >= minimum (not a bool, not a float), or a ConfigError naming the key."""
     value = read(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(key, f"must be a whole number >= 1, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(key, f"must be a whole number >= {minimum}, got {value!r}")
     return value
 
 
@@ -75,12 +75,12 @@ def check_config(cfg: DictConfig) -> torch.device:
     if not isinstance(read(cfg, "seed"), int) or isinstance(cfg.seed, bool):
         raise ConfigError("seed", f"must be a whole number, got {cfg.seed!r}")
     check_dataset_config(cfg.dataset)
-    image_size = positive_int(cfg, "dataset.image_size")
+    image_size = whole_number(cfg, "dataset.image_size")
     check_model_config(cfg.model, image_size)
     if read(cfg, "loss.name") not in GENERATOR_LOSSES:
         raise ConfigError("loss", f"unknown generator loss '{cfg.loss.name}'; choose {' or '.join(GENERATOR_LOSSES)}")
 
-    epochs = positive_int(cfg, "train.epochs")
+    epochs = whole_number(cfg, "train.epochs")
     check_noise_config(cfg.noise)
     noise_stds = read(cfg, "probe.noise_stds")
     if noise_stds is not None:
@@ -94,9 +94,8 @@ def check_config(cfg: DictConfig) -> torch.device:
     for key in ("train.batch_size", "train.log_every", "train.sample_count", "probe.iterations",
                 "probe.log_every", "probe.batch_size", "plot.window", "distance.samples", "distance.projections",
                 "distance.exact_samples"):
-        positive_int(cfg, key)
-    if read(cfg, "train.num_workers") is None or not isinstance(cfg.train.num_workers, int) or cfg.train.num_workers < 0:
-        raise ConfigError("train.num_workers", f"must be a whole number >= 0, got {cfg.train.num_workers!r}")
+        whole_number(cfg, key)
+    whole_number(cfg, "train.num_workers", minimum=0)
     for key in ("train.lr", "probe.lr"):
         positive_float(cfg, key)
     for key in ("train.beta1", "train.beta2", "probe.beta1", "probe.beta2"):
@@ -121,9 +120,7 @@ def check_config(cfg: DictConfig) -> torch.device:
         raise ConfigError("on_nonfinite", f"must be stop or warn, got {cfg.on_nonfinite!r}")
     if cfg.dataset.get("bad_images", "stop") not in ("stop", "skip"):
         raise ConfigError("dataset.bad_images", f"must be stop or skip, got {cfg.dataset.bad_images!r}")
-    checkpoint_every = read(cfg, "train.checkpoint_every")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 0:
-        raise ConfigError("train.checkpoint_every", f"must be a whole number >= 0, got {checkpoint_every!r}")
+    whole_number(cfg, "train.checkpoint_every", minimum=0)
     for key in ("quiet", "debug", "resume", "probe.batched_backward"):
         if not isinstance(read(cfg, key), bool):
             raise ConfigError(key, f"must be true or false, got {read(cfg, key)!r}")
