@@ -18,7 +18,7 @@ from matplotlib import cm
 from matplotlib.figure import Figure
 
 from gan_repro.files import atomic_write
-from gan_repro.report import noiseless_rows, write_summary
+from gan_repro.report import noiseless_rows, refresh_summary
 
 log = logging.getLogger(__name__)
 
@@ -183,23 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if window < 1:
         print(f"error: --window: must be at least 1, got {window}", file=sys.stderr)
         return 2
-    write_summary(args.run_dir, window=window, extra=load_existing_summary(args.run_dir))
+    refresh_summary(args.run_dir, window=window)
     paths = draw_figures(args.run_dir, figures=args.figures or saved.get("figures", FIGURES[:3]),
                          window=window, formats=args.formats or saved.get("formats", ("png", "pdf")))
     for path in paths:
         print(path)
     return 0
-
-
-def load_existing_summary(run_dir: Path) -> dict:
-    """Keep what the run itself wrote into summary.json (timings, settings) when redrawing."""
-    import json
-
-    path = Path(run_dir) / "summary.json"
-    try:
-        return {k: v for k, v in json.loads(path.read_text()).items() if k not in ("snapshots", "claims")}
-    except (OSError, ValueError, AttributeError):
-        return {}
 
 
 if __name__ == "__main__":

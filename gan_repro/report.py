@@ -39,6 +39,11 @@ def orders_of_magnitude(start: float, end: float) -> float | None:
     return math.log10(start / end)
 
 
+def end_rows(rows: pd.DataFrame, window: int) -> pd.DataFrame:
+    """The last min(window, n/4) logged rows (at least one), by iteration: what 'end' values average."""
+    return rows.sort_values("iteration").tail(max(1, min(window, len(rows) // 4)))
+
+
 def summarize_snapshot(rows: pd.DataFrame, window: int) -> dict[str, Any]:
     """First/last values, the iteration where accuracy first hits 1, and changes over the probe.
 
@@ -46,8 +51,8 @@ def summarize_snapshot(rows: pd.DataFrame, window: int) -> dict[str, Any]:
     geometric mean of the last min(window, n/4) logged points, so one noisy last point cannot decide it.
     """
     rows = rows.sort_values("iteration")
-    span = max(1, min(window, len(rows) // 4))
-    tail = rows.tail(span)
+    tail = end_rows(rows, window)
+    span = len(tail)
     perfect = rows.loc[rows["d_accuracy"] >= 1.0, "iteration"]
     summary: dict[str, Any] = {"iterations": int(rows["iteration"].max()), "logged_points": len(rows),
                                "end_points": span}
@@ -90,7 +95,7 @@ def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd
     distances = snapshots.set_index("epoch")
     rows = []
     for (epoch, noise_std), group in swept.groupby(["snapshot_epoch", "sweep_noise_std"]):
-        tail = group.sort_values("iteration").tail(max(1, min(window, len(group) // 4)))
+        tail = end_rows(group, window)
         d_loss_end = float(tail["d_loss"].mean())
         jsd = max(0.0, LOG_2 - d_loss_end)
         snapshot = distances.loc[int(epoch)]
@@ -157,3 +162,13 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
                               "last min(window, n/4) logged points (arithmetic for accuracy)"}
     write_json(Path(run_dir) / "summary.json", summary)
     return summary
+
+
+def refresh_summary(run_dir: Path, *, window: int) -> dict[str, Any]:
+    """Recompute summary.json from the CSVs, keeping what the run itself wrote there (settings, timings)."""
+    path = Path(run_dir) / "summary.json"
+    try:
+        extra = {k: v for k, v in json.loads(path.read_text()).items() if k not in ("snapshots", "claims")}
+    except (OSError, ValueError, AttributeError):
+        extra = {}
+    return write_summary(run_dir, window=window, extra=extra)

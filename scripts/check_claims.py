@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from gan_repro.plot import load_existing_summary, saved_plot_settings
-from gan_repro.report import write_summary
+from gan_repro.plot import saved_plot_settings
+from gan_repro.report import refresh_summary
 
 
 def format_value(value) -> str:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: run_dir: no probe.csv in {args.run_dir}", file=sys.stderr)
         return 2
     window = saved_plot_settings(args.run_dir).get("window", 10)
-    summary = write_summary(args.run_dir, window=window, extra=load_existing_summary(args.run_dir))
+    summary = refresh_summary(args.run_dir, window=window)
     epochs = ", ".join(summary["snapshots"])
     if args.markdown:
         print(f"| paper's claim | paper | this run (snapshots after epochs {epochs}) | holds |")
