@@ -21,6 +21,7 @@ from gan_repro.data import build_dataset
 from gan_repro.download import download_dataset
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
+from gan_repro.lab.runner import run_lab
 from gan_repro.plot import draw_figures
 from gan_repro.probe import probe
 from gan_repro.report import write_summary
@@ -76,6 +77,11 @@ def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict
     run_dir.mkdir(parents=True, exist_ok=True)
     state = open_run(cfg, run_dir)
     log.info("run folder %s, device %s, %d CPU threads", run_dir, device, torch.get_num_threads())
+    if cfg.get("lab") is not None:  # a theory-lab experiment (experiment=lab_*) instead of the GAN pipeline
+        summary = run_lab(cfg, run_dir, device=device)
+        state.status = "done"
+        state.save()
+        return summary
     timings: dict[str, float] = {}
     extra = {"dataset": cfg.dataset.name, "model": cfg.model.name, "loss": cfg.loss.name,
              "noise": OmegaConf.to_container(cfg.noise, resolve=True), "seed": cfg.seed, "device": str(device),

@@ -18,6 +18,7 @@ from matplotlib import cm
 from matplotlib.figure import Figure
 
 from gan_repro.files import atomic_write
+from gan_repro.lab.figures import draw_lab_figure
 from gan_repro.report import noiseless_rows, refresh_summary
 
 log = logging.getLogger(__name__)
@@ -166,14 +167,31 @@ def saved_plot_settings(run_dir: Path) -> dict:
     return dict(OmegaConf.to_container(OmegaConf.load(path)).get("plot", {}))
 
 
+def saved_lab_name(run_dir: Path) -> str | None:
+    """lab.name from a run's config.yaml when the run is a theory-lab experiment, else None."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        return None
+    from omegaconf import OmegaConf
+
+    lab = OmegaConf.to_container(OmegaConf.load(path)).get("lab")
+    return lab.get("name") if isinstance(lab, dict) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """gan-repro-plot RUN_DIR: redraw a finished run's figures and summary.json from its CSVs."""
     parser = argparse.ArgumentParser(prog="gan-repro-plot", description=main.__doc__)
-    parser.add_argument("run_dir", type=Path, help="a run folder holding probe.csv")
+    parser.add_argument("run_dir", type=Path, help="a run folder holding probe.csv (or a theory-lab run folder)")
     parser.add_argument("--figures", nargs="+", choices=FIGURES, help="default: the run's plot.figures")
     parser.add_argument("--window", type=int, help="running-average window in logged points (default: the run's)")
     parser.add_argument("--formats", nargs="+", choices=FORMATS, help="default: the run's plot.formats")
     args = parser.parse_args(argv)
+    lab = saved_lab_name(args.run_dir)
+    if lab is not None:  # a theory-lab run: its one figure, from its own CSVs
+        formats = args.formats or saved_plot_settings(args.run_dir).get("formats", ("png", "pdf"))
+        for path in draw_lab_figure(lab, args.run_dir, formats=formats):
+            print(path)
+        return 0
     probe_csv = args.run_dir / "probe.csv"
     if not probe_csv.is_file():
         print(f"error: run_dir: no probe.csv in {args.run_dir}; give a finished gan-repro run folder", file=sys.stderr)

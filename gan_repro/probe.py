@@ -71,7 +71,7 @@ def generator_grad_norms(generator: nn.Module, discriminator: nn.Module, z: torc
             weights = torch.exp(log_slopes - peaks).to(logits.dtype)  # (K, B) in (0, 1]
             if batched:
                 grads = torch.autograd.grad(logits, parameters, grad_outputs=weights, is_grads_batched=True)
-                squares = sum(g.double().pow(2).flatten(1).sum(1) for g in grads)  # (K,)
+                squares = sum(g.double().pow(2).reshape(len(kinds), -1).sum(1) for g in grads)  # (K,); scalars too
             else:
                 squares = torch.stack([
                     sum(g.double().pow(2).sum() for g in torch.autograd.grad(
