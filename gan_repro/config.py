@@ -70,6 +70,22 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def check_performance_config(cfg: DictConfig) -> None:
+    """The performance node's keys: switches, the autocast and compile modes, the log buffer."""
+    for key in ("performance.channels_last", "performance.cudnn_benchmark", "performance.compile"):
+        if not isinstance(read(cfg, key), bool):
+            raise ConfigError(key, f"must be true or false, got {read(cfg, key)!r}")
+    if read(cfg, "performance.autocast") not in ("none", "bf16"):
+        raise ConfigError("performance.autocast", f"must be none or bf16 (the probe always runs in fp32), "
+                          f"got {cfg.performance.autocast!r}")
+    if read(cfg, "performance.compile_mode") not in ("default", "reduce-overhead", "max-autotune"):
+        raise ConfigError("performance.compile_mode", "must be default, reduce-overhead (CUDA graphs) or "
+                          f"max-autotune, got {cfg.performance.compile_mode!r}")
+    if read(cfg, "performance.data_on_device") not in ("auto", False):
+        raise ConfigError("performance.data_on_device", f"must be auto or false, got {cfg.performance.data_on_device!r}")
+    whole_number(cfg, "performance.log_buffer")
+
+
 def check_config(cfg: DictConfig) -> torch.device:
     """Every setting a run needs, checked before any training; returns the device to use."""
     if not isinstance(read(cfg, "seed"), int) or isinstance(cfg.seed, bool):
@@ -121,9 +137,12 @@ def check_config(cfg: DictConfig) -> torch.device:
     if cfg.dataset.get("bad_images", "stop") not in ("stop", "skip"):
         raise ConfigError("dataset.bad_images", f"must be stop or skip, got {cfg.dataset.bad_images!r}")
     whole_number(cfg, "train.checkpoint_every", minimum=0)
-    for key in ("quiet", "debug", "resume", "probe.batched_backward"):
+    for key in ("quiet", "debug", "resume"):
         if not isinstance(read(cfg, key), bool):
             raise ConfigError(key, f"must be true or false, got {read(cfg, key)!r}")
+    if read(cfg, "probe.batched_backward") not in ("auto", True, False):
+        raise ConfigError("probe.batched_backward", f"must be auto, true or false, got {cfg.probe.batched_backward!r}")
+    check_performance_config(cfg)
     figures = read(cfg, "plot.figures")
     if not OmegaConf.is_list(figures) or not figures or any(f not in FIGURES for f in figures):
         raise ConfigError("plot.figures", f"must be a list drawn from {', '.join(FIGURES)}, got {figures!r}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import pickle
 import warnings
 import zlib
@@ -23,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from gan_repro.errors import ConfigError
 
+log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 DATASET_NAMES = ("digits", "mnist", "fashion_mnist", "cifar10", "celeba", "image_folder", "lsun")
 
@@ -69,15 +71,17 @@ class BadImage(NamedTuple):
     reason: str
 
 
-def decode_image(read, source: str, image_size: int, channels: int) -> torch.Tensor | BadImage:
-    """Decode an image (read() gives a file name or file object) to float (C, S, S) in [-1, 1], or a BadImage.
+def decode_image(read, source: str, image_size: int, channels: int, *, as_uint8: bool = False) -> torch.Tensor | BadImage:
+    """Decode an image (read() gives a file name or file object) to float (C, S, S) in [-1, 1] (uint8 in
+    [0, 255] with as_uint8), or a BadImage.
 
     PIL's decompression-bomb guard stays on, and its warning (over ~89M pixels) counts as a refusal too."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(read()) as image:
-                return to_unit_range(pil_to_uint8(image, image_size, channels))
+                pixels = pil_to_uint8(image, image_size, channels)
+                return pixels if as_uint8 else to_unit_range(pixels)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
         return BadImage(source, f"refused, too many pixels ({error})")
     except (OSError, SyntaxError, ValueError) as error:  # unreadable, truncated, not an image
@@ -110,13 +114,14 @@ class ImageFiles(Dataset):
 
     def __init__(self, paths: list[Path], *, image_size: int, channels: int):
         self.paths, self.image_size, self.channels = paths, image_size, channels
+        self.as_uint8 = False  # True: items are uint8 (C, S, S) (the prepare step stores them so)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> torch.Tensor | BadImage:
         path = self.paths[index]
-        return decode_image(lambda: path, str(path), self.image_size, self.channels)
+        return decode_image(lambda: path, str(path), self.image_size, self.channels, as_uint8=self.as_uint8)
 
 
 _LMDB_HANDLES: dict[str, object] = {}
@@ -138,6 +143,7 @@ class LMDBImages(Dataset):
 
     def __init__(self, path: Path, *, image_size: int, channels: int, max_images: int | None):
         self.path, self.image_size, self.channels = path, image_size, channels
+        self.as_uint8 = False  # True: items are uint8 (C, S, S) (the prepare step stores them so)
         with open_lmdb(path).begin(write=False) as txn:
             keys = []
             for key in txn.cursor().iternext(keys=True, values=False):
@@ -155,7 +161,8 @@ class LMDBImages(Dataset):
         source = f"{self.path} record {self.keys[index].decode(errors='replace')}"
         if encoded is None:
             return BadImage(source, "missing record")
-        return decode_image(lambda: io.BytesIO(encoded), source, self.image_size, self.channels)
+        return decode_image(lambda: io.BytesIO(encoded), source, self.image_size, self.channels,
+                            as_uint8=self.as_uint8)
 
 
 
@@ -295,8 +302,18 @@ def check_dataset_config(cfg: DictConfig) -> None:
         raise ConfigError("dataset.root", f"{root} is empty; put the {cfg.name} files there")
 
 
+FILE_DATASETS = ("celeba", "image_folder", "lsun")  # decoded image by image; the prepare step decodes them once
+
+
 def build_dataset(cfg: DictConfig) -> Dataset:
-    """The dataset named by cfg (the `dataset` config node), images in [-1, 1] at cfg.image_size."""
+    """The dataset named by cfg (the `dataset` config node), images in [-1, 1] at cfg.image_size.
+
+    File datasets with dataset.prepare=true are decoded once into a prepared uint8 array (prepare.py)."""
+    check_dataset_config(cfg)
+    if cfg.name in FILE_DATASETS and cfg.get("prepare"):
+        from gan_repro.prepare import prepared_dataset
+
+        return prepared_dataset(cfg)
     dataset = read_dataset(cfg)
     if len(dataset) == 0:
         raise ConfigError("dataset.root", f"{cfg.get('root')} holds no {cfg.name} images")
@@ -327,11 +344,25 @@ def read_dataset(cfg: DictConfig) -> Dataset:
     raise AssertionError(cfg.name)
 
 
+def place_dataset(dataset: Dataset, device: torch.device, mode: str | bool) -> Dataset:
+    """With mode auto, an in-memory dataset moves to the GPU when it fits in a quarter of the free memory,
+    so batches are indexed there (no host-to-device copy per batch); otherwise it stays as it is."""
+    if mode is False or device.type != "cuda" or not isinstance(dataset, TensorImages):
+        return dataset
+    free_bytes, _ = torch.cuda.mem_get_info(device)
+    if dataset.images.numel() > free_bytes // 4:
+        log.info("data: %.1f GB does not fit in a quarter of the GPU's free memory; batches are copied from the host",
+                 dataset.images.numel() / 1e9)
+        return dataset
+    log.info("data: %.2f GB of uint8 images placed on %s", dataset.images.numel() / 1e9, device)
+    return TensorImages(dataset.images.to(device))
+
+
 def sample_images(dataset: Dataset, count: int, *, generator: torch.Generator) -> torch.Tensor:
     """count distinct images drawn at random, float (count, C, H, W) in [-1, 1] on the CPU."""
     indices = torch.randperm(len(dataset), generator=generator)[:count]
     if isinstance(dataset, TensorImages):
-        return to_unit_range(dataset.images[indices])
+        return to_unit_range(dataset.images[indices.to(dataset.images.device)]).cpu()
     images = [dataset[int(i)] for i in indices]
     return torch.stack([image for image in images if isinstance(image, torch.Tensor)])  # unreadable ones left out
 
@@ -368,7 +399,8 @@ def iterate_epoch(dataset: Dataset, order: torch.Tensor, *, batch_size: int, dev
     """The full batches of one epoch in `order`, from batch `start_batch` on: float (B, C, H, W) in [-1, 1]."""
     stop = batches_per_epoch(dataset, batch_size) * batch_size
     order = order[start_batch * batch_size:stop]
-    if isinstance(dataset, TensorImages):
+    if isinstance(dataset, TensorImages):  # index the uint8 array where it lives (the GPU, if placed there)
+        order = order.to(dataset.images.device)
         for start in range(0, len(order), batch_size):
             yield to_unit_range(dataset.images[order[start:start + batch_size]]).to(device, non_blocking=True)
         return

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, IO
+from typing import TYPE_CHECKING, Any, Callable, IO, Iterator
 
 if TYPE_CHECKING:  # torch and PIL are imported where used, so plotting and reports stay light
     import torch
@@ -28,6 +29,21 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
         Path(handle.name).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed) for the block; other processes wait for it."""
+    import fcntl  # POSIX; the lock is released if the holder dies
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_json(path: Path, data: Any) -> Path:

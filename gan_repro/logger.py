@@ -1,4 +1,9 @@
-"""One metrics logger: a dict in, a flushed CSV row out (same key names in code, CSV and plots)."""
+"""One metrics logger: a dict in, CSV rows out (same key names in code, CSV and plots).
+
+Rows may hold device tensors; they are buffered and converted in one transfer per chunk of
+`buffer_rows`, so logging every iteration does not force a host-device sync per iteration.
+Each chunk is flushed to disk at once, so a reader (or a kill) never sees half a row.
+"""
 from __future__ import annotations
 
 import csv
@@ -25,12 +30,27 @@ def format_cell(value: Any) -> Any:
     return value
 
 
-class CSVLogger:
-    """Appends one row per `log` call to a CSV file and flushes it, so a reader (or a kill) never sees half a row."""
+def rows_to_numbers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Convert buffered rows to Python numbers with one device-to-host copy for all their tensors."""
+    tensors = [(i, key, value) for i, row in enumerate(rows) for key, value in row.items()
+               if isinstance(value, torch.Tensor) and value.device.type != "cpu"]
+    converted = [dict(row) for row in rows]
+    if tensors:
+        host = torch.stack([value.detach().double().reshape(()) for _, _, value in tensors]).cpu().tolist()
+        for (i, key, _), number in zip(tensors, host, strict=True):
+            converted[i][key] = number
+    return [{key: to_number(value) for key, value in row.items()} for row in converted]
 
-    def __init__(self, path: Path, fieldnames: list[str]):
+
+class CSVLogger:
+    """Appends rows to a CSV file: `log` buffers one, and every `buffer_rows` rows (and on `flush`) they
+    are written and flushed together."""
+
+    def __init__(self, path: Path, fieldnames: list[str], *, buffer_rows: int = 1):
         self.path = Path(path)
         self.fieldnames = list(fieldnames)
+        self.buffer_rows = max(1, int(buffer_rows))
+        self.pending: list[dict[str, Any]] = []
         is_new = not self.path.exists() or self.path.stat().st_size == 0
         self.handle = open(self.path, "a", newline="")
         self.writer = csv.DictWriter(self.handle, fieldnames=self.fieldnames)
@@ -38,17 +58,26 @@ class CSVLogger:
             self.writer.writeheader()
             self.handle.flush()
 
-    def log(self, metrics: dict[str, Any]) -> dict[str, Any]:
-        """Write one row (keys must be the logger's fieldnames) and return it as Python numbers."""
+    def log(self, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+        """Buffer one row (keys must be the logger's fieldnames); returns the rows written now, as numbers."""
         unknown = set(metrics) - set(self.fieldnames)
         if unknown:
             raise KeyError(f"{self.path.name}: unknown columns {sorted(unknown)}")
-        row = {key: to_number(value) for key, value in metrics.items()}
-        self.writer.writerow({key: format_cell(value) for key, value in row.items()})
-        self.handle.flush()
-        return row
+        self.pending.append(dict(metrics))
+        return self.flush() if len(self.pending) >= self.buffer_rows else []
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Write every buffered row and flush the file; returns those rows as Python numbers."""
+        rows = rows_to_numbers(self.pending)
+        self.pending = []
+        for row in rows:
+            self.writer.writerow({key: format_cell(value) for key, value in row.items()})
+        if rows:
+            self.handle.flush()
+        return rows
 
     def close(self) -> None:
+        self.flush()
         self.handle.close()
 
     def __enter__(self) -> "CSVLogger":

@@ -11,6 +11,11 @@ import torch.nn.functional as F
 GENERATOR_LOSSES = ("nonsaturating", "minimax")
 
 
+def at_least_float32(logits: torch.Tensor) -> torch.Tensor:
+    """Logits from a bf16/fp16 forward (autocast) as float32; float32 and float64 unchanged."""
+    return logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+
+
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """-1/2 (E log D(x) + E log(1 - D(G(z)))), the cost D minimizes (Eq. 1 negated, halved)."""
     return 0.5 * (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean())

@@ -26,7 +26,7 @@ from gan_repro.losses import GENERATOR_LOSSES, log_cost_slopes
 from gan_repro.models import build_discriminator, build_generator, requires_grad
 from gan_repro.noise import NoiseSchedule, add_instance_noise, stage_schedule
 from gan_repro.runstate import Interrupted, RunState, StopFlag, check_finite, keep_rows
-from gan_repro.train import discriminator_step, make_adam, model_signature, sample_noise
+from gan_repro.train import discriminator_step, make_adam, memory_format, model_signature, sample_noise
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,11 @@ def generator_grad_norms(generator: nn.Module, discriminator: nn.Module, z: torc
     return {f"grad_norm_{kind}": norms[k] for k, kind in enumerate(kinds)}
 
 
+def use_batched_backward(setting: str | bool, device: torch.device) -> bool:
+    """probe.batched_backward: auto = one vmap'd backward on a GPU, two backward passes on a CPU (no slower there, measured)."""
+    return device.type == "cuda" if setting == "auto" else bool(setting)
+
+
 def load_generator(path: Path, cfg: DictConfig, *, device: torch.device) -> nn.Module:
     """Load a snapshot's G (weights only, nothing executed) after checking it matches this config."""
     try:
@@ -108,8 +113,8 @@ def probe_snapshot(cfg: DictConfig, *, generator: nn.Module, dataset: Dataset, e
     """Train a fresh D against the frozen generator for cfg.probe.iterations, logging every log_every.
 
     Every (snapshot, noise) pair starts from the same D weights, data order and noise batches."""
-    probe_cfg, dtype = cfg.probe, PROBE_DTYPES[cfg.probe.dtype]
-    generator = generator.to(dtype)
+    probe_cfg, dtype, layout = cfg.probe, PROBE_DTYPES[cfg.probe.dtype], memory_format(cfg.performance)
+    generator = generator.to(dtype=dtype, memory_format=layout)  # layout only: the math stays fp32 (or fp64)
     requires_grad(generator, False)  # frozen: G has no optimizer, and no gradient is kept on it
     # G stays in train mode (BatchNorm on batch statistics), as when it was trained and as it would be
     # when these gradients were applied; its parameters never change.
@@ -117,7 +122,7 @@ def probe_snapshot(cfg: DictConfig, *, generator: nn.Module, dataset: Dataset, e
     # A fresh D with the same architecture and init for every snapshot, and the same optimizer as in training.
     torch.manual_seed(probe_cfg.init_seed)
     discriminator = build_discriminator(cfg.model, image_size=int(cfg.dataset.image_size),
-                                        channels=int(cfg.dataset.channels)).to(device, dtype)
+                                        channels=int(cfg.dataset.channels)).to(device, dtype, memory_format=layout)
     optimizer = make_adam(discriminator, probe_cfg)
     torch.manual_seed(cfg.seed + 1000 * epoch)  # the probe's noise batches, reproducible per snapshot
     batches = infinite_batches(dataset, batch_size=probe_cfg.batch_size,
@@ -126,25 +131,33 @@ def probe_snapshot(cfg: DictConfig, *, generator: nn.Module, dataset: Dataset, e
                                bad_images=BadImagePolicy(cfg.dataset.get("bad_images", "stop")))
 
     clip_sigmas = float(cfg.noise.clip_sigmas)
+    batched_backward = use_batched_backward(probe_cfg.batched_backward, device)
+
+    def written(rows: list[dict]) -> None:
+        """Check the rows the logger just wrote for NaN/inf and show the newest in the progress bar."""
+        for row in rows:
+            check_finite(row, ("d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"),
+                         where=f"probe of snapshot {epoch}, iteration {row['iteration']}", mode=cfg.on_nonfinite)
+        if rows:
+            progress.set_postfix(epoch=epoch, d_loss=f"{rows[-1]['d_loss']:.2e}",
+                                 minimax=f"{rows[-1]['grad_norm_minimax']:.2e}", refresh=False)
+
     for iteration in range(1, probe_cfg.iterations + 1):
         noise_std = noise.std(iteration - 1, probe_cfg.iterations)
-        real = next(batches).to(dtype)
+        real = next(batches).to(dtype=dtype, memory_format=layout)
         with torch.no_grad():
             fake = generator(sample_noise(real.shape[0], cfg.model.nz, device=device, dtype=dtype))
         metrics = discriminator_step(discriminator, optimizer, real, fake, noise_std=noise_std, clip_sigmas=clip_sigmas)
         if iteration == 1 or iteration % probe_cfg.log_every == 0:
             z = sample_noise(probe_cfg.batch_size, cfg.model.nz, device=device, dtype=dtype)  # a fresh batch
-            norms = generator_grad_norms(generator, discriminator, z, batched=probe_cfg.batched_backward,
+            norms = generator_grad_norms(generator, discriminator, z, batched=batched_backward,
                                          noise_std=noise_std, clip_sigmas=clip_sigmas)
-            row = logger.log({"snapshot_epoch": epoch, "iteration": iteration, **metrics, **norms,
-                              "noise_std": noise_std, "sweep_noise_std": sweep_noise_std})
-            check_finite(row, ("d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"),
-                         where=f"probe of snapshot {epoch}, iteration {iteration}", mode=cfg.on_nonfinite)
-            progress.set_postfix(epoch=epoch, d_loss=f"{row['d_loss']:.2e}",
-                                 minimax=f"{row['grad_norm_minimax']:.2e}", refresh=False)
+            written(logger.log({"snapshot_epoch": epoch, "iteration": iteration, **metrics, **norms,
+                                "noise_std": noise_std, "sweep_noise_std": sweep_noise_std}))
         progress.update()
         if stop.requested:  # this snapshot's probe reruns from its start on resume (it is seeded)
             raise Interrupted(f"probe of snapshot {epoch}, iteration {iteration}")
+    written(logger.flush())  # every row of this probe is on disk before it is marked done
 
 
 def probe_noises(cfg: DictConfig) -> list[tuple[NoiseSchedule, float | None]]:
@@ -180,7 +193,7 @@ def probe(cfg: DictConfig, *, checkpoints: dict[int, Path], dataset: Dataset, ru
     progress = tqdm(total=len(units) * cfg.probe.iterations, desc="probe", unit="it", disable=cfg.quiet,
                     dynamic_ncols=True, mininterval=1.0)
     loaded: dict[int, nn.Module] = {}
-    with exact_float_math(device), CSVLogger(path, PROBE_COLUMNS) as logger:
+    with exact_float_math(device), CSVLogger(path, PROBE_COLUMNS, buffer_rows=cfg.performance.log_buffer) as logger:
         for epoch, noise, sweep_noise_std in units:
             if state is not None and state.unit_done(epoch, sweep_noise_std):
                 progress.update(cfg.probe.iterations)

@@ -15,7 +15,7 @@ from gan_repro.distances import exact_wasserstein, sliced_wasserstein
 from gan_repro.errors import ConfigError
 from gan_repro.files import save_image_grid, save_torch
 from gan_repro.logger import CSVLogger
-from gan_repro.losses import discriminator_accuracy, discriminator_loss, generator_loss
+from gan_repro.losses import at_least_float32, discriminator_accuracy, discriminator_loss, generator_loss
 from gan_repro.models import build_discriminator, build_generator
 from gan_repro.noise import add_instance_noise, stage_schedule
 from gan_repro.runstate import Interrupted, StopFlag, check_finite, keep_rows
@@ -42,8 +42,8 @@ def discriminator_step(discriminator: nn.Module, optimizer: torch.optim.Optimize
                        fake: torch.Tensor, *, noise_std: float = 0.0, clip_sigmas: float = 4.0) -> dict[str, torch.Tensor]:
     """One Adam step on D's cost, instance noise on both inputs; returns the cost and accuracy before the step."""
     # real and fake in separate calls, as in DCGAN (BatchNorm statistics); (B,) logits each
-    real_logits = discriminator(add_instance_noise(real, noise_std, clip_sigmas=clip_sigmas))
-    fake_logits = discriminator(add_instance_noise(fake.detach(), noise_std, clip_sigmas=clip_sigmas))
+    real_logits = at_least_float32(discriminator(add_instance_noise(real, noise_std, clip_sigmas=clip_sigmas)))
+    fake_logits = at_least_float32(discriminator(add_instance_noise(fake.detach(), noise_std, clip_sigmas=clip_sigmas)))
     loss = discriminator_loss(real_logits, fake_logits)  # Eq. (1), negated: D maximizes log D(x) + log(1 - D(G(z)))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -58,11 +58,27 @@ def discriminator_step(discriminator: nn.Module, optimizer: torch.optim.Optimize
 def generator_step(discriminator: nn.Module, optimizer: torch.optim.Optimizer, fake: torch.Tensor,
                    kind: str, *, noise_std: float = 0.0, clip_sigmas: float = 4.0) -> dict[str, torch.Tensor]:
     """One Adam step on G's cost through D(G(z) + eps) (fake must carry G's graph); returns the cost."""
-    loss = generator_loss(discriminator(add_instance_noise(fake, noise_std, clip_sigmas=clip_sigmas)), kind)
+    loss = generator_loss(at_least_float32(discriminator(add_instance_noise(fake, noise_std, clip_sigmas=clip_sigmas))),
+                          kind)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return {"g_loss": loss.detach()}
+
+
+def memory_format(performance_cfg: DictConfig) -> torch.memory_format:
+    """channels_last (NHWC) when performance.channels_last is set, else the default layout."""
+    return torch.channels_last if performance_cfg.channels_last else torch.contiguous_format
+
+
+def mixed_precision(performance_cfg: DictConfig, device: torch.device) -> torch.autocast:
+    """bf16 autocast for the training stage's forward passes when performance.autocast is bf16, else a no-op."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=performance_cfg.autocast == "bf16")
+
+
+def compiled(model: nn.Module, performance_cfg: DictConfig) -> nn.Module:
+    """torch.compile(model) when performance.compile is set (state_dict stays on the original model)."""
+    return torch.compile(model, mode=performance_cfg.compile_mode) if performance_cfg.compile else model
 
 
 def model_signature(cfg: DictConfig) -> dict:
@@ -115,10 +131,15 @@ def train(cfg: DictConfig, *, dataset: Dataset, run_dir: Path, device: torch.dev
         raise ConfigError("train.batch_size", f"{train_cfg.batch_size} is larger than the dataset "
                           f"({len(dataset)} images); lower train.batch_size")
 
-    # Models and optimizers (DCGAN: Adam 2e-4, betas (0.5, 0.999) for both).
-    generator = build_generator(cfg.model, image_size=image_size, channels=channels).to(device)
-    discriminator = build_discriminator(cfg.model, image_size=image_size, channels=channels).to(device)
+    # Models and optimizers (DCGAN: Adam 2e-4, betas (0.5, 0.999) for both), laid out and compiled as
+    # cfg.performance says; the compiled wrappers run the steps, the originals hold the weights.
+    performance, layout = cfg.performance, memory_format(cfg.performance)
+    torch.backends.cudnn.benchmark = bool(performance.cudnn_benchmark)
+    generator = build_generator(cfg.model, image_size=image_size, channels=channels).to(device, memory_format=layout)
+    discriminator = build_discriminator(cfg.model, image_size=image_size, channels=channels).to(
+        device, memory_format=layout)
     optimizer_g, optimizer_d = make_adam(generator, train_cfg), make_adam(discriminator, train_cfg)
+    step_generator, step_discriminator = compiled(generator, performance), compiled(discriminator, performance)
 
     # A fixed noise batch, so every snapshot's samples show the same z; the data order has its own RNG.
     fixed_noise = sample_noise(train_cfg.sample_count, cfg.model.nz, device=device,
@@ -165,7 +186,16 @@ def train(cfg: DictConfig, *, dataset: Dataset, run_dir: Path, device: torch.dev
 
     progress = tqdm(total=total_iterations, initial=iteration, desc="train", unit="it", disable=cfg.quiet,
                     dynamic_ncols=True, mininterval=1.0)
-    with CSVLogger(run_dir / "train.csv", TRAIN_COLUMNS) as logger, \
+
+    def written(rows: list[dict]) -> None:
+        """Check the rows the logger just wrote for NaN/inf and show the newest in the progress bar."""
+        for row in rows:
+            check_finite(row, ("d_loss", "g_loss"), where=f"train iteration {row['iteration']}", mode=cfg.on_nonfinite)
+        if rows:
+            progress.set_postfix(d_loss=f"{rows[-1]['d_loss']:.3g}", g_loss=f"{rows[-1]['g_loss']:.3g}", refresh=False)
+
+    precision = mixed_precision(performance, device)
+    with CSVLogger(run_dir / "train.csv", TRAIN_COLUMNS, buffer_rows=performance.log_buffer) as logger, \
             CSVLogger(run_dir / "snapshots.csv", SNAPSHOT_COLUMNS) as snapshot_logger:
         for epoch in range(start_epoch, train_cfg.epochs + 1):
             order_state = data_order.get_state()  # this epoch's order can be drawn again on resume
@@ -176,23 +206,25 @@ def train(cfg: DictConfig, *, dataset: Dataset, run_dir: Path, device: torch.dev
                 iteration += 1
                 batches_done += 1
                 noise_std = noise.std(iteration - 1, total_iterations)
-                fake = generator(sample_noise(real.shape[0], cfg.model.nz, device=device))  # one G forward, reused
-                metrics = discriminator_step(discriminator, optimizer_d, real, fake, noise_std=noise_std,
-                                             clip_sigmas=clip_sigmas)
-                metrics |= generator_step(discriminator, optimizer_g, fake, cfg.loss.name, noise_std=noise_std,
-                                          clip_sigmas=clip_sigmas)
+                real = real.contiguous(memory_format=layout)  # (B, C, H, W), NHWC in memory when channels_last
+                with precision:
+                    fake = step_generator(sample_noise(real.shape[0], cfg.model.nz, device=device))  # one G forward, reused
+                    metrics = discriminator_step(step_discriminator, optimizer_d, real, fake, noise_std=noise_std,
+                                                 clip_sigmas=clip_sigmas)
+                    metrics |= generator_step(step_discriminator, optimizer_g, fake, cfg.loss.name,
+                                              noise_std=noise_std, clip_sigmas=clip_sigmas)
                 metrics["noise_std"] = noise_std
-                if iteration % train_cfg.log_every == 0:
-                    row = logger.log({"epoch": epoch, "iteration": iteration, **metrics})
-                    check_finite(row, ("d_loss", "g_loss"), where=f"train iteration {iteration}",
-                                 mode=cfg.on_nonfinite)
-                    progress.set_postfix(d_loss=f"{row['d_loss']:.3g}", g_loss=f"{row['g_loss']:.3g}", refresh=False)
+                if iteration % train_cfg.log_every == 0:  # buffered: written every performance.log_buffer rows
+                    written(logger.log({"epoch": epoch, "iteration": iteration, **metrics}))
                 progress.update()
                 if stop.requested:  # step: save exactly here, then stop
+                    written(logger.flush())
                     save_state(epoch, batches_done, order_state)
                     raise Interrupted(f"train iteration {iteration} (epoch {epoch})")
                 if train_cfg.checkpoint_every and iteration % train_cfg.checkpoint_every == 0:
+                    written(logger.flush())  # the CSV holds every row up to the saved state
                     save_state(epoch, batches_done, order_state)
+            written(logger.flush())
 
             if epoch in snapshots:  # step: snapshot G, D and both optimizers, samples, distances
                 save_torch(checkpoint_path(run_dir, epoch), {

@@ -14,6 +14,7 @@ TINY = [
     "dataset.image_size=16", "model.ngf=8", "model.ndf=8", "train.batch_size=64", "train.epochs=2",
     "train.snapshot_epochs=[1,2]", "train.sample_count=16", "probe.iterations=12", "probe.log_every=3",
     "plot.window=3", "quiet=true", "device=cpu", "distance.samples=200", "distance.exact_samples=64",
+    "cache=false",  # each test computes what it checks; the cache has its own tests
 ]
 
 
@@ -21,6 +22,16 @@ def compose_config(overrides: list[str] | None = None) -> DictConfig:
     """The config `gan-repro` would run with these command-line overrides."""
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides or []))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory) -> Path:
+    """Every test's cache_dir (prepared datasets, ...) lives in a temporary folder, never in ~/.cache."""
+    import os
+
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["GAN_REPRO_CACHE"] = str(path)
+    return path
 
 
 @pytest.fixture

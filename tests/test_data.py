@@ -171,6 +171,7 @@ def test_lsun_lmdb(tmp_path: Path) -> None:
     dataset = dataset_for("lsun", tmp_path)
     check_images(dataset, 4, 3, 16)
     check_images(dataset_for("lsun", path, "dataset.max_images=2"), 2, 3, 16)  # root = the LMDB folder itself
+    dataset = dataset_for("lsun", tmp_path, "dataset.prepare=false")  # decoded lazily, in DataLoader workers
     order = epoch_order(dataset, torch.Generator().manual_seed(0))
     batches = list(iterate_epoch(dataset, order, batch_size=2, device=torch.device("cpu"),
                                  num_workers=1))  # the handle crosses into a worker

@@ -34,23 +34,28 @@ def image_folder(root: Path, good: int, truncated: int) -> Path:
     return root
 
 
-def folder_config(root: Path, policy: str):
+def folder_config(root: Path, policy: str, prepare: bool = False):
     return compose_config(TINY + ["dataset=image_folder", f"dataset.root={root}", "dataset.image_size=16",
-                                  f"dataset.bad_images={policy}", "train.num_workers=0", "plot.formats=[png]"])
+                                  f"dataset.bad_images={policy}", "train.num_workers=0", "plot.formats=[png]",
+                                  f"dataset.prepare={str(prepare).lower()}"])
 
 
-def test_truncated_image_stops_the_run_naming_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prepare", [False, True], ids=["lazy", "prepared"])
+def test_truncated_image_stops_the_run_naming_it(tmp_path: Path, prepare: bool) -> None:
     root = image_folder(tmp_path / "images", good=70, truncated=2)
     with pytest.raises(ConfigError) as error:
-        run(folder_config(root, "stop"), tmp_path / "run")
+        run(folder_config(root, "stop", prepare), tmp_path / "run")
     assert error.value.setting == "dataset.bad_images" and ".png" in error.value.message
 
 
-def test_truncated_images_are_skipped_and_counted(tmp_path: Path, caplog) -> None:
+@pytest.mark.parametrize("prepare", [False, True], ids=["lazy", "prepared"])
+def test_truncated_images_are_skipped_and_counted(tmp_path: Path, caplog, prepare: bool) -> None:
     root = image_folder(tmp_path / "images", good=66, truncated=2)  # each epoch draws 64 of the 68
-    with caplog.at_level(logging.WARNING, logger="gan_repro.train"):
-        run(folder_config(root, "skip"), tmp_path / "run")
-    assert "unreadable images so far (dataset.bad_images=skip)" in caplog.text
+    with caplog.at_level(logging.WARNING, logger="gan_repro"):
+        run(folder_config(root, "skip", prepare), tmp_path / "run")
+    expected = ("skipped 2 unreadable images (dataset.bad_images=skip)" if prepare
+                else "unreadable images so far (dataset.bad_images=skip)")
+    assert expected in caplog.text
     assert (tmp_path / "run" / "probe.csv").is_file()
 
 

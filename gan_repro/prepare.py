@@ -1,0 +1,181 @@
+"""The prepare step: decode a file dataset (image folders, CelebA, LSUN) once into a uint8 array.
+
+The images are resized and center-cropped as in training and stored as one raw (N, C, S, S) uint8
+file, read back through np.memmap, so later epochs and runs index an array instead of decoding JPEG
+or WebP again. Next to it, manifest.json names the source, the transform and the count. The folder's
+name is a hash of everything that determines the contents (dataset, root, category, split, image
+size, channels, max_images, the transform's version and a fingerprint of the source files), so a
+changed source or setting gets a new array and an old one is never used by mistake. Concurrent jobs
+take a lock: one decodes, the others wait and reuse. `gan-repro-prepare [KEY=VALUE ...]` runs it alone.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from gan_repro.data import (BadImagePolicy, ImageFiles, LMDBImages, TensorImages, collate_images, find_lsun_lmdb,
+                            list_images, read_dataset)
+from gan_repro.errors import ConfigError
+from gan_repro.files import file_lock, write_json
+
+log = logging.getLogger(__name__)
+
+TRANSFORM = "shorter side resized to image_size (bicubic), center crop, converted to L or RGB; uint8"
+TRANSFORM_VERSION = 1  # bump when the decoding or the transform changes: every prepared array is redone
+FORMAT = "gan-repro prepared images"
+
+
+def source_fingerprint(cfg: DictConfig) -> dict[str, Any]:
+    """What identifies the source files' contents cheaply: file count, total bytes, newest modification."""
+    root = Path(str(cfg.root)).expanduser()
+    if cfg.name == "lsun":
+        data = find_lsun_lmdb(root, cfg.category, cfg.split) / "data.mdb"
+        stat = data.stat()
+        return {"files": 1, "bytes": stat.st_size, "newest_mtime_ns": stat.st_mtime_ns}
+    folder = root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
+    stats = [path.stat() for path in list_images(folder, cfg.get("max_images"))]
+    return {"files": len(stats), "bytes": sum(s.st_size for s in stats),
+            "newest_mtime_ns": max(s.st_mtime_ns for s in stats)}
+
+
+def identity(cfg: DictConfig) -> dict[str, Any]:
+    """Everything the prepared array's contents depend on."""
+    return {"format": FORMAT, "transform_version": TRANSFORM_VERSION, "dataset": cfg.name,
+            "root": str(Path(str(cfg.root)).expanduser().resolve()), "category": cfg.get("category"),
+            "split": cfg.get("split"), "image_size": int(cfg.image_size), "channels": int(cfg.channels),
+            "max_images": cfg.get("max_images"), "source": source_fingerprint(cfg)}
+
+
+def prepared_folder(cfg: DictConfig) -> Path:
+    """<dataset.prepared_root>/<dataset>-<size>px-<hash of the identity>."""
+    key = hashlib.sha256(json.dumps(identity(cfg), sort_keys=True).encode()).hexdigest()[:16]
+    root = Path(str(cfg.prepared_root)).expanduser()
+    return root / f"{cfg.name}-{int(cfg.image_size)}px-{key}"
+
+
+def open_prepared(folder: Path) -> TensorImages | None:
+    """The prepared images in folder as a memory-mapped uint8 tensor, or None if absent or incomplete."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        shape = tuple(int(n) for n in manifest["shape"])
+        if manifest.get("format") != FORMAT or (folder / "images.u8").stat().st_size != int(np.prod(shape)):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    images = np.memmap(folder / "images.u8", dtype=np.uint8, mode="c", shape=shape)  # copy-on-write: never changes the file
+    return TensorImages(torch.from_numpy(images))
+
+
+def decode_into(dataset: ImageFiles | LMDBImages, path: Path, *, num_workers: int,
+                policy: BadImagePolicy) -> int:
+    """Decode every image of dataset, in order, into a raw uint8 file at path; returns how many were kept."""
+    dataset.as_uint8 = True
+    shape = (len(dataset), dataset.channels, dataset.image_size, dataset.image_size)
+    output = np.memmap(path, dtype=np.uint8, mode="w+", shape=shape)
+    loader = DataLoader(dataset, batch_size=256, shuffle=False, num_workers=num_workers, collate_fn=collate_images)
+    kept, started, reported = 0, time.perf_counter(), 0
+    for batch, bad in loader:
+        policy.handle(bad)
+        if batch is not None:
+            output[kept:kept + len(batch)] = batch.numpy()
+            kept += len(batch)
+        if kept - reported >= 50_000:
+            log.info("prepare: %d of %d images decoded (%.0f images/s)", kept, len(dataset),
+                     kept / (time.perf_counter() - started))
+            reported = kept
+    output.flush()
+    del output
+    os.truncate(path, kept * int(np.prod(shape[1:])))  # skipped images leave no gap
+    return kept
+
+
+def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
+    """Decode the file dataset cfg names into its prepared folder, unless a complete one is there; returns it."""
+    folder = prepared_folder(cfg)
+    with file_lock(folder.parent / f".{folder.name}.lock"):  # one job decodes; the others wait, then reuse
+        if open_prepared(folder) is not None:
+            return folder
+        folder.mkdir(parents=True, exist_ok=True)
+        dataset = read_dataset(cfg)
+        policy = BadImagePolicy(cfg.get("bad_images", "stop"))
+        log.info("prepare: decoding %d %s images at %dx%d into %s (once)", len(dataset), cfg.name,
+                 cfg.image_size, cfg.image_size, folder)
+        started = time.perf_counter()
+        partial = folder / "images.u8.part"
+        try:
+            kept = decode_into(dataset, partial, num_workers=num_workers, policy=policy)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        if kept == 0:
+            partial.unlink(missing_ok=True)
+            raise ConfigError("dataset.root", f"{cfg.root}: none of the {len(dataset)} images could be decoded")
+        os.replace(partial, folder / "images.u8")
+        seconds = time.perf_counter() - started
+        write_json(folder / "manifest.json", {  # written last: its presence marks the array complete
+            **identity(cfg), "transform": TRANSFORM, "shape": [kept, int(cfg.channels), int(cfg.image_size),
+                                                               int(cfg.image_size)],
+            "dtype": "uint8", "count": kept, "skipped": policy.skipped, "seconds": round(seconds, 1),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        log.info("prepare: %d images in %.1f s; %s", kept, seconds, folder)
+        if policy.skipped:
+            log.warning("prepare: skipped %d unreadable images (dataset.bad_images=skip)", policy.skipped)
+    return folder
+
+
+def prepared_dataset(cfg: DictConfig, *, num_workers: int = 2) -> TensorImages:
+    """The file dataset cfg names, from its prepared array (made now if needed)."""
+    folder = prepare(cfg, num_workers=num_workers)
+    dataset = open_prepared(folder)
+    if dataset is None:  # removed between the two calls
+        raise ConfigError("dataset.prepared_root", f"{folder} vanished while in use; rerun")
+    log.info("data: prepared %s (%d images) from %s", cfg.name, len(dataset), folder)
+    return dataset
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """gan-repro-prepare [KEY=VALUE ...]: decode a file dataset once (e.g. dataset=lsun dataset.root=...)."""
+    parser = argparse.ArgumentParser(prog="gan-repro-prepare", description=main.__doc__)
+    parser.add_argument("overrides", nargs="*", help="gan-repro overrides naming the dataset, its root and scale")
+    parser.add_argument("--num-workers", type=int, default=2, help="decoding processes")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from hydra import compose, initialize_config_dir
+
+    from gan_repro.config import config_dir
+    from gan_repro.data import FILE_DATASETS, check_dataset_config
+
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=list(args.overrides))
+        check_dataset_config(cfg.dataset)
+        if cfg.dataset.name not in FILE_DATASETS:
+            raise ConfigError("dataset", f"{cfg.dataset.name} is already held in memory as uint8; prepare is for "
+                              f"{', '.join(FILE_DATASETS)}")
+        folder = prepare(cfg.dataset, num_workers=args.num_workers)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # Hydra's override errors and the like: one line
+        print(f"error: overrides: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    print(json.dumps(OmegaConf.to_container(OmegaConf.create(json.loads((folder / "manifest.json").read_text()))),
+                     indent=2))
+    print(folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
