@@ -5,6 +5,7 @@ import logging
 import os
 import platform
 import random
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -14,10 +15,13 @@ import hydra
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from gan_repro.aggregate import job_statuses
+from gan_repro.cache import stage_entry
 from gan_repro.config import check_config, config_dir
-from gan_repro.data import build_dataset
+from gan_repro.data import build_dataset, place_dataset
 from gan_repro.download import download_dataset
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
@@ -92,27 +96,40 @@ def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict
         start = time.perf_counter()
         if cfg.dataset.get("download"):
             download_dataset(cfg.dataset)
-        dataset = build_dataset(cfg.dataset)
+        dataset = place_dataset(build_dataset(cfg.dataset), device, cfg.performance.data_on_device)
         timings["data_s"] = time.perf_counter() - start
         log.info("data: %s, %d images at %dx%d", cfg.dataset.name, len(dataset), cfg.dataset.image_size,
                  cfg.dataset.image_size)
 
-        # Step 4: train the GAN, snapshotting G after each of train.snapshot_epochs (skipped when done).
+        # Step 4: train the GAN, snapshotting G after each of train.snapshot_epochs: skipped when this run
+        # did it already, copied from the cache when a run with the same inputs did (cache.py).
         start = time.perf_counter()
         if state.train_complete:
-            checkpoints = snapshot_paths(cfg, run_dir)
             log.info("train: done in an earlier run; using its snapshots")
         else:
-            checkpoints = train(cfg, dataset=dataset, run_dir=run_dir, device=device, stop=stop)
+            with stage_entry(cfg, "train", device).locked() as entry:  # same inputs elsewhere: wait, then reuse
+                if entry.restore(run_dir):
+                    log.info("train: using the cached generator %s (trained by an earlier run with the same "
+                             "inputs; cache=false retrains)", entry.folder)
+                else:
+                    train(cfg, dataset=dataset, run_dir=run_dir, device=device, stop=stop)
+                    entry.publish(run_dir)
             state.train_complete = True
             state.save()
+        checkpoints = snapshot_paths(cfg, run_dir)
         timings["train_s"] = time.perf_counter() - start
 
-        # Step 5: freeze each snapshot, train a fresh D from scratch, measure (finished probes are skipped).
+        # Step 5: freeze each snapshot, train a fresh D from scratch, measure (finished probes are skipped;
+        # the whole probe.csv is copied from the cache when a run with the same inputs measured it).
         start = time.perf_counter()
         if not state.probe_complete:
-            probe(cfg, checkpoints=checkpoints, dataset=dataset, run_dir=run_dir, device=device, state=state,
-                  stop=stop)
+            with stage_entry(cfg, "probe", device).locked() as entry:
+                if entry.restore(run_dir):
+                    log.info("probe: using the cached results %s (cache=false measures again)", entry.folder)
+                else:
+                    probe(cfg, checkpoints=checkpoints, dataset=dataset, run_dir=run_dir, device=device, state=state,
+                          stop=stop)
+                    entry.publish(run_dir)
             state.probe_complete = True
             state.save()
         timings["probe_s"] = time.perf_counter() - start
@@ -176,20 +193,75 @@ def override_problem(arguments: list[str]) -> str | None:
     return None
 
 
+def unique_folder_override(arguments: list[str]) -> list[str]:
+    """A run (or sweep) folder named by date, time and a random suffix, unless the command names one: two
+    runs started in the same second never share a folder, and every job of a sweep, in whatever process a
+    launcher starts it, gets the same sweep folder (Hydra's ${now:} is evaluated again in each process)."""
+    multirun = any(argument in ("-m", "--multirun") for argument in arguments)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    if any(argument.lstrip("+").startswith(f"{key}=") for argument in arguments):
+        return []
+    folder = "outputs/multirun" if multirun else "outputs/runs"
+    return [f"{key}={folder}/{time.strftime('%Y-%m-%d/%H-%M-%S')}-{secrets.token_hex(3)}"]
+
+
+def sweep_folder(arguments: list[str]) -> Path | None:
+    """The hydra.sweep.dir a multirun command writes to (None for a single run)."""
+    if not any(argument in ("-m", "--multirun") for argument in arguments):
+        return None
+    values = [argument.split("=", 1)[1] for argument in arguments if argument.lstrip("+").startswith("hydra.sweep.dir=")]
+    return Path(values[-1]) if values else None
+
+
 def main() -> None:
     """gan-repro [KEY=VALUE ...]: Figures 1-3 of Arjovsky & Bottou (2017). See conf/config.yaml."""
     problem = override_problem(sys.argv[1:])
     if problem is not None:
         print(f"error: overrides: {problem}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+    sys.argv += unique_folder_override(sys.argv[1:])
     hydra_main()
+    sweep = sweep_folder(sys.argv[1:])
+    if sweep is not None and sweep.is_dir():  # a sweep: say which jobs finished, and fail if any did not
+        jobs = job_statuses(sweep)
+        unfinished = {folder: status for folder, status in jobs.items() if status != "done"}
+        print(f"sweep: {len(jobs) - len(unfinished)} of {len(jobs)} jobs done in {sweep}; "
+              f"aggregate with: gan-repro-plot {sweep}", file=sys.stderr)
+        for folder, status in unfinished.items():
+            print(f"error: job {folder}: {status}", file=sys.stderr)
+        if unfinished:
+            sys.exit(1)
+
+
+def share_machine(cfg: DictConfig) -> None:
+    """In a sweep, give this job its share of the CPU threads (joblib's n_jobs, or the launcher's
+    cpus_per_task) and, on a machine with several GPUs, a GPU of its own (job number modulo GPU count)."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return
+    launcher, cpus = hydra_cfg.launcher, os.cpu_count() or 1
+    threads = None
+    if launcher.get("cpus_per_task"):
+        threads = int(launcher.cpus_per_task)
+    elif "joblib" in str(launcher.get("_target_", "")) and isinstance(launcher.get("n_jobs"), int):
+        parallel = launcher.n_jobs if launcher.n_jobs > 0 else max(1, cpus + 1 + launcher.n_jobs)  # joblib: -1 = all
+        threads = max(1, cpus // parallel)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if cfg.device == "auto" and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        with open_dict(cfg):
+            cfg.device = f"cuda:{hydra_cfg.job.num % torch.cuda.device_count()}"
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def hydra_main(cfg: DictConfig) -> None:
-    """The Hydra app: one run in its own folder, with one-line errors and exit codes (runstate.py)."""
+    """The Hydra app: one run in its own folder, with one-line errors and exit codes (runstate.py).
+
+    In a sweep (-m), a job that fails is reported and marked, and the sweep goes on with the next job."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     show_traceback = cfg.get("debug") is True or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    share_machine(cfg)
     try:
         with StopFlag().installed() as stop:
             run(cfg, run_dir, stop=stop)
@@ -197,15 +269,22 @@ def hydra_main(cfg: DictConfig) -> None:
         if show_traceback:
             raise
         report_error(f"{error} (debug=true shows the traceback)", run_dir)
-        sys.exit(EXIT_BAD_INPUT)
+        if not multirun:
+            sys.exit(EXIT_BAD_INPUT)
     except NonFiniteError as error:
         if show_traceback:
             raise
         report_error(f"on_nonfinite: {error}", run_dir)
-        sys.exit(EXIT_NONFINITE)
-    except Interrupted as error:
+        if not multirun:
+            sys.exit(EXIT_NONFINITE)
+    except Interrupted as error:  # a stop request ends a sweep too
         report_error(f"interrupted at {error}; state saved. To resume: {resume_command(run_dir)}", run_dir)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:
+        if not multirun or show_traceback:
+            raise
+        log.exception("job failed")  # the traceback goes to this job's log.txt; the sweep goes on
+        report_error(f"{error.__class__.__name__}: {error} (traceback in {run_dir / 'log.txt'})", run_dir)
 
 
 if __name__ == "__main__":

@@ -179,32 +179,71 @@ def saved_lab_name(run_dir: Path) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """gan-repro-plot RUN_DIR: redraw a finished run's figures and summary.json from its CSVs."""
+    """gan-repro-plot RUN_DIR: redraw a finished run's figures and summary.json from its CSVs.
+    gan-repro-plot SWEEP_DIR [MORE ...]: aggregate many runs (mean over seeds with a band, results.csv)."""
     parser = argparse.ArgumentParser(prog="gan-repro-plot", description=main.__doc__)
-    parser.add_argument("run_dir", type=Path, help="a run folder holding probe.csv (or a theory-lab run folder)")
+    parser.add_argument("paths", type=Path, nargs="+", metavar="DIR",
+                        help="a run folder, a theory-lab run folder, or sweep folders to aggregate")
     parser.add_argument("--figures", nargs="+", choices=FIGURES, help="default: the run's plot.figures")
     parser.add_argument("--window", type=int, help="running-average window in logged points (default: the run's)")
     parser.add_argument("--formats", nargs="+", choices=FORMATS, help="default: the run's plot.formats")
+    parser.add_argument("--output", type=Path, help="aggregate: where results.csv and figures/ go "
+                                                     "(default: the one folder given)")
+    parser.add_argument("--band", choices=("minmax", "quartiles"), default="minmax",
+                        help="aggregate: the band around the mean over seeds (default: min to max)")
     args = parser.parse_args(argv)
-    lab = saved_lab_name(args.run_dir)
+    if args.window is not None and args.window < 1:
+        print(f"error: --window: must be at least 1, got {args.window}", file=sys.stderr)
+        return 2
+    missing = [path for path in args.paths if not path.is_dir()]
+    if missing:
+        print(f"error: DIR: {missing[0]} is not a folder; give a run or sweep folder", file=sys.stderr)
+        return 2
+    if len(args.paths) == 1:
+        from gan_repro.aggregate import is_run_folder
+
+        single = args.paths[0]
+        if (single / "probe.csv").is_file() or saved_lab_name(single):
+            return redraw_run(single, args)
+        if is_run_folder(single) or not any(single.iterdir()):
+            print(f"error: DIR: no probe.csv in {single}; give a finished gan-repro run folder", file=sys.stderr)
+            return 2
+    return aggregate_runs(args)
+
+
+def redraw_run(run_dir: Path, args: argparse.Namespace) -> int:
+    """One run folder: its figures and summary.json again, from its CSVs."""
+    lab = saved_lab_name(run_dir)
     if lab is not None:  # a theory-lab run: its one figure, from its own CSVs
-        formats = args.formats or saved_plot_settings(args.run_dir).get("formats", ("png", "pdf"))
-        for path in draw_lab_figure(lab, args.run_dir, formats=formats):
+        formats = args.formats or saved_plot_settings(run_dir).get("formats", ("png", "pdf"))
+        for path in draw_lab_figure(lab, run_dir, formats=formats):
             print(path)
         return 0
-    probe_csv = args.run_dir / "probe.csv"
-    if not probe_csv.is_file():
-        print(f"error: run_dir: no probe.csv in {args.run_dir}; give a finished gan-repro run folder", file=sys.stderr)
-        return 2
-    saved = saved_plot_settings(args.run_dir)
+    saved = saved_plot_settings(run_dir)
     window = args.window or saved.get("window", 20)
-    if window < 1:
-        print(f"error: --window: must be at least 1, got {window}", file=sys.stderr)
-        return 2
-    refresh_summary(args.run_dir, window=window)
-    paths = draw_figures(args.run_dir, figures=args.figures or saved.get("figures", FIGURES[:3]),
+    refresh_summary(run_dir, window=window)
+    paths = draw_figures(run_dir, figures=args.figures or saved.get("figures", FIGURES[:3]),
                          window=window, formats=args.formats or saved.get("formats", ("png", "pdf")))
     for path in paths:
+        print(path)
+    return 0
+
+
+def aggregate_runs(args: argparse.Namespace) -> int:
+    """Several runs (a sweep, or several folders): results.csv and the aggregate figures."""
+    from gan_repro.aggregate import aggregate, find_run_folders
+
+    if not find_run_folders(args.paths):
+        print(f"error: DIR: no gan-repro runs (probe.csv, or run folders with config.yaml) under "
+              f"{', '.join(map(str, args.paths))}", file=sys.stderr)
+        return 2
+    if args.output is None and len(args.paths) > 1:
+        print("error: --output: several folders given; say where the aggregate goes with --output DIR",
+              file=sys.stderr)
+        return 2
+    figures = [name for name in (args.figures or ("fig1", "fig2", "fig3")) if name in ("fig1", "fig2", "fig3")]
+    for path in aggregate(args.paths, output=args.output or args.paths[0], window=args.window or 10, band=args.band,
+                          formats=args.formats or ("png",), figures=figures):
         print(path)
     return 0
 

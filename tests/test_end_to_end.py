@@ -91,6 +91,9 @@ def test_plot_entry_redraws_from_csv_alone(tiny_run, tmp_path: Path, capsys) -> 
     assert plot_main([str(tmp_path), "--figures", "fig2", "--formats", "svg"]) == 0
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["fig2.svg"]
     assert plot_main([str(tmp_path / "nowhere")]) == 2
+    assert "nowhere is not a folder" in capsys.readouterr().err
+    (tmp_path / "probe.csv").unlink()  # an unfinished run
+    assert plot_main([str(tmp_path)]) == 2
     assert "no probe.csv" in capsys.readouterr().err
 
 

@@ -1,0 +1,213 @@
+"""Aggregate many runs (a `-m` sweep, or several folders) from their CSVs and saved configs alone.
+
+Each run is labelled by the config keys whose values differ between the runs. The seed is the
+replicate: runs that differ only in seed form one group, drawn as the mean across seeds (geometric
+for the log-scale quantities) with a band (min-max, or the 25-75% quartiles), one color per group.
+`results.csv` (probe rows) and `training_results.csv` (train rows) join every run's rows with its
+swept keys, for plotting in a notebook; `aggregate.json` lists the runs and the jobs that did not finish.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from omegaconf import OmegaConf
+
+from gan_repro.files import atomic_write, write_json
+from gan_repro.plot import GRADIENT_FIGURES, running_mean
+from gan_repro.report import noiseless_rows
+
+log = logging.getLogger(__name__)
+
+# Keys that say how a run was executed, not what it computed: never used to label runs.
+NOT_SWEPT = ("hydra", "quiet", "debug", "resume", "device", "cache", "cache_dir", "on_nonfinite", "plot", "lab",
+             "performance.log_buffer", "performance.data_on_device", "dataset.prepare", "dataset.prepared_root",
+             "train.num_workers", "train.checkpoint_every")
+BANDS = {"minmax": (0.0, 1.0), "quartiles": (0.25, 0.75)}
+FIGURE_MEASURES = {"fig1": ["d_loss", "d_accuracy"], "fig2": ["grad_norm_minimax"], "fig3": ["grad_norm_nonsaturating"]}
+LOG_MEASURES = {"d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"}
+
+
+def is_run_folder(folder: Path) -> bool:
+    """A gan-repro run or sweep job: it holds our config.yaml, or Hydra's .hydra/config.yaml."""
+    return (folder / "config.yaml").is_file() or (folder / ".hydra" / "config.yaml").is_file()
+
+
+def find_run_folders(paths: Sequence[Path]) -> list[Path]:
+    """Every run folder at or below the given paths (a run, a sweep, or a folder of sweeps)."""
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if is_run_folder(path):
+            found.append(path)
+            continue
+        found += sorted({marker.parent.parent if marker.parent.name == ".hydra" else marker.parent
+                         for marker in path.rglob("config.yaml") if is_run_folder(
+                             marker.parent.parent if marker.parent.name == ".hydra" else marker.parent)})
+    return list(dict.fromkeys(found))
+
+
+def job_status(folder: Path) -> str:
+    """done, or why not: the job's last error line, its saved state, or that it never finished."""
+    summary = folder / "summary.json"
+    if summary.is_file():
+        status = json.loads(summary.read_text()).get("status", "unknown")
+        if status == "done":
+            return "done"
+    errors = [line[len("error: "):].strip() for line in (folder / "log.txt").read_text(errors="replace").splitlines()
+              if line.startswith("error: ")] if (folder / "log.txt").is_file() else []
+    if errors:
+        return f"failed: {errors[-1]}"
+    state = folder / "state.json"
+    if state.is_file():
+        return f"not finished (state: {json.loads(state.read_text()).get('status', 'unknown')})"
+    return "not finished (never started, or killed before writing its state)"
+
+
+def job_statuses(sweep: Path) -> dict[str, str]:
+    """{job folder relative to the sweep: status} for every job of a sweep."""
+    return {str(folder.relative_to(sweep)) if folder != sweep else ".": job_status(folder)
+            for folder in find_run_folders([sweep])}
+
+
+def flat_config(folder: Path) -> dict[str, Any]:
+    """The run's config as {dotted key: value}, lists as text, keys in NOT_SWEPT left out."""
+    hydra_saved = folder / ".hydra" / "config.yaml"  # as composed, for every job alike (even one that failed early)
+    path = hydra_saved if hydra_saved.is_file() else folder / "config.yaml"
+    container = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            key = prefix[:-1]
+            if not any(key == skip or key.startswith(f"{skip}.") for skip in NOT_SWEPT):
+                flat[key] = str(node) if isinstance(node, list) else node
+
+    walk(container, "")
+    return flat
+
+
+def swept_keys(configs: dict[Path, dict[str, Any]]) -> list[str]:
+    """Keys whose values differ between the runs (seed first, if it does)."""
+    keys = sorted({key for config in configs.values() for key in config})
+    differing = [key for key in keys if len({repr(config.get(key)) for config in configs.values()}) > 1]
+    return sorted(differing, key=lambda key: (key != "seed", key))
+
+
+def collect(paths: Sequence[Path]) -> dict[str, Any]:
+    """Read every run under paths: the tidy tables, the swept keys, and the jobs that did not finish."""
+    folders = find_run_folders(paths)
+    if not folders:
+        raise FileNotFoundError(f"no gan-repro run folders under {', '.join(str(p) for p in paths)}")
+    statuses = {folder: job_status(folder) for folder in folders}
+    finished = [folder for folder in folders if statuses[folder] == "done" and (folder / "probe.csv").is_file()]
+    configs = {folder: flat_config(folder) for folder in folders}
+    keys = swept_keys(configs)
+    probe_tables, train_tables = [], []
+    for folder in finished:
+        labels = {"run": str(folder), **{key: configs[folder].get(key) for key in keys}}
+        probe_tables.append(pd.read_csv(folder / "probe.csv").assign(**labels))
+        if (folder / "train.csv").is_file():
+            train_tables.append(pd.read_csv(folder / "train.csv").assign(**labels))
+    front = ["run", *keys]
+
+    def tidy(tables: list[pd.DataFrame]) -> pd.DataFrame:
+        table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=front)
+        return table[front + [c for c in table.columns if c not in front]]
+
+    return {"results": tidy(probe_tables), "training": tidy(train_tables), "keys": keys,
+            "finished": [str(f) for f in finished],
+            "unfinished": {str(folder): status for folder, status in statuses.items() if folder not in finished}}
+
+
+def group_label(row: pd.Series, group_keys: list[str]) -> str:
+    """'loss.name=minimax, noise.kind=linear', or 'all runs' when only the seed differs."""
+    return ", ".join(f"{key}={row[key]}" for key in group_keys) or "all runs"
+
+
+def band_curves(rows: pd.DataFrame, measure: str, window: int, band: str) -> pd.DataFrame:
+    """Per iteration: the mean over runs of each run's running mean, and the band's low and high edges."""
+    geometric = measure in LOG_MEASURES
+    per_run = {}
+    for run, run_rows in rows.groupby("run"):
+        run_rows = run_rows.sort_values("iteration")
+        per_run[run] = pd.Series(running_mean(run_rows[measure].to_numpy(dtype=float), window, geometric=geometric),
+                                 index=run_rows["iteration"].to_numpy())
+    table = pd.DataFrame(per_run)
+    values = np.log(table.clip(lower=np.finfo(float).tiny)) if geometric else table
+    low, high = BANDS[band]
+    summary = pd.DataFrame({"mean": values.mean(axis=1), "low": values.quantile(low, axis=1),
+                            "high": values.quantile(high, axis=1), "runs": table.notna().sum(axis=1)})
+    if geometric:
+        summary[["mean", "low", "high"]] = np.exp(summary[["mean", "low", "high"]])
+    return summary
+
+
+def draw_aggregate_figure(name: str, results: pd.DataFrame, keys: list[str], unfinished: dict[str, str], *,
+                          window: int, band: str) -> Figure:
+    """One panel per (measure, snapshot epoch); one color per group of runs that differ only in seed."""
+    rows = noiseless_rows(results)
+    group_keys = [key for key in keys if key != "seed"]
+    rows = rows.assign(group=rows.apply(group_label, axis=1, group_keys=group_keys) if len(rows) else [])
+    measures, epochs = FIGURE_MEASURES[name], sorted(rows["snapshot_epoch"].unique())
+    figure = Figure(figsize=(4.4 * max(1, len(epochs)), 3.6 * len(measures) + 0.8), layout="constrained")
+    axes = figure.subplots(len(measures), max(1, len(epochs)), squeeze=False, sharey="row")
+    groups = sorted(rows["group"].unique())
+    for column, epoch in enumerate(epochs):
+        for row_index, measure in enumerate(measures):
+            axis = axes[row_index, column]
+            for color, group in enumerate(groups):
+                selected = rows[(rows["snapshot_epoch"] == epoch) & (rows["group"] == group)]
+                if selected.empty:
+                    continue
+                curves = band_curves(selected, measure, window, band)
+                runs = selected["run"].nunique()
+                axis.plot(curves.index, curves["mean"], color=f"C{color}", linewidth=1.8,
+                          label=f"{group} ({runs} run{'s' if runs != 1 else ''})")
+                axis.fill_between(curves.index, curves["low"], curves["high"], color=f"C{color}", alpha=0.2,
+                                  linewidth=0)
+            if measure in LOG_MEASURES:
+                axis.set_yscale("log")
+            axis.grid(True, alpha=0.3)
+            axis.set_ylabel(measure)
+            axes[0, column].set_title(f"G after {int(epoch)} epoch{'s' if epoch != 1 else ''}")
+            axes[-1, column].set_xlabel("discriminator iterations")
+    axes[0, -1].legend(fontsize=8)
+    title = {"fig1": "Figure 1: D's cost and accuracy", **{k: v[1] for k, v in GRADIENT_FIGURES.items()}}[name]
+    band_text = "min to max" if band == "minmax" else "25th to 75th percentile"
+    figure.suptitle(f"{title}\nmean over seeds (geometric on log axes), band: {band_text} over runs", fontsize=10)
+    if unfinished:
+        named = "; ".join(f"{Path(folder).name}: {status}"[:90] for folder, status in unfinished.items())
+        figure.text(0.01, 0.0, f"not finished, left out: {named}", fontsize=7, color="C3", va="bottom")
+    return figure
+
+
+def aggregate(paths: Sequence[Path], *, output: Path, window: int = 10, band: str = "minmax",
+              formats: Sequence[str] = ("png",), figures: Sequence[str] = ("fig1", "fig2", "fig3")) -> list[Path]:
+    """Write results.csv, training_results.csv, aggregate.json and the aggregate figures into output."""
+    collected = collect(paths)
+    output = Path(output)
+    written = [atomic_write(output / "results.csv", lambda h: h.write(collected["results"].to_csv(index=False).encode())),
+               atomic_write(output / "training_results.csv",
+                            lambda h: h.write(collected["training"].to_csv(index=False).encode())),
+               write_json(output / "aggregate.json", {"swept_keys": collected["keys"], "band": band, "window": window,
+                                                      "finished": collected["finished"],
+                                                      "unfinished": collected["unfinished"]})]
+    if collected["results"].empty:
+        log.warning("aggregate: no finished run to draw")
+        return written
+    for name in figures:
+        figure = draw_aggregate_figure(name, collected["results"], collected["keys"], collected["unfinished"],
+                                       window=window, band=band)
+        for fmt in formats:
+            written.append(atomic_write(output / "figures" / f"{name}.{fmt}",
+                                        lambda handle, figure=figure, fmt=fmt: figure.savefig(handle, format=fmt, dpi=150)))
+    return written

@@ -1,0 +1,185 @@
+"""A content-addressed cache for the two expensive stages: trained generators and probe results.
+
+A stage's key is a hash of everything that determines its output: for training, the dataset and its
+files, the model, the loss, the training noise, the seed, the epochs and snapshots, the batch, the
+optimizer, the distances measured at snapshots, the settings that change the arithmetic (memory
+layout, autocast, compile, device type, CPU threads, torch version) and the stage's own source code; for the probe,
+the training key plus every probe setting. So `experiment=fig1` then `experiment=fig2` only redraws,
+and a sweep over probe settings trains once.
+
+    <cache_dir>/train/<key>/   manifest.json, train.csv, snapshots.csv, checkpoints/epoch_NNN.pt, samples/
+    <cache_dir>/probe/<key>/   manifest.json, probe.csv
+
+An entry is copied into place under a temporary name and renamed, and manifest.json (written last)
+marks it complete, so no reader sees half an entry. Jobs that ask for the same entry at once take its
+lock: one computes, the others wait, then reuse it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+import gan_repro
+from gan_repro.files import file_lock, write_json
+
+log = logging.getLogger(__name__)
+
+STAGE_MODULES = {  # the source files whose code decides each stage's numbers
+    "train": ("train", "models", "data", "losses", "noise", "distances", "prepare"),
+    "probe": ("probe", "train", "models", "data", "losses", "noise"),
+}
+STAGE_FILES = {  # what a stage leaves in the run folder, as globs relative to it
+    "train": ("train.csv", "snapshots.csv", "checkpoints/epoch_*.pt", "samples/*.png"),
+    "probe": ("probe.csv",),
+}
+NOT_DATA_KEYS = ("prepare", "prepared_root", "download", "download_url")  # how the files are fetched, not what they hold
+
+
+def code_version(stage: str) -> str:
+    """A hash of the package version and the source of the modules the stage runs."""
+    digest = hashlib.sha256(gan_repro.__version__.encode())
+    for module in STAGE_MODULES[stage]:
+        digest.update((Path(gan_repro.__file__).parent / f"{module}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def dataset_fingerprint(dataset_cfg: DictConfig) -> dict[str, Any]:
+    """What identifies the dataset's files: their count, bytes and newest modification (none for digits)."""
+    if dataset_cfg.name == "digits":
+        import sklearn
+
+        return {"bundled_with": f"scikit-learn {sklearn.__version__}"}
+    root = Path(str(dataset_cfg.root)).expanduser()
+    if dataset_cfg.name in ("celeba", "image_folder", "lsun"):
+        from gan_repro.prepare import source_fingerprint
+
+        return source_fingerprint(dataset_cfg)
+    stats = [path.stat() for path in sorted(root.rglob("*")) if path.is_file()]
+    return {"files": len(stats), "bytes": sum(s.st_size for s in stats),
+            "newest_mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
+
+
+def cpu_threads(device: torch.device) -> int | None:
+    """The CPU thread count, on a CPU: it changes the order of sums, and GAN training amplifies the difference."""
+    return torch.get_num_threads() if device.type == "cpu" else None
+
+
+def plain(node: DictConfig) -> Any:
+    """A config node as plain, resolved Python data."""
+    return OmegaConf.to_container(node, resolve=True)
+
+
+def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
+    """Everything the training stage's outputs depend on."""
+    from gan_repro.noise import stage_schedule
+
+    dataset = {key: value for key, value in plain(cfg.dataset).items() if key not in NOT_DATA_KEYS}
+    if dataset.get("root"):
+        dataset["root"] = str(Path(str(dataset["root"])).expanduser().resolve())
+    train = plain(cfg.train)
+    performance = plain(cfg.performance)
+    return {
+        "stage": "train", "code": code_version("train"), "torch": torch.__version__, "device": device.type,
+        "cpu_threads": cpu_threads(device),
+        "dataset": dataset, "files": dataset_fingerprint(cfg.dataset), "model": plain(cfg.model),
+        "loss": plain(cfg.loss), "noise": repr(stage_schedule(cfg.noise, "train")),
+        "clip_sigmas": cfg.noise.clip_sigmas, "seed": cfg.seed,
+        "train": {key: train[key] for key in ("epochs", "snapshot_epochs", "batch_size", "lr", "beta1", "beta2",
+                                              "log_every", "sample_count")},
+        "distance": plain(cfg.distance),
+        "performance": {key: performance[key] for key in ("channels_last", "cudnn_benchmark", "autocast", "compile",
+                                                          "compile_mode")},
+    }
+
+
+def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
+    """Everything the probe's probe.csv depends on: the trained generators and every probe setting."""
+    from gan_repro.noise import stage_schedule
+    from gan_repro.probe import use_batched_backward
+
+    probe = plain(cfg.probe)
+    probe["batched_backward"] = use_batched_backward(probe["batched_backward"], device)
+    return {"stage": "probe", "code": code_version("probe"), "train_key": key_of(training_inputs(cfg, device)),
+            "probe": probe, "noise": repr(stage_schedule(cfg.noise, "probe")), "clip_sigmas": cfg.noise.clip_sigmas,
+            "seed": cfg.seed, "channels_last": cfg.performance.channels_last, "cpu_threads": cpu_threads(device)}
+
+
+def key_of(inputs: dict[str, Any]) -> str:
+    """The content address of a stage's inputs."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+class StageEntry:
+    """One stage's cache entry: look it up, copy it into a run folder, or publish a run folder's files."""
+
+    def __init__(self, root: Path, stage: str, inputs: dict[str, Any]):
+        self.stage, self.inputs, self.key = stage, inputs, key_of(inputs)
+        self.folder = Path(root).expanduser() / stage / self.key
+
+    @property
+    def complete(self) -> bool:
+        return (self.folder / "manifest.json").is_file()
+
+    @contextmanager
+    def locked(self) -> Iterator["StageEntry"]:
+        """Hold the entry's lock: concurrent jobs with the same key wait here while one computes it."""
+        with file_lock(self.folder.parent / f".{self.key}.lock"):
+            yield self
+
+    def files(self, folder: Path) -> list[Path]:
+        """The stage's files under folder, relative to it."""
+        return sorted(path.relative_to(folder) for pattern in STAGE_FILES[self.stage] for path in folder.glob(pattern))
+
+    def restore(self, run_dir: Path) -> bool:
+        """Copy a complete entry's files into run_dir; False when there is none."""
+        if not self.complete:
+            return False
+        for relative in self.files(self.folder):
+            (run_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.folder / relative, run_dir / relative)
+        return True
+
+    def publish(self, run_dir: Path) -> None:
+        """Copy run_dir's stage files into the cache: a temporary folder, renamed into place, manifest last."""
+        staging = self.folder.with_name(f".{self.key}.{os.getpid()}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        for relative in self.files(run_dir):
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(run_dir / relative, staging / relative)
+        shutil.rmtree(self.folder, ignore_errors=True)  # an incomplete entry left by a killed job
+        os.replace(staging, self.folder)
+        write_json(self.folder / "manifest.json", {"stage": self.stage, "key": self.key, "inputs": self.inputs,
+                                                   "from_run": str(run_dir)})
+
+
+class NoCache:
+    """Stands in for a StageEntry when cache=false: nothing is found, nothing is kept."""
+
+    complete, key, folder = False, None, None
+
+    @contextmanager
+    def locked(self) -> Iterator["NoCache"]:
+        yield self
+
+    def restore(self, run_dir: Path) -> bool:
+        return False
+
+    def publish(self, run_dir: Path) -> None:
+        return None
+
+
+def stage_entry(cfg: DictConfig, stage: str, device: torch.device) -> StageEntry | NoCache:
+    """The cache entry for `stage` of this config (NoCache when cfg.cache is false)."""
+    if not cfg.cache:
+        return NoCache()
+    inputs = training_inputs(cfg, device) if stage == "train" else probe_inputs(cfg, device)
+    return StageEntry(Path(str(cfg.cache_dir)), stage, inputs)
