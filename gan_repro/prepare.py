@@ -58,9 +58,9 @@ def identity(cfg: DictConfig) -> dict[str, Any]:
             "max_images": cfg.get("max_images"), "source": source_fingerprint(cfg)}
 
 
-def prepared_folder(cfg: DictConfig) -> Path:
-    """<dataset.prepared_root>/<dataset>-<size>px-<hash of the identity>."""
-    key = hashlib.sha256(json.dumps(identity(cfg), sort_keys=True).encode()).hexdigest()[:16]
+def prepared_folder(cfg: DictConfig, inputs: dict[str, Any] | None = None) -> Path:
+    """<dataset.prepared_root>/<dataset>-<size>px-<hash of the identity> (`inputs`: identity(cfg), if at hand)."""
+    key = hashlib.sha256(json.dumps(inputs or identity(cfg), sort_keys=True).encode()).hexdigest()[:16]
     root = Path(str(cfg.prepared_root)).expanduser()
     return root / f"{cfg.name}-{int(cfg.image_size)}px-{key}"
 
@@ -103,7 +103,8 @@ def decode_into(dataset: ImageFiles | LMDBImages, path: Path, *, num_workers: in
 
 def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
     """Decode the file dataset cfg names into its prepared folder, unless a complete one is there; returns it."""
-    folder = prepared_folder(cfg)
+    inputs = identity(cfg)  # stats every source file once
+    folder = prepared_folder(cfg, inputs)
     with file_lock(folder.parent / f".{folder.name}.lock"):  # one job decodes; the others wait, then reuse
         if open_prepared(folder) is not None:
             return folder
@@ -125,7 +126,7 @@ def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
         os.replace(partial, folder / "images.u8")
         seconds = time.perf_counter() - started
         write_json(folder / "manifest.json", {  # written last: its presence marks the array complete
-            **identity(cfg), "transform": TRANSFORM, "shape": [kept, int(cfg.channels), int(cfg.image_size),
+            **inputs, "transform": TRANSFORM, "shape": [kept, int(cfg.channels), int(cfg.image_size),
                                                                int(cfg.image_size)],
             "dtype": "uint8", "count": kept, "skipped": policy.skipped, "seconds": round(seconds, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
