@@ -108,8 +108,8 @@ def our_training_stage(cfg: DictConfig, images: torch.Tensor, *, device: torch.d
     train(cfg, dataset=TensorImages(images), run_dir=run_dir, device=device)
 
 
-def bench_config(overrides: Sequence[str], *, iterations: int) -> DictConfig:
-    """The composed config with the overrides, set for one epoch of `iterations` and a light snapshot."""
+def bench_config(overrides: Sequence[str]) -> DictConfig:
+    """The composed config with the overrides, set for one epoch (its length is the dataset's) and a light snapshot."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
@@ -173,7 +173,7 @@ def device_name(device: torch.device) -> str:
 def run_benchmark(overrides: Sequence[str], *, iterations: int, repeats: int, warmup: int, num_workers: int,
                   probe_iterations: int) -> dict[str, Any]:
     """Reference loop vs our training stage (images/s, ratio) and the probe's costs; a JSON-ready dict."""
-    cfg = bench_config(overrides, iterations=iterations)
+    cfg = bench_config(overrides)
     device = check_config(cfg)
     batch, size, channels = int(cfg.train.batch_size), int(cfg.dataset.image_size), int(cfg.dataset.channels)
     images = synthetic_images(iterations * batch, channels=channels, image_size=size, seed=0)
