@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn as nn
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 from torch.utils.data import DataLoader, TensorDataset
 
 from gan_repro.config import check_config, config_dir
