@@ -6,12 +6,14 @@ for the log-scale quantities) with a band (min-max, or the 25-75% quartiles), on
 `results.csv` (probe rows) and `training_results.csv` (train rows) join every run's rows with its
 swept keys, for plotting in a notebook; `aggregate.json` lists the runs and the jobs that did not finish.
 """
+
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,11 +27,30 @@ from gan_repro.report import noiseless_rows
 log = logging.getLogger(__name__)
 
 # Keys that say how a run was executed, not what it computed: never used to label runs.
-NOT_SWEPT = ("hydra", "quiet", "debug", "resume", "device", "cache", "cache_dir", "on_nonfinite", "plot", "lab",
-             "performance.log_buffer", "performance.data_on_device", "dataset.prepare", "dataset.prepared_root",
-             "train.num_workers", "train.checkpoint_every")
+NOT_SWEPT = (
+    "hydra",
+    "quiet",
+    "debug",
+    "resume",
+    "device",
+    "cache",
+    "cache_dir",
+    "on_nonfinite",
+    "plot",
+    "lab",
+    "performance.log_buffer",
+    "performance.data_on_device",
+    "dataset.prepare",
+    "dataset.prepared_root",
+    "train.num_workers",
+    "train.checkpoint_every",
+)
 BANDS = {"minmax": (0.0, 1.0), "quartiles": (0.25, 0.75)}
-FIGURE_MEASURES = {"fig1": ["d_loss", "d_accuracy"], "fig2": ["grad_norm_minimax"], "fig3": ["grad_norm_nonsaturating"]}
+FIGURE_MEASURES = {
+    "fig1": ["d_loss", "d_accuracy"],
+    "fig2": ["grad_norm_minimax"],
+    "fig3": ["grad_norm_nonsaturating"],
+}
 LOG_MEASURES = {"d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"}
 
 
@@ -46,9 +67,13 @@ def find_run_folders(paths: Sequence[Path]) -> list[Path]:
         if is_run_folder(path):
             found.append(path)
             continue
-        found += sorted({marker.parent.parent if marker.parent.name == ".hydra" else marker.parent
-                         for marker in path.rglob("config.yaml") if is_run_folder(
-                             marker.parent.parent if marker.parent.name == ".hydra" else marker.parent)})
+        found += sorted(
+            {
+                marker.parent.parent if marker.parent.name == ".hydra" else marker.parent
+                for marker in path.rglob("config.yaml")
+                if is_run_folder(marker.parent.parent if marker.parent.name == ".hydra" else marker.parent)
+            }
+        )
     return list(dict.fromkeys(found))
 
 
@@ -59,8 +84,15 @@ def job_status(folder: Path) -> str:
         status = json.loads(summary.read_text()).get("status", "unknown")
         if status == "done":
             return "done"
-    errors = [line[len("error: "):].strip() for line in (folder / "log.txt").read_text(errors="replace").splitlines()
-              if line.startswith("error: ")] if (folder / "log.txt").is_file() else []
+    errors = (
+        [
+            line[len("error: ") :].strip()
+            for line in (folder / "log.txt").read_text(errors="replace").splitlines()
+            if line.startswith("error: ")
+        ]
+        if (folder / "log.txt").is_file()
+        else []
+    )
     if errors:
         return f"failed: {errors[-1]}"
     state = folder / "state.json"
@@ -71,13 +103,17 @@ def job_status(folder: Path) -> str:
 
 def job_statuses(sweep: Path) -> dict[str, str]:
     """{job folder relative to the sweep: status} for every job of a sweep."""
-    return {str(folder.relative_to(sweep)) if folder != sweep else ".": job_status(folder)
-            for folder in find_run_folders([sweep])}
+    return {
+        str(folder.relative_to(sweep)) if folder != sweep else ".": job_status(folder)
+        for folder in find_run_folders([sweep])
+    }
 
 
 def flat_config(folder: Path) -> dict[str, Any]:
     """The run's config as {dotted key: value}, lists as text, keys in NOT_SWEPT left out."""
-    hydra_saved = folder / ".hydra" / "config.yaml"  # as composed, for every job alike (even one that failed early)
+    hydra_saved = (
+        folder / ".hydra" / "config.yaml"
+    )  # as composed, for every job alike (even one that failed early)
     path = hydra_saved if hydra_saved.is_file() else folder / "config.yaml"
     container = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     flat: dict[str, Any] = {}
@@ -108,7 +144,9 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
     if not folders:
         raise FileNotFoundError(f"no gan-repro run folders under {', '.join(str(p) for p in paths)}")
     statuses = {folder: job_status(folder) for folder in folders}
-    finished = [folder for folder in folders if statuses[folder] == "done" and (folder / "probe.csv").is_file()]
+    finished = [
+        folder for folder in folders if statuses[folder] == "done" and (folder / "probe.csv").is_file()
+    ]
     configs = {folder: flat_config(folder) for folder in folders}
     keys = swept_keys(configs)
     probe_tables, train_tables = [], []
@@ -123,9 +161,13 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
         table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=front)
         return table[front + [c for c in table.columns if c not in front]]
 
-    return {"results": tidy(probe_tables), "training": tidy(train_tables), "keys": keys,
-            "finished": [str(f) for f in finished],
-            "unfinished": {str(folder): status for folder, status in statuses.items() if folder not in finished}}
+    return {
+        "results": tidy(probe_tables),
+        "training": tidy(train_tables),
+        "keys": keys,
+        "finished": [str(f) for f in finished],
+        "unfinished": {str(folder): status for folder, status in statuses.items() if folder not in finished},
+    }
 
 
 def group_label(row: pd.Series, group_keys: list[str]) -> str:
@@ -139,20 +181,29 @@ def band_curves(rows: pd.DataFrame, measure: str, window: int, band: str) -> pd.
     per_run = {}
     for run, run_rows in rows.groupby("run"):
         run_rows = run_rows.sort_values("iteration")
-        per_run[run] = pd.Series(running_mean(run_rows[measure].to_numpy(dtype=float), window, geometric=geometric),
-                                 index=run_rows["iteration"].to_numpy())
+        per_run[run] = pd.Series(
+            running_mean(run_rows[measure].to_numpy(dtype=float), window, geometric=geometric),
+            index=run_rows["iteration"].to_numpy(),
+        )
     table = pd.DataFrame(per_run)
     values = np.log(table.clip(lower=np.finfo(float).tiny)) if geometric else table
     low, high = BANDS[band]
-    summary = pd.DataFrame({"mean": values.mean(axis=1), "low": values.quantile(low, axis=1),
-                            "high": values.quantile(high, axis=1), "runs": table.notna().sum(axis=1)})
+    summary = pd.DataFrame(
+        {
+            "mean": values.mean(axis=1),
+            "low": values.quantile(low, axis=1),
+            "high": values.quantile(high, axis=1),
+            "runs": table.notna().sum(axis=1),
+        }
+    )
     if geometric:
         summary[["mean", "low", "high"]] = np.exp(summary[["mean", "low", "high"]])
     return summary
 
 
-def draw_aggregate_figure(name: str, results: pd.DataFrame, keys: list[str], unfinished: dict[str, str], *,
-                          window: int, band: str) -> Figure:
+def draw_aggregate_figure(
+    name: str, results: pd.DataFrame, keys: list[str], unfinished: dict[str, str], *, window: int, band: str
+) -> Figure:
     """One panel per (measure, snapshot epoch); one color per group of runs that differ only in seed."""
     rows = noiseless_rows(results)
     group_keys = [key for key in keys if key != "seed"]
@@ -170,10 +221,16 @@ def draw_aggregate_figure(name: str, results: pd.DataFrame, keys: list[str], unf
                     continue
                 curves = band_curves(selected, measure, window, band)
                 runs = selected["run"].nunique()
-                axis.plot(curves.index, curves["mean"], color=f"C{color}", linewidth=1.8,
-                          label=f"{group} ({runs} run{'s' if runs != 1 else ''})")
-                axis.fill_between(curves.index, curves["low"], curves["high"], color=f"C{color}", alpha=0.2,
-                                  linewidth=0)
+                axis.plot(
+                    curves.index,
+                    curves["mean"],
+                    color=f"C{color}",
+                    linewidth=1.8,
+                    label=f"{group} ({runs} run{'s' if runs != 1 else ''})",
+                )
+                axis.fill_between(
+                    curves.index, curves["low"], curves["high"], color=f"C{color}", alpha=0.2, linewidth=0
+                )
             if measure in LOG_MEASURES:
                 axis.set_yscale("log")
             axis.grid(True, alpha=0.3)
@@ -181,33 +238,62 @@ def draw_aggregate_figure(name: str, results: pd.DataFrame, keys: list[str], unf
             axes[0, column].set_title(f"G after {int(epoch)} epoch{'s' if epoch != 1 else ''}")
             axes[-1, column].set_xlabel("discriminator iterations")
     axes[0, -1].legend(fontsize=8)
-    title = {"fig1": "Figure 1: D's cost and accuracy", **{k: v[1] for k, v in GRADIENT_FIGURES.items()}}[name]
+    title = {"fig1": "Figure 1: D's cost and accuracy", **{k: v[1] for k, v in GRADIENT_FIGURES.items()}}[
+        name
+    ]
     band_text = "min to max" if band == "minmax" else "25th to 75th percentile"
-    figure.suptitle(f"{title}\nmean over seeds (geometric on log axes), band: {band_text} over runs", fontsize=10)
+    figure.suptitle(
+        f"{title}\nmean over seeds (geometric on log axes), band: {band_text} over runs", fontsize=10
+    )
     if unfinished:
         named = "; ".join(f"{Path(folder).name}: {status}"[:90] for folder, status in unfinished.items())
         figure.text(0.01, 0.0, f"not finished, left out: {named}", fontsize=7, color="C3", va="bottom")
     return figure
 
 
-def aggregate(paths: Sequence[Path], *, output: Path, window: int = 10, band: str = "minmax",
-              formats: Sequence[str] = ("png",), figures: Sequence[str] = ("fig1", "fig2", "fig3")) -> list[Path]:
+def aggregate(
+    paths: Sequence[Path],
+    *,
+    output: Path,
+    window: int = 10,
+    band: str = "minmax",
+    formats: Sequence[str] = ("png",),
+    figures: Sequence[str] = ("fig1", "fig2", "fig3"),
+) -> list[Path]:
     """Write results.csv, training_results.csv, aggregate.json and the aggregate figures into output."""
     collected = collect(paths)
     output = Path(output)
-    written = [atomic_write(output / "results.csv", lambda h: h.write(collected["results"].to_csv(index=False).encode())),
-               atomic_write(output / "training_results.csv",
-                            lambda h: h.write(collected["training"].to_csv(index=False).encode())),
-               write_json(output / "aggregate.json", {"swept_keys": collected["keys"], "band": band, "window": window,
-                                                      "finished": collected["finished"],
-                                                      "unfinished": collected["unfinished"]})]
+    written = [
+        atomic_write(
+            output / "results.csv", lambda h: h.write(collected["results"].to_csv(index=False).encode())
+        ),
+        atomic_write(
+            output / "training_results.csv",
+            lambda h: h.write(collected["training"].to_csv(index=False).encode()),
+        ),
+        write_json(
+            output / "aggregate.json",
+            {
+                "swept_keys": collected["keys"],
+                "band": band,
+                "window": window,
+                "finished": collected["finished"],
+                "unfinished": collected["unfinished"],
+            },
+        ),
+    ]
     if collected["results"].empty:
         log.warning("aggregate: no finished run to draw")
         return written
     for name in figures:
-        figure = draw_aggregate_figure(name, collected["results"], collected["keys"], collected["unfinished"],
-                                       window=window, band=band)
+        figure = draw_aggregate_figure(
+            name, collected["results"], collected["keys"], collected["unfinished"], window=window, band=band
+        )
         for fmt in formats:
-            written.append(atomic_write(output / "figures" / f"{name}.{fmt}",
-                                        lambda handle, figure=figure, fmt=fmt: figure.savefig(handle, format=fmt, dpi=150)))
+            written.append(
+                atomic_write(
+                    output / "figures" / f"{name}.{fmt}",
+                    lambda handle, figure=figure, fmt=fmt: figure.savefig(handle, format=fmt, dpi=150),
+                )
+            )
     return written

@@ -9,29 +9,29 @@ Ours is `gan_repro.train.train` itself, with everything it does per iteration (C
 saves) and its one snapshot at the end (samples and distances). Each is warmed up, then run `repeats`
 times alternately; we report the median images/s and the ratio.
 """
+
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import statistics
-import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
 from omegaconf import DictConfig, open_dict
 from torch.utils.data import DataLoader, TensorDataset
 
-from gan_repro.config import check_config, config_dir
+from gan_repro.config import check_config
 from gan_repro.data import TensorImages, to_unit_range
 from gan_repro.models import build_discriminator, build_generator, requires_grad
+from gan_repro.pipeline import train_stage
 from gan_repro.probe import exact_float_math, generator_grad_norms
-from gan_repro.train import discriminator_step, make_adam, memory_format, sample_noise, train
+from gan_repro.steps import discriminator_step, make_adam, memory_format, sample_z
 
 
 def synchronize(device: torch.device) -> None:
@@ -50,23 +50,32 @@ def timed(function: Callable[[], Any], device: torch.device) -> float:
 
 
 def synthetic_images(count: int, *, channels: int, image_size: int, seed: int) -> torch.Tensor:
-    """uint8 (count, channels, image_size, image_size): smooth random images (low-frequency noise, upsampled)."""
+    """uint8 (count, channels, image_size, image_size): smooth random images (coarse noise, upsampled)."""
     rng = torch.Generator().manual_seed(seed)
     coarse = torch.rand(count, channels, 4, 4, generator=rng)
-    images = nn.functional.interpolate(coarse, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    images = nn.functional.interpolate(
+        coarse, size=(image_size, image_size), mode="bilinear", align_corners=False
+    )
     return (images * 255).round().to(torch.uint8)
 
 
-def reference_loop(cfg: DictConfig, images: torch.Tensor, *, iterations: int, device: torch.device,
-                   num_workers: int) -> None:
+def reference_loop(
+    cfg: DictConfig, images: torch.Tensor, *, iterations: int, device: torch.device, num_workers: int
+) -> None:
     """The PyTorch DCGAN example's training loop, `iterations` steps over float images in [-1, 1]."""
     image_size, channels, nz = int(cfg.dataset.image_size), int(cfg.dataset.channels), int(cfg.model.nz)
     net_g = build_generator(cfg.model, image_size=image_size, channels=channels).to(device)
     net_d = build_discriminator(cfg.model, image_size=image_size, channels=channels).to(device)
     criterion = nn.BCELoss()
     optimizer_d, optimizer_g = make_adam(net_d, cfg.train), make_adam(net_g, cfg.train)
-    loader = DataLoader(TensorDataset(images), batch_size=int(cfg.train.batch_size), shuffle=True,
-                        num_workers=num_workers, drop_last=True, pin_memory=device.type == "cuda")
+    loader = DataLoader(
+        TensorDataset(images),
+        batch_size=int(cfg.train.batch_size),
+        shuffle=True,
+        num_workers=num_workers,
+        drop_last=True,
+        pin_memory=device.type == "cuda",
+    )
     done = 0
     while done < iterations:
         for (data,) in loader:
@@ -79,8 +88,8 @@ def reference_loop(cfg: DictConfig, images: torch.Tensor, *, iterations: int, de
             error_d_real = criterion(output, label)
             error_d_real.backward()
             d_x = output.mean().item()
-            noise = torch.randn(batch, nz, device=device)
-            fake = net_g(noise)
+            z = torch.randn(batch, nz, device=device)
+            fake = net_g(z)
             label.fill_(0.0)
             output = torch.sigmoid(net_d(fake.detach()))
             error_d_fake = criterion(output, label)
@@ -103,60 +112,71 @@ def reference_loop(cfg: DictConfig, images: torch.Tensor, *, iterations: int, de
 
 
 def our_training_stage(cfg: DictConfig, images: torch.Tensor, *, device: torch.device, run_dir: Path) -> None:
-    """gan_repro.train.train for one epoch over `images` (one epoch = the benchmark's iterations)."""
+    """The training stage (train.train) for one epoch over `images` (the benchmark's iterations)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    train(cfg, dataset=TensorImages(images), run_dir=run_dir, device=device)
+    train_stage(cfg, dataset=TensorImages(images), run_dir=run_dir, device=device)
 
 
-def bench_config(overrides: Sequence[str]) -> DictConfig:
-    """The composed config with the overrides, set for one epoch (its length is the dataset's) and a light snapshot."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
+def bench_config(composed: DictConfig) -> DictConfig:
+    """A copy of the composed config set for one epoch (its length is the dataset's) and a light snapshot."""
+    cfg = composed.copy()
     with open_dict(cfg):
         cfg.quiet, cfg.train.epochs, cfg.train.snapshot_epochs = True, 1, [1]
         cfg.train.checkpoint_every = 0
         cfg.distance.samples, cfg.distance.exact_samples = 256, 64
         cfg.train.sample_count = 16
-    check_config(cfg)
     return cfg
 
 
 def probe_costs(cfg: DictConfig, *, device: torch.device, iterations: int, repeats: int) -> dict[str, float]:
     """Median ms of the probe's bare D step (G forward + D step) and of a logged iteration (+ both norms)."""
-    image_size, channels, batch = int(cfg.dataset.image_size), int(cfg.dataset.channels), int(cfg.probe.batch_size)
+    image_size, channels, batch = (
+        int(cfg.dataset.image_size),
+        int(cfg.dataset.channels),
+        int(cfg.probe.batch_size),
+    )
     layout = memory_format(cfg.performance)  # as the probe lays them out
-    generator = build_generator(cfg.model, image_size=image_size, channels=channels).to(device, memory_format=layout)
+    generator = build_generator(cfg.model, image_size=image_size, channels=channels).to(
+        device, memory_format=layout
+    )
     requires_grad(generator, False)
     discriminator = build_discriminator(cfg.model, image_size=image_size, channels=channels).to(
-        device, memory_format=layout)
+        device, memory_format=layout
+    )
     optimizer = make_adam(discriminator, cfg.probe)
     real = to_unit_range(synthetic_images(batch, channels=channels, image_size=image_size, seed=1)).to(
-        device, memory_format=layout)
+        device, memory_format=layout
+    )
 
     def d_step() -> None:
         with torch.no_grad():
-            fake = generator(sample_noise(batch, cfg.model.nz, device=device))
+            fake = generator(sample_z(batch, cfg.model.nz, device=device))
         metrics = discriminator_step(discriminator, optimizer, real, fake)
         metrics["d_loss"].item()  # the probe reads it back
 
     def logged(batched: bool) -> Callable[[], None]:
         def step() -> None:
             d_step()
-            norms = generator_grad_norms(generator, discriminator, sample_noise(batch, cfg.model.nz, device=device),
-                                         batched=batched)
+            norms = generator_grad_norms(
+                generator, discriminator, sample_z(batch, cfg.model.nz, device=device), batched=batched
+            )
             norms["grad_norm_minimax"].item()
+
         return step
 
     results = {}
     with exact_float_math(device):
-        for name, step in (("d_step_ms", d_step), ("logged_two_pass_ms", logged(False)),
-                           ("logged_batched_ms", logged(True))):
+        for name, step in (
+            ("d_step_ms", d_step),
+            ("logged_two_pass_ms", logged(False)),
+            ("logged_batched_ms", logged(True)),
+        ):
             for _ in range(3):
                 step()  # warm-up
-            samples = [timed(lambda: [step() for _ in range(iterations)], device) / iterations * 1000
-                       for _ in range(repeats)]
+            samples = [
+                timed(lambda step=step: [step() for _ in range(iterations)], device) / iterations * 1000
+                for _ in range(repeats)
+            ]
             results[name] = statistics.median(samples)
     results["logged_two_pass_ratio"] = results["logged_two_pass_ms"] / results["d_step_ms"]
     results["logged_batched_ratio"] = results["logged_batched_ms"] / results["d_step_ms"]
@@ -170,10 +190,18 @@ def device_name(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
-def run_benchmark(overrides: Sequence[str], *, iterations: int, repeats: int, warmup: int, num_workers: int,
-                  probe_iterations: int) -> dict[str, Any]:
+def run_benchmark(
+    composed: DictConfig,
+    *,
+    overrides: Sequence[str] = (),
+    iterations: int,
+    repeats: int,
+    warmup: int,
+    num_workers: int,
+    probe_iterations: int,
+) -> dict[str, Any]:
     """Reference loop vs our training stage (images/s, ratio) and the probe's costs; a JSON-ready dict."""
-    cfg = bench_config(overrides)
+    cfg = bench_config(composed)
     device = check_config(cfg)
     batch, size, channels = int(cfg.train.batch_size), int(cfg.dataset.image_size), int(cfg.dataset.channels)
     images = synthetic_images(iterations * batch, channels=channels, image_size=size, seed=0)
@@ -183,26 +211,54 @@ def run_benchmark(overrides: Sequence[str], *, iterations: int, repeats: int, wa
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         torch.manual_seed(0)
-        reference_loop(cfg, float_images[: warmup * batch], iterations=warmup, device=device, num_workers=num_workers)
+        reference_loop(
+            cfg, float_images[: warmup * batch], iterations=warmup, device=device, num_workers=num_workers
+        )
         our_training_stage(cfg, warm_images, device=device, run_dir=scratch / "warmup")
         for repeat in range(repeats):  # alternate, so drift in the machine's speed hits both alike
             torch.manual_seed(repeat)
-            reference_s.append(timed(lambda: reference_loop(cfg, float_images, iterations=iterations, device=device,
-                                                            num_workers=num_workers), device))
+            reference_s.append(
+                timed(
+                    lambda: reference_loop(
+                        cfg, float_images, iterations=iterations, device=device, num_workers=num_workers
+                    ),
+                    device,
+                )
+            )
             torch.manual_seed(repeat)
-            ours_s.append(timed(lambda: our_training_stage(cfg, images, device=device,
-                                                           run_dir=scratch / f"ours_{repeat}"), device))
+            ours_s.append(
+                timed(
+                    lambda repeat=repeat: our_training_stage(
+                        cfg, images, device=device, run_dir=scratch / f"ours_{repeat}"
+                    ),
+                    device,
+                )
+            )
     reference_rate = iterations * batch / statistics.median(reference_s)
     our_rate = iterations * batch / statistics.median(ours_s)
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "device": device_name(device),
-        "torch": torch.__version__, "settings": {
-            "overrides": list(overrides), "image_size": size, "channels": channels, "batch_size": batch,
-            "ngf": cfg.model.get("ngf"), "ndf": cfg.model.get("ndf"), "model": cfg.model.name,
-            "iterations": iterations, "repeats": repeats, "warmup": warmup, "reference_num_workers": num_workers,
-            "data": "synthetic uint8 images (ours) / the same as float (reference)"},
-        "reference_images_per_s": reference_rate, "ours_images_per_s": our_rate, "ratio": our_rate / reference_rate,
-        "reference_runs_s": reference_s, "ours_runs_s": ours_s,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "settings": {
+            "overrides": list(overrides),
+            "image_size": size,
+            "channels": channels,
+            "batch_size": batch,
+            "ngf": cfg.model.get("ngf"),
+            "ndf": cfg.model.get("ndf"),
+            "model": cfg.model.name,
+            "iterations": iterations,
+            "repeats": repeats,
+            "warmup": warmup,
+            "reference_num_workers": num_workers,
+            "data": "synthetic uint8 images (ours) / the same as float (reference)",
+        },
+        "reference_images_per_s": reference_rate,
+        "ours_images_per_s": our_rate,
+        "ratio": our_rate / reference_rate,
+        "reference_runs_s": reference_s,
+        "ours_runs_s": ours_s,
         "probe": probe_costs(cfg, device=device, iterations=probe_iterations, repeats=repeats),
     }
 
@@ -211,56 +267,20 @@ def format_table(result: dict[str, Any]) -> str:
     """The result as a small Markdown table."""
     probe = result["probe"]
     settings = result["settings"]
-    lines = [f"device: {result['device']}, torch {result['torch']}, {result['date']}; {settings['image_size']}x"
-             f"{settings['image_size']}x{settings['channels']}, batch {settings['batch_size']}, "
-             f"{settings['iterations']} iterations x {settings['repeats']} repeats",
-             "", "| measure | value |", "|---|---|",
-             f"| reference loop (PyTorch DCGAN example) | {result['reference_images_per_s']:.0f} images/s |",
-             f"| our training stage | {result['ours_images_per_s']:.0f} images/s |",
-             f"| ratio (ours / reference) | {result['ratio']:.2f}x |",
-             f"| probe: bare D step | {probe['d_step_ms']:.1f} ms |",
-             f"| probe: logged iteration, two backward passes | {probe['logged_two_pass_ms']:.1f} ms "
-             f"({probe['logged_two_pass_ratio']:.2f}x) |",
-             f"| probe: logged iteration, one batched backward | {probe['logged_batched_ms']:.1f} ms "
-             f"({probe['logged_batched_ratio']:.2f}x) |"]
+    lines = [
+        f"device: {result['device']}, torch {result['torch']}, {result['date']}; {settings['image_size']}x"
+        f"{settings['image_size']}x{settings['channels']}, batch {settings['batch_size']}, "
+        f"{settings['iterations']} iterations x {settings['repeats']} repeats",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| reference loop (PyTorch DCGAN example) | {result['reference_images_per_s']:.0f} images/s |",
+        f"| our training stage | {result['ours_images_per_s']:.0f} images/s |",
+        f"| ratio (ours / reference) | {result['ratio']:.2f}x |",
+        f"| probe: bare D step | {probe['d_step_ms']:.1f} ms |",
+        f"| probe: logged iteration, two backward passes | {probe['logged_two_pass_ms']:.1f} ms "
+        f"({probe['logged_two_pass_ratio']:.2f}x) |",
+        f"| probe: logged iteration, one batched backward | {probe['logged_batched_ms']:.1f} ms "
+        f"({probe['logged_batched_ratio']:.2f}x) |",
+    ]
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """gan-repro-bench [KEY=VALUE ...]: images/s of our training stage against the DCGAN example loop."""
-    parser = argparse.ArgumentParser(prog="gan-repro-bench", description=main.__doc__)
-    parser.add_argument("overrides", nargs="*", help="gan-repro config overrides, e.g. scale=paper device=cuda")
-    parser.add_argument("--iterations", type=int, default=100, help="training iterations per timed run")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each loop (the median is reported)")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed iterations of each loop first")
-    parser.add_argument("--num-workers", type=int, default=2, help="the reference DataLoader's workers")
-    parser.add_argument("--probe-iterations", type=int, default=20, help="iterations per timed probe measurement")
-    parser.add_argument("--json", type=Path, help="also write the result to this JSON file")
-    args = parser.parse_args(argv)
-    for name in ("iterations", "repeats", "warmup", "probe_iterations"):
-        if getattr(args, name) < 1:
-            print(f"error: --{name.replace('_', '-')}: must be at least 1", file=sys.stderr)
-            return 2
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from gan_repro.errors import ConfigError
-
-    try:
-        result = run_benchmark(args.overrides, iterations=args.iterations, repeats=args.repeats, warmup=args.warmup,
-                               num_workers=args.num_workers, probe_iterations=args.probe_iterations)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (HydraException, OmegaConfBaseException) as error:  # malformed or unknown overrides
-        print(f"error: overrides: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    print(format_table(result))
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

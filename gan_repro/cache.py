@@ -3,7 +3,8 @@
 A stage's key is a hash of everything that determines its output: for training, the dataset and its
 files, the model, the loss, the training noise, the seed, the epochs and snapshots, the batch, the
 optimizer, the distances measured at snapshots, the settings that change the arithmetic (memory
-layout, autocast, compile, device type, CPU threads, torch version) and the stage's own source code; for the probe,
+layout, autocast, compile, device type, CPU threads, torch version) and the package's source code; for the
+probe,
 the training key plus every probe setting. So `experiment=fig1` then `experiment=fig2` only redraws,
 and a sweep over probe settings trains once.
 
@@ -14,6 +15,7 @@ An entry is copied into place under a temporary name and renamed, and manifest.j
 marks it complete, so no reader sees half an entry. Jobs that ask for the same entry at once take its
 lock: one computes, the others wait, then reuse it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,34 +23,42 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 import gan_repro
+from gan_repro.data import FILE_DATASETS
 from gan_repro.files import file_lock, write_json
+from gan_repro.noise import stage_schedule
+from gan_repro.prepare import source_fingerprint
+from gan_repro.probe import use_batched_backward
 
 log = logging.getLogger(__name__)
 
-STAGE_MODULES = {  # the source files whose code decides each stage's numbers
-    "train": ("train", "models", "data", "losses", "noise", "distances", "prepare"),
-    "probe": ("probe", "train", "models", "data", "losses", "noise"),
-}
 STAGE_FILES = {  # what a stage leaves in the run folder, as globs relative to it
     "train": ("train.csv", "snapshots.csv", "checkpoints/epoch_*.pt", "samples/*.png"),
     "probe": ("probe.csv",),
 }
-NOT_DATA_KEYS = ("prepare", "prepared_root", "download", "download_url")  # how the files are fetched, not what they hold
+NOT_DATA_KEYS = (
+    "prepare",
+    "prepared_root",
+    "download",
+    "download_url",
+)  # how the files are fetched, not what they hold
 
 
-def code_version(stage: str) -> str:
-    """A hash of the package version and the source of the modules the stage runs."""
+def code_version() -> str:
+    """A hash of the package version and of every source file the package ships, found by walking it (no
+    hand-kept list of the modules that decide the numbers: a change anywhere makes new keys)."""
+    package = Path(gan_repro.__file__).parent
     digest = hashlib.sha256(gan_repro.__version__.encode())
-    for module in STAGE_MODULES[stage]:
-        digest.update((Path(gan_repro.__file__).parent / f"{module}.py").read_bytes())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -59,17 +69,18 @@ def dataset_fingerprint(dataset_cfg: DictConfig) -> dict[str, Any]:
 
         return {"bundled_with": f"scikit-learn {sklearn.__version__}"}
     root = Path(str(dataset_cfg.root)).expanduser()
-    if dataset_cfg.name in ("celeba", "image_folder", "lsun"):
-        from gan_repro.prepare import source_fingerprint
-
+    if dataset_cfg.name in FILE_DATASETS:
         return source_fingerprint(dataset_cfg)
     stats = [path.stat() for path in sorted(root.rglob("*")) if path.is_file()]
-    return {"files": len(stats), "bytes": sum(s.st_size for s in stats),
-            "newest_mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
+    return {
+        "files": len(stats),
+        "bytes": sum(s.st_size for s in stats),
+        "newest_mtime_ns": max((s.st_mtime_ns for s in stats), default=0),
+    }
 
 
 def cpu_threads(device: torch.device) -> int | None:
-    """The CPU thread count, on a CPU: it changes the order of sums, and GAN training amplifies the difference."""
+    """The CPU thread count, on a CPU: it changes the order of sums, which GAN training amplifies."""
     return torch.get_num_threads() if device.type == "cpu" else None
 
 
@@ -80,37 +91,60 @@ def plain(node: DictConfig) -> Any:
 
 def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     """Everything the training stage's outputs depend on."""
-    from gan_repro.noise import stage_schedule
-
     dataset = {key: value for key, value in plain(cfg.dataset).items() if key not in NOT_DATA_KEYS}
     if dataset.get("root"):
         dataset["root"] = str(Path(str(dataset["root"])).expanduser().resolve())
     train = plain(cfg.train)
     performance = plain(cfg.performance)
     return {
-        "stage": "train", "code": code_version("train"), "torch": torch.__version__, "device": device.type,
+        "stage": "train",
+        "code": code_version(),
+        "torch": torch.__version__,
+        "device": device.type,
         "cpu_threads": cpu_threads(device),
-        "dataset": dataset, "files": dataset_fingerprint(cfg.dataset), "model": plain(cfg.model),
-        "loss": plain(cfg.loss), "noise": repr(stage_schedule(cfg.noise, "train")),
-        "clip_sigmas": cfg.noise.clip_sigmas, "seed": cfg.seed,
-        "train": {key: train[key] for key in ("epochs", "snapshot_epochs", "batch_size", "lr", "beta1", "beta2",
-                                              "log_every", "sample_count")},
+        "dataset": dataset,
+        "files": dataset_fingerprint(cfg.dataset),
+        "model": plain(cfg.model),
+        "loss": plain(cfg.loss),
+        "noise": repr(stage_schedule(cfg.noise, "train")),
+        "clip_sigmas": cfg.noise.clip_sigmas,
+        "seed": cfg.seed,
+        "train": {
+            key: train[key]
+            for key in (
+                "epochs",
+                "snapshot_epochs",
+                "batch_size",
+                "lr",
+                "beta1",
+                "beta2",
+                "log_every",
+                "sample_count",
+            )
+        },
         "distance": plain(cfg.distance),
-        "performance": {key: performance[key] for key in ("channels_last", "cudnn_benchmark", "autocast", "compile",
-                                                          "compile_mode")},
+        "performance": {
+            key: performance[key]
+            for key in ("channels_last", "cudnn_benchmark", "autocast", "compile", "compile_mode")
+        },
     }
 
 
 def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     """Everything the probe's probe.csv depends on: the trained generators and every probe setting."""
-    from gan_repro.noise import stage_schedule
-    from gan_repro.probe import use_batched_backward
-
     probe = plain(cfg.probe)
     probe["batched_backward"] = use_batched_backward(probe["batched_backward"], device)
-    return {"stage": "probe", "code": code_version("probe"), "train_key": key_of(training_inputs(cfg, device)),
-            "probe": probe, "noise": repr(stage_schedule(cfg.noise, "probe")), "clip_sigmas": cfg.noise.clip_sigmas,
-            "seed": cfg.seed, "channels_last": cfg.performance.channels_last, "cpu_threads": cpu_threads(device)}
+    return {
+        "stage": "probe",
+        "code": code_version(),
+        "train_key": key_of(training_inputs(cfg, device)),
+        "probe": probe,
+        "noise": repr(stage_schedule(cfg.noise, "probe")),
+        "clip_sigmas": cfg.noise.clip_sigmas,
+        "seed": cfg.seed,
+        "channels_last": cfg.performance.channels_last,
+        "cpu_threads": cpu_threads(device),
+    }
 
 
 def key_of(inputs: dict[str, Any]) -> str:
@@ -130,14 +164,16 @@ class StageEntry:
         return (self.folder / "manifest.json").is_file()
 
     @contextmanager
-    def locked(self) -> Iterator["StageEntry"]:
+    def locked(self) -> Iterator[StageEntry]:
         """Hold the entry's lock: concurrent jobs with the same key wait here while one computes it."""
         with file_lock(self.folder.parent / f".{self.key}.lock"):
             yield self
 
     def files(self, folder: Path) -> list[Path]:
         """The stage's files under folder, relative to it."""
-        return sorted(path.relative_to(folder) for pattern in STAGE_FILES[self.stage] for path in folder.glob(pattern))
+        return sorted(
+            path.relative_to(folder) for pattern in STAGE_FILES[self.stage] for path in folder.glob(pattern)
+        )
 
     def restore(self, run_dir: Path) -> bool:
         """Copy a complete entry's files into run_dir; False when there is none."""
@@ -149,7 +185,7 @@ class StageEntry:
         return True
 
     def publish(self, run_dir: Path) -> None:
-        """Copy run_dir's stage files into the cache: a temporary folder, renamed into place, manifest last."""
+        """Copy run_dir's stage files into the cache: a temporary folder renamed into place, manifest last."""
         staging = self.folder.with_name(f".{self.key}.{os.getpid()}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
         for relative in self.files(run_dir):
@@ -157,8 +193,10 @@ class StageEntry:
             shutil.copyfile(run_dir / relative, staging / relative)
         shutil.rmtree(self.folder, ignore_errors=True)  # an incomplete entry left by a killed job
         os.replace(staging, self.folder)
-        write_json(self.folder / "manifest.json", {"stage": self.stage, "key": self.key, "inputs": self.inputs,
-                                                   "from_run": str(run_dir)})
+        write_json(
+            self.folder / "manifest.json",
+            {"stage": self.stage, "key": self.key, "inputs": self.inputs, "from_run": str(run_dir)},
+        )
 
 
 class NoCache:
@@ -167,7 +205,7 @@ class NoCache:
     complete, key, folder = False, None, None
 
     @contextmanager
-    def locked(self) -> Iterator["NoCache"]:
+    def locked(self) -> Iterator[NoCache]:
         yield self
 
     def restore(self, run_dir: Path) -> bool:

@@ -1,21 +1,32 @@
-"""Checking a composed config before any work starts, and resolving `device: auto`."""
+"""The config's schema: where conf/ lives, composing it, and every key's rule, declared once.
+
+Each key that a run reads has one Rule in RULES (its type and range, and the one-line message when a value
+breaks it); the few checks that depend on other keys (snapshot epochs within train.epochs, the dataset's
+files, the model's widths, the noise schedules) are declared next to them in NODE_CHECKS. `check_config`
+applies both once per run, before any work, and resolves `device: auto`. Option names come from the
+modules that implement them (data, models, losses, noise, report), so no list is kept twice.
+"""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from gan_repro.data import check_dataset_config
+from gan_repro.data import DATASET_NAMES
 from gan_repro.errors import ConfigError
-from gan_repro.plot import FIGURES
 from gan_repro.losses import GENERATOR_LOSSES
-from gan_repro.models import check_model_config
+from gan_repro.models import MODEL_NAMES, dcgan_depth
 from gan_repro.noise import check_noise_config
+from gan_repro.report import FIGURES
 
 CONFIG_DIR_CANDIDATES = (
-    Path(__file__).resolve().parent / "conf",         # installed wheel: conf/ ships as gan_repro/conf
+    Path(__file__).resolve().parent / "conf",  # installed wheel: conf/ ships as gan_repro/conf
     Path(__file__).resolve().parent.parent / "conf",  # source checkout or editable install
 )
 
@@ -28,31 +39,240 @@ def config_dir() -> Path:
     raise FileNotFoundError(f"gan-repro's conf/ not found in {[str(c) for c in CONFIG_DIR_CANDIDATES]}")
 
 
-def read(cfg: DictConfig, key: str):
+def compose(overrides: Sequence[str] = ()) -> DictConfig:
+    """The config `gan-repro` would run with these command-line overrides (Hydra's compose API)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=list(overrides))
+    finally:
+        GlobalHydra.instance().clear()
+
+
+# ----------------------------------------------------------------------------- rules
+@dataclass(frozen=True)
+class Rule:
+    """What one key accepts: `accepts(value)`, and the message for a value it refuses."""
+
+    accepts: Callable[[Any], bool]
+    expects: str  # completes "must be ...", or a full message with {value} when it starts with "!"
+
+    def problem(self, value: Any) -> str | None:
+        """None when value is acceptable, else the one-line message (without the key)."""
+        if self.accepts(value):
+            return None
+        if self.expects.startswith("!"):
+            return self.expects[1:].format(value=value)
+        return f"must be {self.expects}, got {value!r}"
+
+
+def is_number(value: Any) -> bool:
+    """An int or float that is not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def whole(minimum: int | None = 1) -> Rule:
+    """A whole number (not a bool, not a float), at least `minimum` unless None."""
+    return Rule(
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and (minimum is None or v >= minimum),
+        "a whole number" + (f" >= {minimum}" if minimum is not None else ""),
+    )
+
+
+def number(
+    *, low: float = 0.0, high: float = math.inf, low_inclusive: bool = False, high_inclusive: bool = False
+) -> Rule:
+    """A finite number in the interval from low to high (open or closed at each end)."""
+
+    def accepts(value: Any) -> bool:
+        if not is_number(value) or not math.isfinite(value):
+            return False
+        above = value >= low if low_inclusive else value > low
+        below = value <= high if high_inclusive else value < high
+        return above and below
+
+    if high == math.inf:
+        return Rule(accepts, f"a number {'>=' if low_inclusive else '>'} {low:g}")
+    opening, closing = "[" if low_inclusive else "(", "]" if high_inclusive else ")"
+    return Rule(accepts, f"a number in {opening}{low:g}, {high:g}{closing}")
+
+
+def flag() -> Rule:
+    """true or false."""
+    return Rule(lambda v: isinstance(v, bool), "true or false")
+
+
+def choice(options: Sequence[Any], message: str | None = None, *, optional: bool = False) -> Rule:
+    """One of `options`, compared with their types (true/false are not 1/0); None too if optional."""
+
+    def accepts(value: Any) -> bool:
+        return (optional and value is None) or any(
+            value == option and type(value) is type(option) for option in options
+        )
+
+    return Rule(accepts, message or " or ".join(str(option) for option in options))
+
+
+def list_of(options: Sequence[str]) -> Rule:
+    """A non-empty list drawn from `options`."""
+    return Rule(
+        lambda v: OmegaConf.is_list(v) and len(v) > 0 and all(item in options for item in v),
+        f"a list drawn from {', '.join(options)}",
+    )
+
+
+def sigmas() -> Rule:
+    """null, or a non-empty list of distinct finite sigmas >= 0."""
+
+    def accepts(value: Any) -> bool:
+        if value is None:
+            return True
+        return (
+            OmegaConf.is_list(value)
+            and len(value) > 0
+            and len(set(value)) == len(value)
+            and all(is_number(s) and math.isfinite(s) and s >= 0 for s in value)
+        )
+
+    return Rule(
+        accepts, "!must be a list of distinct finite sigmas >= 0 like [0,0.1], or null; got {value!r}"
+    )
+
+
+BETA = number(low=0.0, high=1.0, low_inclusive=True)  # Adam's betas, in [0, 1)
+RULES: dict[str, Rule] = {
+    "seed": whole(minimum=None),  # any whole number; seeds torch, the data order and every noise batch
+    "quiet": flag(),
+    "debug": flag(),
+    "resume": flag(),
+    "on_nonfinite": choice(("stop", "warn")),
+    "dataset.name": choice(
+        DATASET_NAMES, "!unknown dataset '{value}'; choose one of " + ", ".join(DATASET_NAMES)
+    ),
+    "dataset.channels": choice((1, 3)),
+    "dataset.image_size": whole(),
+    "dataset.bad_images": choice(("stop", "skip"), optional=True),  # file datasets only; absent = stop
+    "model.name": choice(MODEL_NAMES, "!unknown model '{value}'; choose one of " + ", ".join(MODEL_NAMES)),
+    "model.nz": whole(),
+    "loss.name": choice(
+        GENERATOR_LOSSES, "!unknown generator loss '{value}'; choose " + " or ".join(GENERATOR_LOSSES)
+    ),
+    "train.epochs": whole(),
+    "train.batch_size": whole(),
+    "train.log_every": whole(),
+    "train.sample_count": whole(),
+    "train.checkpoint_every": whole(minimum=0),
+    "train.num_workers": whole(minimum=0),
+    "train.lr": number(),
+    "train.beta1": BETA,
+    "train.beta2": BETA,
+    "probe.iterations": whole(),
+    "probe.log_every": whole(),
+    "probe.batch_size": whole(),
+    "probe.lr": number(),
+    "probe.beta1": BETA,
+    "probe.beta2": BETA,
+    "probe.dtype": choice(
+        ("float32", "float64"), "!must be float32 or float64 (never lower: values reach 1e-12), got {value!r}"
+    ),
+    "probe.noise_stds": sigmas(),
+    "probe.batched_backward": choice(("auto", True, False)),
+    "distance.samples": whole(),
+    "distance.projections": whole(),
+    "distance.exact_samples": whole(),
+    "performance.channels_last": flag(),
+    "performance.cudnn_benchmark": flag(),
+    "performance.compile": flag(),
+    "performance.autocast": choice(
+        ("none", "bf16"), "!must be none or bf16 (the probe always runs in fp32), got {value!r}"
+    ),
+    "performance.compile_mode": choice(("default", "reduce-overhead", "max-autotune")),
+    "performance.data_on_device": choice(("auto", False)),
+    "performance.log_buffer": whole(),
+    "plot.figures": list_of(FIGURES),
+    "plot.window": whole(),
+    "plot.formats": list_of(("png", "pdf", "svg")),
+}
+
+
+def read(cfg: DictConfig, key: str) -> Any:
     """cfg's value at a dotted key, with a missing (???) or absent value reported as a ConfigError."""
     try:
         value = OmegaConf.select(cfg, key, throw_on_missing=True)
     except Exception as error:  # MissingMandatoryValue, InterpolationResolutionError
-        raise ConfigError(key, f"is required and cannot be read ({str(error).splitlines()[0]}); "
-                          f"set it, e.g. {key}=...") from None
+        raise ConfigError(
+            key, f"is required and cannot be read ({str(error).splitlines()[0]}); set it, e.g. {key}=..."
+        ) from None
     return value
 
 
-def whole_number(cfg: DictConfig, key: str, *, minimum: int = 1) -> int:
-    """The value at key as an int >= minimum (not a bool, not a float), or a ConfigError naming the key."""
-    value = read(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(key, f"must be a whole number >= {minimum}, got {value!r}")
-    return value
+def check_rules(cfg: DictConfig, rules: dict[str, Rule], *, prefix: str = "") -> None:
+    """Apply each rule to its key under cfg; the first refusal is a ConfigError naming the full key."""
+    for key, rule in rules.items():
+        problem = rule.problem(read(cfg, key))
+        if problem is not None:
+            raise ConfigError(f"{prefix}{key}", problem)
 
 
-def positive_float(cfg: DictConfig, key: str, *, upper: float = math.inf) -> float:
-    """The value at key as a finite float in (0, upper), or a ConfigError naming the key."""
-    value = read(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < upper):
-        bound = f" and < {upper}" if upper != math.inf else ""
-        raise ConfigError(key, f"must be a number > 0{bound}, got {value!r}")
-    return float(value)
+# ----------------------------------------------------------------------------- checks across keys
+def check_dataset(dataset_cfg: DictConfig) -> None:
+    """The dataset node: its own keys, then that a file dataset's root is a folder with something in it."""
+    check_rules(
+        dataset_cfg,
+        {key.split(".", 1)[1]: rule for key, rule in RULES.items() if key.startswith("dataset.")},
+        prefix="dataset.",
+    )
+    if dataset_cfg.name == "digits":
+        return
+    if OmegaConf.is_missing(dataset_cfg, "root") or dataset_cfg.root in (None, ""):
+        raise ConfigError(
+            "dataset.root",
+            f"dataset={dataset_cfg.name} needs its files: add dataset.root=/path/to/{dataset_cfg.name}",
+        )
+    root = Path(str(dataset_cfg.root)).expanduser()
+    if dataset_cfg.get("download"):
+        return  # the files are fetched into root before the data is read
+    if not root.is_dir():
+        raise ConfigError(
+            "dataset.root", f"{root} is not a folder; point dataset.root at the {dataset_cfg.name} files"
+        )
+    if not any(root.iterdir()):
+        raise ConfigError("dataset.root", f"{root} is empty; put the {dataset_cfg.name} files there")
+
+
+def check_model(cfg: DictConfig) -> None:
+    """DCGAN needs an image size 2^k >= 16 and positive widths."""
+    if cfg.model.name.startswith("dcgan"):
+        dcgan_depth(int(cfg.dataset.image_size))
+        check_rules(cfg, {"model.ngf": whole(), "model.ndf": whole()})
+
+
+def check_snapshots(cfg: DictConfig) -> None:
+    """train.snapshot_epochs: a non-empty list of distinct epochs within 1..train.epochs."""
+    snapshots, epochs = read(cfg, "train.snapshot_epochs"), cfg.train.epochs
+    if not OmegaConf.is_list(snapshots) or len(snapshots) == 0:
+        raise ConfigError(
+            "train.snapshot_epochs", f"must be a non-empty list like [1,10,25], got {snapshots!r}"
+        )
+    for epoch in snapshots:
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= epochs:
+            raise ConfigError(
+                "train.snapshot_epochs",
+                f"{epoch!r} is outside 1..train.epochs={epochs}; use epochs between 1 and {epochs}",
+            )
+    if len(set(snapshots)) != len(snapshots):
+        raise ConfigError("train.snapshot_epochs", f"has repeated epochs: {list(snapshots)}")
+
+
+NODE_CHECKS: tuple[Callable[[DictConfig], None], ...] = (
+    lambda cfg: check_dataset(cfg.dataset),
+    check_model,
+    lambda cfg: check_noise_config(cfg.noise),  # the schedules' kinds and sigmas (noise.py parses them)
+    check_snapshots,
+)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -63,90 +283,18 @@ def resolve_device(name: str) -> torch.device:
         device = torch.device(name)
     except (RuntimeError, TypeError):
         raise ConfigError("device", f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+    if device.type == "cuda" and (
+        not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()
+    ):
         raise ConfigError("device", f"{name} is not available on this machine; use device=auto or device=cpu")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("device", "mps is not available on this machine; use device=auto or device=cpu")
     return device
 
 
-def check_performance_config(cfg: DictConfig) -> None:
-    """The performance node's keys: switches, the autocast and compile modes, the log buffer."""
-    for key in ("performance.channels_last", "performance.cudnn_benchmark", "performance.compile"):
-        if not isinstance(read(cfg, key), bool):
-            raise ConfigError(key, f"must be true or false, got {read(cfg, key)!r}")
-    if read(cfg, "performance.autocast") not in ("none", "bf16"):
-        raise ConfigError("performance.autocast", f"must be none or bf16 (the probe always runs in fp32), "
-                          f"got {cfg.performance.autocast!r}")
-    if read(cfg, "performance.compile_mode") not in ("default", "reduce-overhead", "max-autotune"):
-        raise ConfigError("performance.compile_mode", "must be default, reduce-overhead (CUDA graphs) or "
-                          f"max-autotune, got {cfg.performance.compile_mode!r}")
-    if read(cfg, "performance.data_on_device") not in ("auto", False):
-        raise ConfigError("performance.data_on_device", f"must be auto or false, got {cfg.performance.data_on_device!r}")
-    whole_number(cfg, "performance.log_buffer")
-
-
 def check_config(cfg: DictConfig) -> torch.device:
-    """Every setting a run needs, checked before any training; returns the device to use."""
-    if not isinstance(read(cfg, "seed"), int) or isinstance(cfg.seed, bool):
-        raise ConfigError("seed", f"must be a whole number, got {cfg.seed!r}")
-    check_dataset_config(cfg.dataset)
-    image_size = whole_number(cfg, "dataset.image_size")
-    check_model_config(cfg.model, image_size)
-    if read(cfg, "loss.name") not in GENERATOR_LOSSES:
-        raise ConfigError("loss", f"unknown generator loss '{cfg.loss.name}'; choose {' or '.join(GENERATOR_LOSSES)}")
-
-    epochs = whole_number(cfg, "train.epochs")
-    check_noise_config(cfg.noise)
-    noise_stds = read(cfg, "probe.noise_stds")
-    if noise_stds is not None:
-        if not OmegaConf.is_list(noise_stds) or not noise_stds or any(
-                isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0
-                for s in noise_stds):
-            raise ConfigError("probe.noise_stds", f"must be a list of finite sigmas >= 0 like [0,0.1], or null; "
-                              f"got {noise_stds!r}")
-        if len(set(noise_stds)) != len(noise_stds):
-            raise ConfigError("probe.noise_stds", f"has repeated sigmas: {list(noise_stds)}")
-    for key in ("train.batch_size", "train.log_every", "train.sample_count", "probe.iterations",
-                "probe.log_every", "probe.batch_size", "plot.window", "distance.samples", "distance.projections",
-                "distance.exact_samples"):
-        whole_number(cfg, key)
-    whole_number(cfg, "train.num_workers", minimum=0)
-    for key in ("train.lr", "probe.lr"):
-        positive_float(cfg, key)
-    for key in ("train.beta1", "train.beta2", "probe.beta1", "probe.beta2"):
-        value = read(cfg, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise ConfigError(key, f"must be a number in [0, 1), got {value!r}")
-
-    snapshots = read(cfg, "train.snapshot_epochs")
-    if not OmegaConf.is_list(snapshots) or len(snapshots) == 0:
-        raise ConfigError("train.snapshot_epochs", f"must be a non-empty list like [1,10,25], got {snapshots!r}")
-    for epoch in snapshots:
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= epochs:
-            raise ConfigError("train.snapshot_epochs", f"{epoch!r} is outside 1..train.epochs={epochs}; "
-                              f"use epochs between 1 and {epochs}")
-    if len(set(snapshots)) != len(snapshots):
-        raise ConfigError("train.snapshot_epochs", f"has repeated epochs: {list(snapshots)}")
-
-    if read(cfg, "probe.dtype") not in ("float32", "float64"):
-        raise ConfigError("probe.dtype", f"must be float32 or float64 (never lower: values reach 1e-12), "
-                          f"got {cfg.probe.dtype!r}")
-    if read(cfg, "on_nonfinite") not in ("stop", "warn"):
-        raise ConfigError("on_nonfinite", f"must be stop or warn, got {cfg.on_nonfinite!r}")
-    if cfg.dataset.get("bad_images", "stop") not in ("stop", "skip"):
-        raise ConfigError("dataset.bad_images", f"must be stop or skip, got {cfg.dataset.bad_images!r}")
-    whole_number(cfg, "train.checkpoint_every", minimum=0)
-    for key in ("quiet", "debug", "resume"):
-        if not isinstance(read(cfg, key), bool):
-            raise ConfigError(key, f"must be true or false, got {read(cfg, key)!r}")
-    if read(cfg, "probe.batched_backward") not in ("auto", True, False):
-        raise ConfigError("probe.batched_backward", f"must be auto, true or false, got {cfg.probe.batched_backward!r}")
-    check_performance_config(cfg)
-    figures = read(cfg, "plot.figures")
-    if not OmegaConf.is_list(figures) or not figures or any(f not in FIGURES for f in figures):
-        raise ConfigError("plot.figures", f"must be a list drawn from {', '.join(FIGURES)}, got {figures!r}")
-    formats = read(cfg, "plot.formats")
-    if not OmegaConf.is_list(formats) or not formats or any(f not in ("png", "pdf", "svg") for f in formats):
-        raise ConfigError("plot.formats", f"must be a list drawn from png, pdf, svg, got {formats!r}")
+    """Every setting a run needs, checked once before any work; returns the device to use."""
+    check_rules(cfg, {key: rule for key, rule in RULES.items() if not key.startswith("dataset.")})
+    for check in NODE_CHECKS:
+        check(cfg)
     return resolve_device(str(read(cfg, "device")))

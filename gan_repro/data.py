@@ -4,6 +4,7 @@ Small datasets (digits, MNIST, Fashion-MNIST, CIFAR-10) are decoded once into a 
 tensor (N, C, H, W) and batched by indexing; image folders, CelebA and LSUN are decoded
 lazily by a DataLoader with workers.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -12,13 +13,14 @@ import logging
 import pickle
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
@@ -39,8 +41,9 @@ def resize_uint8(images: torch.Tensor, image_size: int) -> torch.Tensor:
     """Resize a uint8 batch (N, C, h, w) to (N, C, image_size, image_size), bilinear with antialiasing."""
     if images.shape[-1] == image_size and images.shape[-2] == image_size:
         return images
-    resized = F.interpolate(images.float(), size=(image_size, image_size), mode="bilinear",
-                            align_corners=False, antialias=True)
+    resized = F.interpolate(
+        images.float(), size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True
+    )
     return resized.round_().clamp_(0, 255).to(torch.uint8)
 
 
@@ -71,7 +74,9 @@ class BadImage(NamedTuple):
     reason: str
 
 
-def decode_image(read, source: str, image_size: int, channels: int, *, as_uint8: bool = False) -> torch.Tensor | BadImage:
+def decode_image(
+    read, source: str, image_size: int, channels: int, *, as_uint8: bool = False
+) -> torch.Tensor | BadImage:
     """Decode an image (read() gives a file name or file object) to float (C, S, S) in [-1, 1] (uint8 in
     [0, 255] with as_uint8), or a BadImage.
 
@@ -161,9 +166,9 @@ class LMDBImages(Dataset):
         source = f"{self.path} record {self.keys[index].decode(errors='replace')}"
         if encoded is None:
             return BadImage(source, "missing record")
-        return decode_image(lambda: io.BytesIO(encoded), source, self.image_size, self.channels,
-                            as_uint8=self.as_uint8)
-
+        return decode_image(
+            lambda: io.BytesIO(encoded), source, self.image_size, self.channels, as_uint8=self.as_uint8
+        )
 
 
 # ----------------------------------------------------------------------------- readers
@@ -189,14 +194,16 @@ def read_idx(path: Path) -> np.ndarray:
     if data[2] not in dtypes:
         raise ConfigError("dataset.root", f"{path}: unknown IDX element type 0x{data[2]:02x}")
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if len(data) < 4 + 4 * ndim:
         raise ConfigError("dataset.root", f"{path} is truncated inside its header")
     if 0 in shape:
         raise ConfigError("dataset.root", f"{path} holds no data (shape {shape})")
     body = np.frombuffer(data, dtype=dtypes[data[2]], offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
-        raise ConfigError("dataset.root", f"{path} is truncated: header says {shape}, found {body.size} values")
+        raise ConfigError(
+            "dataset.root", f"{path} is truncated: header says {shape}, found {body.size} values"
+        )
     return body.reshape(shape)
 
 
@@ -207,17 +214,23 @@ def find_idx_images(root: Path, split: str, subfolder: str) -> Path:
         for candidate in (folder / name, folder / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
-    raise ConfigError("dataset.root", f"no {name}[.gz] under {root} (nor raw/ or {subfolder}/raw/); "
-                      "put the IDX files there, or add dataset.download=true")
+    raise ConfigError(
+        "dataset.root",
+        f"no {name}[.gz] under {root} (nor raw/ or {subfolder}/raw/); "
+        "put the IDX files there, or add dataset.download=true",
+    )
 
 
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickles CIFAR-10's python batches only: numpy arrays, dicts, lists, bytes; nothing callable."""
 
     ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
-        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
         ("_codecs", "encode"),
     }
 
@@ -245,7 +258,10 @@ def read_cifar_binary_batch(path: Path) -> np.ndarray:
     """One binary-release CIFAR batch (records of 1 label byte + 3072 pixel bytes) -> uint8 (N, 3, 32, 32)."""
     raw = np.fromfile(path, dtype=np.uint8)
     if raw.size == 0 or raw.size % 3073:
-        raise ConfigError("dataset.root", f"{path} is not a CIFAR-10 binary batch (size {raw.size} is not a multiple of 3073)")
+        raise ConfigError(
+            "dataset.root",
+            f"{path} is not a CIFAR-10 binary batch (size {raw.size} is not a multiple of 3073)",
+        )
     return raw.reshape(-1, 3073)[:, 1:].reshape(-1, 3, 32, 32)
 
 
@@ -261,8 +277,11 @@ def load_cifar10_uint8(root: Path, split: str) -> torch.Tensor:
         paths = [folder / name for name in python_names if (folder / name).is_file()]
         if paths:
             return torch.from_numpy(np.concatenate([read_cifar_python_batch(p) for p in paths]))
-    raise ConfigError("dataset.root", f"no CIFAR-10 {split} batches under {root}; put cifar-10-batches-bin/ "
-                      "or cifar-10-batches-py/ there, or add dataset.download=true")
+    raise ConfigError(
+        "dataset.root",
+        f"no CIFAR-10 {split} batches under {root}; put cifar-10-batches-bin/ "
+        "or cifar-10-batches-py/ there, or add dataset.download=true",
+    )
 
 
 def list_images(root: Path, max_images: int | None) -> list[Path]:
@@ -278,51 +297,22 @@ def find_lsun_lmdb(root: Path, category: str, split: str) -> Path:
     for candidate in (root / f"{category}_{split}_lmdb", root):
         if (candidate / "data.mdb").is_file():
             return candidate
-    raise ConfigError("dataset.root", f"no LMDB ({category}_{split}_lmdb/data.mdb) under {root}; "
-                      "put LSUN's LMDB folder there")
+    raise ConfigError(
+        "dataset.root",
+        f"no LMDB ({category}_{split}_lmdb/data.mdb) under {root}; put LSUN's LMDB folder there",
+    )
 
 
 # ----------------------------------------------------------------------------- entry points
-def check_dataset_config(cfg: DictConfig) -> None:
-    """Refuse a bad dataset config with a ConfigError naming the setting (before any work)."""
-    if cfg.name not in DATASET_NAMES:
-        raise ConfigError("dataset.name", f"unknown dataset '{cfg.name}'; choose one of {', '.join(DATASET_NAMES)}")
-    if cfg.channels not in (1, 3):
-        raise ConfigError("dataset.channels", f"must be 1 or 3, got {cfg.channels}")
-    if cfg.name == "digits":
-        return
-    if OmegaConf.is_missing(cfg, "root") or cfg.root in (None, ""):
-        raise ConfigError("dataset.root", f"dataset={cfg.name} needs its files: add dataset.root=/path/to/{cfg.name}")
-    root = Path(str(cfg.root)).expanduser()
-    if cfg.get("download"):
-        return  # the files are fetched into root before the data is read
-    if not root.is_dir():
-        raise ConfigError("dataset.root", f"{root} is not a folder; point dataset.root at the {cfg.name} files")
-    if not any(root.iterdir()):
-        raise ConfigError("dataset.root", f"{root} is empty; put the {cfg.name} files there")
-
-
-FILE_DATASETS = ("celeba", "image_folder", "lsun")  # decoded image by image; the prepare step decodes them once
-
-
-def build_dataset(cfg: DictConfig) -> Dataset:
-    """The dataset named by cfg (the `dataset` config node), images in [-1, 1] at cfg.image_size.
-
-    File datasets with dataset.prepare=true are decoded once into a prepared uint8 array (prepare.py)."""
-    check_dataset_config(cfg)
-    if cfg.name in FILE_DATASETS and cfg.get("prepare"):
-        from gan_repro.prepare import prepared_dataset
-
-        return prepared_dataset(cfg)
-    dataset = read_dataset(cfg)
-    if len(dataset) == 0:
-        raise ConfigError("dataset.root", f"{cfg.get('root')} holds no {cfg.name} images")
-    return dataset
+FILE_DATASETS = (
+    "celeba",
+    "image_folder",
+    "lsun",
+)  # decoded image by image; the prepare step decodes them once
 
 
 def read_dataset(cfg: DictConfig) -> Dataset:
-    """The images of the dataset cfg names, by format."""
-    check_dataset_config(cfg)
+    """The images of the dataset cfg names (a node checked by config.check_dataset), by format."""
     size, channels = int(cfg.image_size), int(cfg.channels)
     if cfg.name == "digits":
         return TensorImages(resize_uint8(load_digits_uint8(), size))
@@ -351,20 +341,24 @@ def place_dataset(dataset: Dataset, device: torch.device, mode: str | bool) -> D
         return dataset
     free_bytes, _ = torch.cuda.mem_get_info(device)
     if dataset.images.numel() > free_bytes // 4:
-        log.info("data: %.1f GB does not fit in a quarter of the GPU's free memory; batches are copied from the host",
-                 dataset.images.numel() / 1e9)
+        log.info(
+            "data: %.1f GB does not fit in a quarter of the GPU's free memory; batches come from the host",
+            dataset.images.numel() / 1e9,
+        )
         return dataset
     log.info("data: %.2f GB of uint8 images placed on %s", dataset.images.numel() / 1e9, device)
     return TensorImages(dataset.images.to(device))
 
 
-def sample_images(dataset: Dataset, count: int, *, generator: torch.Generator) -> torch.Tensor:
+def sample_images(dataset: Dataset, count: int, *, rng: torch.Generator) -> torch.Tensor:
     """count distinct images drawn at random, float (count, C, H, W) in [-1, 1] on the CPU."""
-    indices = torch.randperm(len(dataset), generator=generator)[:count]
+    indices = torch.randperm(len(dataset), generator=rng)[:count]
     if isinstance(dataset, TensorImages):
         return to_unit_range(dataset.images[indices.to(dataset.images.device)]).cpu()
     images = [dataset[int(i)] for i in indices]
-    return torch.stack([image for image in images if isinstance(image, torch.Tensor)])  # unreadable ones left out
+    return torch.stack(
+        [image for image in images if isinstance(image, torch.Tensor)]
+    )  # unreadable ones left out
 
 
 def batches_per_epoch(dataset: Dataset, batch_size: int) -> int:
@@ -375,47 +369,77 @@ def batches_per_epoch(dataset: Dataset, batch_size: int) -> int:
 class BadImagePolicy:
     """What to do with images that cannot be decoded: `stop` the run, or `skip` them and count."""
 
-    def __init__(self, mode: str = "stop"):
-        if mode not in ("stop", "skip"):
-            raise ConfigError("dataset.bad_images", f"must be stop or skip, got {mode!r}")
-        self.mode, self.skipped = mode, 0
+    def __init__(self, mode: str | None = "stop"):
+        self.mode, self.skipped = mode or "stop", 0  # dataset.bad_images, checked by config.py
 
     def handle(self, bad: list[BadImage]) -> None:
         """Raise on the first bad image (stop), or count them (skip)."""
         if bad and self.mode == "stop":
-            raise ConfigError("dataset.bad_images", f"cannot use {bad[0].source}: {bad[0].reason}; remove the file, "
-                              "or set dataset.bad_images=skip to skip such images")
+            raise ConfigError(
+                "dataset.bad_images",
+                f"cannot use {bad[0].source}: {bad[0].reason}; remove the file, "
+                "or set dataset.bad_images=skip to skip such images",
+            )
         self.skipped += len(bad)
 
 
-def epoch_order(dataset: Dataset, generator: torch.Generator) -> torch.Tensor:
-    """This epoch's shuffled order of indices (draws from `generator`, so resuming can redraw it)."""
-    return torch.randperm(len(dataset), generator=generator)
+def epoch_order(dataset: Dataset, rng: torch.Generator) -> torch.Tensor:
+    """This epoch's shuffled order of indices (draws from `rng`, so resuming can redraw it)."""
+    return torch.randperm(len(dataset), generator=rng)
 
 
-def iterate_epoch(dataset: Dataset, order: torch.Tensor, *, batch_size: int, device: torch.device,
-                  start_batch: int = 0, num_workers: int = 0,
-                  bad_images: BadImagePolicy | None = None) -> Iterator[torch.Tensor]:
-    """The full batches of one epoch in `order`, from batch `start_batch` on: float (B, C, H, W) in [-1, 1]."""
+def iterate_epoch(
+    dataset: Dataset,
+    order: torch.Tensor,
+    *,
+    batch_size: int,
+    device: torch.device,
+    start_batch: int = 0,
+    num_workers: int = 0,
+    bad_images: BadImagePolicy | None = None,
+) -> Iterator[torch.Tensor]:
+    """The full batches of one epoch in `order`, from batch `start_batch` on: float (B, C, H, W), [-1, 1]."""
     stop = batches_per_epoch(dataset, batch_size) * batch_size
-    order = order[start_batch * batch_size:stop]
+    order = order[start_batch * batch_size : stop]
     if isinstance(dataset, TensorImages):  # index the uint8 array where it lives (the GPU, if placed there)
         order = order.to(dataset.images.device)
         for start in range(0, len(order), batch_size):
-            yield to_unit_range(dataset.images[order[start:start + batch_size]]).to(device, non_blocking=True)
+            yield to_unit_range(dataset.images[order[start : start + batch_size]]).to(
+                device, non_blocking=True
+            )
         return
     policy = bad_images or BadImagePolicy("stop")
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=order.tolist(), drop_last=True,
-                        num_workers=num_workers, collate_fn=collate_images, pin_memory=device.type == "cuda")
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=order.tolist(),
+        drop_last=True,
+        num_workers=num_workers,
+        collate_fn=collate_images,
+        pin_memory=device.type == "cuda",
+    )
     for batch, bad in loader:
         policy.handle(bad)
         if batch is not None:
             yield batch.to(device, non_blocking=True)
 
 
-def infinite_batches(dataset: Dataset, *, batch_size: int, generator: torch.Generator, device: torch.device,
-                     num_workers: int = 0, bad_images: BadImagePolicy | None = None) -> Iterator[torch.Tensor]:
+def infinite_batches(
+    dataset: Dataset,
+    *,
+    batch_size: int,
+    rng: torch.Generator,
+    device: torch.device,
+    num_workers: int = 0,
+    bad_images: BadImagePolicy | None = None,
+) -> Iterator[torch.Tensor]:
     """Shuffled batches forever, epoch after epoch (the probe counts iterations, not epochs)."""
     while True:
-        yield from iterate_epoch(dataset, epoch_order(dataset, generator), batch_size=batch_size, device=device,
-                                 num_workers=num_workers, bad_images=bad_images)
+        yield from iterate_epoch(
+            dataset,
+            epoch_order(dataset, rng),
+            batch_size=batch_size,
+            device=device,
+            num_workers=num_workers,
+            bad_images=bad_images,
+        )

@@ -5,6 +5,7 @@ Each file is streamed to NAME.part, resumed with an HTTP Range request when a .p
 into place only then. Without network the error says which files to put where by hand. Tests
 never need the network: they serve files from 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,16 +22,28 @@ from gan_repro.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-# name -> (default base URL, {file: published MD5}); the MD5s are the datasets' own (as torchvision uses them).
+# name -> (default base URL, {file: published MD5}); the MD5s are the datasets' own (as in torchvision).
 SOURCES: dict[str, tuple[str, dict[str, str]]] = {
-    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/", {
-        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3"}),
-    "fashion_mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", {
-        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79"}),
-    "cifar10": ("https://www.cs.toronto.edu/~kriz/", {  # the binary release: no pickles to trust
-        "cifar-10-binary.tar.gz": "c32a1d4ab5d03f1284b67883e8d87530"}),
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        {
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        },
+    ),
+    "fashion_mnist": (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        {
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        },
+    ),
+    "cifar10": (
+        "https://www.cs.toronto.edu/~kriz/",
+        {  # the binary release: no pickles to trust
+            "cifar-10-binary.tar.gz": "c32a1d4ab5d03f1284b67883e8d87530"
+        },
+    ),
 }
 CHUNK = 1 << 20
 
@@ -61,13 +74,19 @@ def fetch(url: str, destination: Path, md5: str, *, timeout: float = 60.0) -> Pa
                 handle.flush()
                 os.fsync(handle.fileno())
     except (urllib.error.URLError, OSError) as error:  # keep the .part: the next try resumes it
-        raise ConfigError("dataset.download", f"cannot fetch {url} ({getattr(error, 'reason', error)}); put "
-                          f"{destination.name} (md5 {md5}) in {destination.parent} by hand, or try again") from None
+        raise ConfigError(
+            "dataset.download",
+            f"cannot fetch {url} ({getattr(error, 'reason', error)}); put "
+            f"{destination.name} (md5 {md5}) in {destination.parent} by hand, or try again",
+        ) from None
     got = md5_of(partial)
     if got != md5:
         partial.unlink()
-        raise ConfigError("dataset.download", f"{destination.name} from {url} has md5 {got}, not the published "
-                          f"{md5}; the file was removed: try again or fetch it by hand")
+        raise ConfigError(
+            "dataset.download",
+            f"{destination.name} from {url} has md5 {got}, not the published "
+            f"{md5}; the file was removed: try again or fetch it by hand",
+        )
     os.replace(partial, destination)
     return destination
 
@@ -75,8 +94,11 @@ def fetch(url: str, destination: Path, md5: str, *, timeout: float = 60.0) -> Pa
 def extract_cifar(archive: Path, root: Path) -> None:
     """Unpack only the regular files of cifar-10-batches-bin/ (no links, no paths outside root)."""
     with tarfile.open(archive, "r:gz") as tar:
-        members = [m for m in tar.getmembers() if m.isfile() and m.name.startswith("cifar-10-batches-bin/")
-                   and ".." not in Path(m.name).parts]
+        members = [
+            m
+            for m in tar.getmembers()
+            if m.isfile() and m.name.startswith("cifar-10-batches-bin/") and ".." not in Path(m.name).parts
+        ]
         safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.10.12 / 3.11.4
         tar.extractall(root, members=members, **safe)
 
@@ -84,8 +106,11 @@ def extract_cifar(archive: Path, root: Path) -> None:
 def download_dataset(dataset_cfg: DictConfig) -> None:
     """Fetch what dataset_cfg needs into dataset.root (skipping files already there and verified)."""
     if dataset_cfg.name not in SOURCES:
-        raise ConfigError("dataset.download", f"dataset={dataset_cfg.name} has no published download; "
-                          f"use one of {', '.join(SOURCES)}, or put the files in dataset.root by hand")
+        raise ConfigError(
+            "dataset.download",
+            f"dataset={dataset_cfg.name} has no published download; "
+            f"use one of {', '.join(SOURCES)}, or put the files in dataset.root by hand",
+        )
     default_url, files = SOURCES[dataset_cfg.name]
     base_url = dataset_cfg.get("download_url") or default_url
     root = Path(str(dataset_cfg.root)).expanduser()

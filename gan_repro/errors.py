@@ -1,4 +1,5 @@
 """The one exception type for bad input: it names the setting and says what to do."""
+
 from __future__ import annotations
 
 

@@ -1,14 +1,17 @@
 """Writing artifacts safely: write to a temporary name in the same folder, then rename into place."""
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, IO, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # torch and PIL are imported where used, so plotting and reports stay light
+    import pandas as pd
     import torch
 
 import numpy as np
@@ -18,7 +21,9 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Call write(handle) on a temporary file next to path, fsync, then rename it onto path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    handle = tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
     try:
         with handle:
             write(handle)
@@ -29,6 +34,11 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
         Path(handle.name).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    """Atomically write a DataFrame as CSV (no index), LF line endings as every CSV here."""
+    return atomic_write(path, lambda handle: handle.write(frame.to_csv(index=False).encode()))
 
 
 @contextmanager
@@ -65,11 +75,13 @@ def image_grid(images: torch.Tensor, *, columns: int = 8, padding: int = 2) -> n
     images = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     count, channels, height, width = images.shape
     rows = -(-count // columns)
-    grid = np.full((rows * (height + padding) + padding, columns * (width + padding) + padding, channels), 255, np.uint8)
+    grid = np.full(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels), 255, np.uint8
+    )
     for index in range(count):
         top = padding + (index // columns) * (height + padding)
         left = padding + (index % columns) * (width + padding)
-        grid[top:top + height, left:left + width] = images[index].permute(1, 2, 0).numpy()
+        grid[top : top + height, left : left + width] = images[index].permute(1, 2, 0).numpy()
     return grid
 
 

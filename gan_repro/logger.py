@@ -4,6 +4,7 @@ Rows may hold device tensors; they are buffered and converted in one transfer pe
 `buffer_rows`, so logging every iteration does not force a host-device sync per iteration.
 Each chunk is flushed to disk at once, so a reader (or a kill) never sees half a row.
 """
+
 from __future__ import annotations
 
 import csv
@@ -32,8 +33,12 @@ def format_cell(value: Any) -> Any:
 
 def rows_to_numbers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Convert buffered rows to Python numbers with one device-to-host copy for all their tensors."""
-    tensors = [(i, key, value) for i, row in enumerate(rows) for key, value in row.items()
-               if isinstance(value, torch.Tensor) and value.device.type != "cpu"]
+    tensors = [
+        (i, key, value)
+        for i, row in enumerate(rows)
+        for key, value in row.items()
+        if isinstance(value, torch.Tensor) and value.device.type != "cpu"
+    ]
     converted = [dict(row) for row in rows]
     if tensors:
         host = torch.stack([value.detach().double().reshape(()) for _, _, value in tensors]).cpu().tolist()
@@ -80,7 +85,7 @@ class CSVLogger:
         self.flush()
         self.handle.close()
 
-    def __enter__(self) -> "CSVLogger":
+    def __enter__(self) -> CSVLogger:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -1,8 +1,9 @@
 """GAN costs, written in D's logits l (D = sigmoid(l)) with softplus so nothing under- or overflows.
 
-    log D(x)      = -softplus(-l)
-    log(1 - D(x)) = -softplus(l)
+log D(x)      = -softplus(-l)
+log(1 - D(x)) = -softplus(l)
 """
+
 from __future__ import annotations
 
 import torch

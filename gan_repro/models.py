@@ -1,4 +1,5 @@
 """Generators and discriminators. D returns one logit per sample, shape (B,)."""
+
 from __future__ import annotations
 
 import math
@@ -16,12 +17,14 @@ def dcgan_depth(image_size: int) -> int:
     """Number of stride-2 layers between 4x4 and image_size (image_size = 4 * 2**depth); needs 2^k >= 16."""
     depth = math.log2(image_size) - 2 if image_size > 0 else -1
     if depth != int(depth) or image_size < 16:
-        raise ConfigError("dataset.image_size", f"DCGAN needs a power of 2 >= 16 (16, 32, 64, 128, ...), got {image_size}")
+        raise ConfigError(
+            "dataset.image_size", f"DCGAN needs a power of 2 >= 16 (16, 32, 64, 128, ...), got {image_size}"
+        )
     return int(depth)
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
-    """DCGAN's init (convs have no bias, as in DCGAN): conv weights N(0, 0.02); BatchNorm scale N(1, 0.02), shift 0."""
+    """DCGAN's init (convs have no bias): conv weights N(0, 0.02); BatchNorm scale N(1, 0.02), shift 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
@@ -44,12 +47,21 @@ class DCGANGenerator(nn.Module):
 
         width = ngf * 2 ** (depth - 1)  # 64x64: ngf*8 at 4x4, as in DCGAN
         layers: list[nn.Module] = [  # (B, nz, 1, 1) -> (B, width, 4, 4)
-            nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False), norm(width), nn.ReLU(True)]
+            nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False),
+            norm(width),
+            nn.ReLU(True),
+        ]
         for _ in range(depth - 1):  # each doubles the side and halves the width
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), norm(width // 2),
-                       nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                norm(width // 2),
+                nn.ReLU(True),
+            ]
             width //= 2
-        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]  # (B, ngf, S/2, S/2) -> (B, C, S, S)
+        layers += [
+            nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        ]  # (B, ngf, S/2, S/2) -> (B, C, S, S)
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
 
@@ -63,11 +75,17 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, *, image_size: int, ndf: int, channels: int):
         super().__init__()
         depth = dcgan_depth(image_size)
-        layers: list[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]  # (B, ndf, S/2, S/2)
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, ndf, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, True),
+        ]  # (B, ndf, S/2, S/2)
         width = ndf
         for _ in range(depth - 1):  # each halves the side and doubles the width
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2),
-                       nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
             width *= 2
         layers += [nn.Conv2d(width, 1, 4, 1, 0, bias=False)]  # (B, ndf*2**(depth-1), 4, 4) -> (B, 1, 1, 1)
         self.net = nn.Sequential(*layers)
@@ -84,10 +102,15 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.nz, self.shape = nz, (channels, image_size, image_size)
         self.net = nn.Sequential(
-            nn.Linear(nz, hidden), nn.ReLU(True),
-            nn.Linear(hidden, hidden), nn.ReLU(True),
-            nn.Linear(hidden, hidden), nn.ReLU(True),
-            nn.Linear(hidden, channels * image_size * image_size), nn.Tanh())
+            nn.Linear(nz, hidden),
+            nn.ReLU(True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(True),
+            nn.Linear(hidden, channels * image_size * image_size),
+            nn.Tanh(),
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z.view(z.shape[0], self.nz)).view(z.shape[0], *self.shape)
@@ -99,42 +122,36 @@ class MLPDiscriminator(nn.Module):
     def __init__(self, *, image_size: int, hidden: int, channels: int):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(channels * image_size * image_size, hidden), nn.ReLU(True),
-            nn.Linear(hidden, hidden), nn.ReLU(True),
-            nn.Linear(hidden, hidden), nn.ReLU(True),
-            nn.Linear(hidden, 1))
+            nn.Linear(channels * image_size * image_size, hidden),
+            nn.ReLU(True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(True),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images.flatten(1)).view(-1)
 
 
-def check_model_config(model_cfg: DictConfig, image_size: int) -> None:
-    """Refuse an unknown model or an image size it cannot build, naming the setting."""
-    if model_cfg.name not in MODEL_NAMES:
-        raise ConfigError("model.name", f"unknown model '{model_cfg.name}'; choose one of {', '.join(MODEL_NAMES)}")
-    if model_cfg.name.startswith("dcgan"):
-        dcgan_depth(image_size)
-        for key in ("ngf", "ndf"):
-            if int(model_cfg[key]) < 1:
-                raise ConfigError(f"model.{key}", f"must be a positive width, got {model_cfg[key]}")
-    elif int(image_size) < 1:
-        raise ConfigError("dataset.image_size", f"must be positive, got {image_size}")
-    if int(model_cfg.nz) < 1:
-        raise ConfigError("model.nz", f"must be a positive latent size, got {model_cfg.nz}")
-
-
 def build_generator(model_cfg: DictConfig, *, image_size: int, channels: int) -> nn.Module:
-    """The generator named by the `model` config node."""
-    check_model_config(model_cfg, image_size)
+    """The generator named by the `model` config node (checked by config.py)."""
     if model_cfg.name == "mlp":
-        return MLPGenerator(image_size=image_size, nz=model_cfg.nz, hidden=model_cfg.hidden, channels=channels)
-    return DCGANGenerator(image_size=image_size, nz=model_cfg.nz, ngf=model_cfg.ngf, channels=channels,
-                          batch_norm=bool(model_cfg.batch_norm))
+        return MLPGenerator(
+            image_size=image_size, nz=model_cfg.nz, hidden=model_cfg.hidden, channels=channels
+        )
+    return DCGANGenerator(
+        image_size=image_size,
+        nz=model_cfg.nz,
+        ngf=model_cfg.ngf,
+        channels=channels,
+        batch_norm=bool(model_cfg.batch_norm),
+    )
 
 
 def build_discriminator(model_cfg: DictConfig, *, image_size: int, channels: int) -> nn.Module:
     """The discriminator named by the `model` config node (dcgan_nobn keeps DCGAN's D)."""
-    check_model_config(model_cfg, image_size)
     if model_cfg.name == "mlp":
         return MLPDiscriminator(image_size=image_size, hidden=model_cfg.hidden, channels=channels)
     return DCGANDiscriminator(image_size=image_size, ndf=model_cfg.ndf, channels=channels)

@@ -1,14 +1,16 @@
-"""Instance noise (Section 3): eps ~ N(0, sigma^2 I), clipped at +-clip_sigmas*sigma, added to every input of D.
+"""Instance noise (Section 3): eps ~ N(0, sigma^2 I), clipped at +-clip_sigmas*sigma, added to every
+input of D.
 
 sigma follows a schedule per stage (train, probe), in the units of the data scaled to [-1, 1]:
     none         sigma = 0
     constant     sigma = std
-    linear       sigma = start + (end - start) * step / (steps - 1)     (start at the first step, end at the last)
+    linear       sigma = start + (end - start) * step / (steps - 1)   (start first, end last)
     exponential  sigma = start * decay**step
     schedule     any of the above per stage: {train: {...}, probe: {...}}
 The clipping bounds the noisy supports, which Theorem 3.3's constant C needs; at 4 sigma it
 touches 6 in 100,000 values.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,7 +44,7 @@ class NoiseSchedule:
             return f"sigma {self.start:g} -> {self.end:g} linearly"
         return f"sigma = {self.start:g} * {self.decay:g}^step"
 
-    def std(self, step: int, steps: int) -> float:
+    def sigma(self, step: int, steps: int) -> float:
         """sigma at step (0-based) of a stage that has `steps` steps."""
         if self.kind == "none":
             return 0.0
@@ -52,16 +54,22 @@ class NoiseSchedule:
             fraction = step / (steps - 1) if steps > 1 else 0.0
             return self.start + (self.end - self.start) * fraction
         if self.kind == "exponential":
-            return self.start * self.decay ** step
+            return self.start * self.decay**step
         raise AssertionError(self.kind)
 
 
 def non_negative(node: DictConfig, key: str, setting: str) -> float:
     """node[key] as a finite float >= 0, or a ConfigError naming setting."""
     value = node.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ConfigError(setting, f"must be a finite number >= 0 (sigma in units of data scaled to [-1, 1]), "
-                          f"got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ConfigError(
+            setting, f"must be a finite number >= 0 (sigma in units of data scaled to [-1, 1]), got {value!r}"
+        )
     return float(value)
 
 
@@ -69,14 +77,19 @@ def parse_schedule(node: DictConfig, setting: str) -> NoiseSchedule:
     """One stage's schedule from a node holding kind and its parameters."""
     kind = node.get("kind")
     if kind not in NOISE_KINDS:
-        raise ConfigError(f"{setting}.kind", f"unknown noise '{kind}'; choose one of {', '.join(NOISE_KINDS)}")
+        raise ConfigError(
+            f"{setting}.kind", f"unknown noise '{kind}'; choose one of {', '.join(NOISE_KINDS)}"
+        )
     if kind == "none":
         return NoiseSchedule()
     if kind == "constant":
         return NoiseSchedule("constant", start=non_negative(node, "std", f"{setting}.std"))
     if kind == "linear":
-        return NoiseSchedule("linear", start=non_negative(node, "start", f"{setting}.start"),
-                             end=non_negative(node, "end", f"{setting}.end"))
+        return NoiseSchedule(
+            "linear",
+            start=non_negative(node, "start", f"{setting}.start"),
+            end=non_negative(node, "end", f"{setting}.end"),
+        )
     decay = non_negative(node, "decay", f"{setting}.decay")
     if decay > 1:
         raise ConfigError(f"{setting}.decay", f"must be in [0, 1] for an annealed sigma, got {decay}")
@@ -87,8 +100,11 @@ def stage_schedule(noise_cfg: DictConfig, stage: str) -> NoiseSchedule:
     """The schedule for `stage` (train or probe): the noise node itself, or its per-stage entry."""
     if noise_cfg.get("kind") == "schedule":
         if stage not in noise_cfg:
-            raise ConfigError(f"noise.{stage}", f"noise=schedule needs a noise.{stage} entry, e.g. "
-                              f"noise.{stage}={{kind: constant, std: 0.1}}")
+            raise ConfigError(
+                f"noise.{stage}",
+                f"noise=schedule needs a noise.{stage} entry, e.g. "
+                f"noise.{stage}={{kind: constant, std: 0.1}}",
+            )
         return parse_schedule(noise_cfg[stage], f"noise.{stage}")
     return parse_schedule(noise_cfg, "noise")
 
@@ -102,13 +118,13 @@ def check_noise_config(noise_cfg: DictConfig) -> None:
         raise ConfigError("noise.clip_sigmas", f"must be a finite number > 0, got {clip!r}")
 
 
-def add_instance_noise(images: torch.Tensor, std: float, *, clip_sigmas: float) -> torch.Tensor:
-    """images + eps, eps ~ N(0, std^2 I) clipped at +-clip_sigmas*std; std = 0 returns images itself.
+def add_instance_noise(images: torch.Tensor, sigma: float, *, clip_sigmas: float) -> torch.Tensor:
+    """images + eps, eps ~ N(0, sigma^2 I) clipped at +-clip_sigmas*sigma; sigma = 0 returns images itself.
 
-    At std = 0 no random numbers are drawn, so a run without noise is bit-identical to one with sigma = 0.
+    At sigma = 0 no random numbers are drawn, so a run without noise is bit-identical to one with sigma = 0.
     Not detached: gradients flow through images, as Corollary 3.2 needs for G(z) + eps.
     """
-    if std == 0:
+    if sigma == 0:
         return images
-    noise = torch.randn_like(images).clamp_(-clip_sigmas, clip_sigmas).mul_(std)
-    return images + noise
+    epsilon = torch.randn_like(images).clamp_(-clip_sigmas, clip_sigmas).mul_(sigma)
+    return images + epsilon

@@ -1,16 +1,15 @@
-"""Stage 3: Figures 1-3 from probe.csv alone; `gan-repro-plot RUN_DIR` redraws a finished run.
+"""Stage 3: Figures 1-3 from probe.csv alone; `gan-repro-plot RUN_DIR` (cli.py) redraws a finished run.
 
 Curves are centered running averages, as in the paper, with the raw logged values faint behind them.
 Quantities on a log axis (D's cost, gradient norms) are averaged in log space (a geometric
 running mean), so one spike cannot hide a decay over orders of magnitude.
 """
+
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,16 +17,20 @@ from matplotlib import cm
 from matplotlib.figure import Figure
 
 from gan_repro.files import atomic_write
-from gan_repro.lab.figures import draw_lab_figure
-from gan_repro.report import noiseless_rows, refresh_summary
+from gan_repro.report import FIGURES, noiseless_rows
 
 log = logging.getLogger(__name__)
 
-FIGURES = ("fig1", "fig2", "fig3", "noise", "noise_bound")
 FORMATS = ("png", "pdf", "svg")
 GRADIENT_FIGURES = {
-    "fig2": ("grad_norm_minimax", r"Figure 2: $\|\nabla_\theta\, E_z \log(1 - D(G_\theta(z)))\|$ (original cost)"),
-    "fig3": ("grad_norm_nonsaturating", r"Figure 3: $\|\nabla_\theta\, E_z [-\log D(G_\theta(z))]\|$ ($-\log D$ cost)"),
+    "fig2": (
+        "grad_norm_minimax",
+        r"Figure 2: $\|\nabla_\theta\, E_z \log(1 - D(G_\theta(z)))\|$ (original cost)",
+    ),
+    "fig3": (
+        "grad_norm_nonsaturating",
+        r"Figure 3: $\|\nabla_\theta\, E_z [-\log D(G_\theta(z))]\|$ ($-\log D$ cost)",
+    ),
 }
 
 
@@ -45,8 +48,13 @@ def plot_curves(axis, probe: pd.DataFrame, column: str, window: int, *, log_scal
         color = f"C{index}"
         x, y = rows["iteration"].to_numpy(), rows[column].to_numpy(dtype=float)
         axis.plot(x, y, color=color, alpha=0.2, linewidth=0.7)
-        axis.plot(x, running_mean(y, window, geometric=log_scale), color=color, linewidth=1.8,
-                  label=f"after {int(epoch)} epoch{'s' if epoch != 1 else ''}")
+        axis.plot(
+            x,
+            running_mean(y, window, geometric=log_scale),
+            color=color,
+            linewidth=1.8,
+            label=f"after {int(epoch)} epoch{'s' if epoch != 1 else ''}",
+        )
     if log_scale:
         axis.set_yscale("log")
     axis.set_xlabel("discriminator iterations")
@@ -89,12 +97,19 @@ def draw_noise_figure(probe: pd.DataFrame, window: int) -> Figure:
     colors = {sigma: cm.viridis(i / max(1, len(sigmas) - 1)) for i, sigma in enumerate(sigmas)}
     for column, epoch in enumerate(epochs):
         for sigma in sigmas:
-            rows = swept[(swept["snapshot_epoch"] == epoch) & (swept["sweep_noise_std"] == sigma)].sort_values("iteration")
+            rows = swept[
+                (swept["snapshot_epoch"] == epoch) & (swept["sweep_noise_std"] == sigma)
+            ].sort_values("iteration")
             for row, measure in enumerate(("d_loss", "grad_norm_minimax")):
                 y = rows[measure].to_numpy(dtype=float)
                 axes[row, column].plot(rows["iteration"], y, color=colors[sigma], alpha=0.2, linewidth=0.7)
-                axes[row, column].plot(rows["iteration"], running_mean(y, window, geometric=True),
-                                       color=colors[sigma], linewidth=1.8, label=f"$\\sigma$ = {sigma:g}")
+                axes[row, column].plot(
+                    rows["iteration"],
+                    running_mean(y, window, geometric=True),
+                    color=colors[sigma],
+                    linewidth=1.8,
+                    label=f"$\\sigma$ = {sigma:g}",
+                )
         axes[0, column].set_title(f"G after {int(epoch)} epoch{'s' if epoch != 1 else ''}")
         for row in range(2):
             axes[row, column].set_yscale("log")
@@ -103,8 +118,11 @@ def draw_noise_figure(probe: pd.DataFrame, window: int) -> Figure:
     axes[0, 0].set_ylabel("D's cost (noisy inputs)")
     axes[1, 0].set_ylabel(r"$\|\nabla_\theta\, E \log(1 - D(G_\theta(z) + \epsilon))\|$")
     axes[0, -1].legend(title="instance noise")
-    figure.suptitle(r"Instance noise (Section 3): a fresh D trained on inputs + $\epsilon$, $\epsilon \sim N(0, \sigma^2 I)$, "
-                    "against each frozen G")
+    figure.suptitle(
+        r"Instance noise (Section 3): a fresh D trained on inputs + $\epsilon$, "
+        r"$\epsilon \sim N(0, \sigma^2 I)$, "
+        "against each frozen G"
+    )
     return figure
 
 
@@ -115,31 +133,59 @@ def draw_noise_bound_figure(table: pd.DataFrame) -> Figure:
     for index, (epoch, rows) in enumerate(table.groupby("snapshot_epoch")):
         rows = rows.sort_values("noise_std")
         color = f"C{index}"
-        axis.plot(rows["noise_std"], rows["bound"], "o-", color=color,
-                  label=f"bound, G after {int(epoch)} epoch{'s' if epoch != 1 else ''}")
-        axis.plot(rows["noise_std"], rows["wasserstein_exact"], "s--", color=color, alpha=0.8, markersize=4,
-                  label=f"exact empirical $W_1$ ({int(epoch)})")
-        axis.plot(rows["noise_std"], rows["sliced_wasserstein"], "^:", color=color, alpha=0.8, markersize=4,
-                  label=f"sliced $W_1$ ({int(epoch)})")
+        axis.plot(
+            rows["noise_std"],
+            rows["bound"],
+            "o-",
+            color=color,
+            label=f"bound, G after {int(epoch)} epoch{'s' if epoch != 1 else ''}",
+        )
+        axis.plot(
+            rows["noise_std"],
+            rows["wasserstein_exact"],
+            "s--",
+            color=color,
+            alpha=0.8,
+            markersize=4,
+            label=f"exact empirical $W_1$ ({int(epoch)})",
+        )
+        axis.plot(
+            rows["noise_std"],
+            rows["sliced_wasserstein"],
+            "^:",
+            color=color,
+            alpha=0.8,
+            markersize=4,
+            label=f"sliced $W_1$ ({int(epoch)})",
+        )
     axis.set_xscale("symlog", linthresh=0.01)
     axis.set_yscale("log")
     axis.set_xlabel(r"instance noise $\sigma$ (data in [-1, 1])")
     axis.set_ylabel("distance (pixel space, Euclidean)")
-    axis.set_title(r"Theorem 3.3: $W(P_r, P_g) \leq 2V^{1/2} + 2C\,JSD(P_{r+\epsilon} \| P_{g+\epsilon})^{1/2}$",
-                   fontsize=10)
+    axis.set_title(
+        r"Theorem 3.3: $W(P_r, P_g) \leq 2V^{1/2} + 2C\,JSD(P_{r+\epsilon} \| P_{g+\epsilon})^{1/2}$",
+        fontsize=10,
+    )
     axis.grid(True, which="major", alpha=0.3)
     figure.legend(*axis.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=7)
     return figure
 
 
-def draw_figures(run_dir: Path, *, figures: Sequence[str] = FIGURES[:3], window: int = 10,
-                 formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Draw the named figures from a run's probe.csv (and noise.csv) into run_dir/figures; returns the paths."""
+def draw_figures(
+    run_dir: Path,
+    *,
+    figures: Sequence[str] = FIGURES[:3],
+    window: int = 10,
+    formats: Sequence[str] = ("png", "pdf"),
+) -> list[Path]:
+    """Draw the named figures from a run's probe.csv (and noise.csv) into run_dir/figures; returns paths."""
     run_dir = Path(run_dir)
     probe = pd.read_csv(run_dir / "probe.csv")
     written = []
     for name in figures:
-        if name in ("noise", "noise_bound") and ("sweep_noise_std" not in probe or probe["sweep_noise_std"].isna().all()):
+        if name in ("noise", "noise_bound") and (
+            "sweep_noise_std" not in probe or probe["sweep_noise_std"].isna().all()
+        ):
             log.warning("plot: %s needs a sigma sweep (experiment=noise); skipped", name)
             continue
         if name == "fig1":
@@ -151,102 +197,10 @@ def draw_figures(run_dir: Path, *, figures: Sequence[str] = FIGURES[:3], window:
         else:
             figure = draw_gradient_figure(noiseless_rows(probe), name, window)
         for fmt in formats:
-            written.append(atomic_write(run_dir / "figures" / f"{name}.{fmt}",
-                                        lambda handle, figure=figure, fmt=fmt: figure.savefig(handle, format=fmt,
-                                                                                              dpi=150)))
+            written.append(
+                atomic_write(
+                    run_dir / "figures" / f"{name}.{fmt}",
+                    lambda handle, figure=figure, fmt=fmt: figure.savefig(handle, format=fmt, dpi=150),
+                )
+            )
     return written
-
-
-def saved_plot_settings(run_dir: Path) -> dict:
-    """The run's own plot settings from its resolved config.yaml, if there is one."""
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        return {}
-    from omegaconf import OmegaConf
-
-    return dict(OmegaConf.to_container(OmegaConf.load(path)).get("plot", {}))
-
-
-def saved_lab_name(run_dir: Path) -> str | None:
-    """lab.name from a run's config.yaml when the run is a theory-lab experiment, else None."""
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        return None
-    from omegaconf import OmegaConf
-
-    lab = OmegaConf.to_container(OmegaConf.load(path)).get("lab")
-    return lab.get("name") if isinstance(lab, dict) else None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """gan-repro-plot RUN_DIR: redraw a finished run's figures and summary.json from its CSVs.
-    gan-repro-plot SWEEP_DIR [MORE ...]: aggregate many runs (mean over seeds with a band, results.csv)."""
-    parser = argparse.ArgumentParser(prog="gan-repro-plot", description=main.__doc__)
-    parser.add_argument("paths", type=Path, nargs="+", metavar="DIR",
-                        help="a run folder, a theory-lab run folder, or sweep folders to aggregate")
-    parser.add_argument("--figures", nargs="+", choices=FIGURES, help="default: the run's plot.figures")
-    parser.add_argument("--window", type=int, help="running-average window in logged points (default: the run's)")
-    parser.add_argument("--formats", nargs="+", choices=FORMATS, help="default: the run's plot.formats")
-    parser.add_argument("--output", type=Path, help="aggregate: where results.csv and figures/ go "
-                                                     "(default: the one folder given)")
-    parser.add_argument("--band", choices=("minmax", "quartiles"), default="minmax",
-                        help="aggregate: the band around the mean over seeds (default: min to max)")
-    args = parser.parse_args(argv)
-    if args.window is not None and args.window < 1:
-        print(f"error: --window: must be at least 1, got {args.window}", file=sys.stderr)
-        return 2
-    missing = [path for path in args.paths if not path.is_dir()]
-    if missing:
-        print(f"error: DIR: {missing[0]} is not a folder; give a run or sweep folder", file=sys.stderr)
-        return 2
-    if len(args.paths) == 1:
-        from gan_repro.aggregate import is_run_folder
-
-        single = args.paths[0]
-        if (single / "probe.csv").is_file() or saved_lab_name(single):
-            return redraw_run(single, args)
-        if is_run_folder(single) or not any(single.iterdir()):
-            print(f"error: DIR: no probe.csv in {single}; give a finished gan-repro run folder", file=sys.stderr)
-            return 2
-    return aggregate_runs(args)
-
-
-def redraw_run(run_dir: Path, args: argparse.Namespace) -> int:
-    """One run folder: its figures and summary.json again, from its CSVs."""
-    lab = saved_lab_name(run_dir)
-    if lab is not None:  # a theory-lab run: its one figure, from its own CSVs
-        formats = args.formats or saved_plot_settings(run_dir).get("formats", ("png", "pdf"))
-        for path in draw_lab_figure(lab, run_dir, formats=formats):
-            print(path)
-        return 0
-    saved = saved_plot_settings(run_dir)
-    window = args.window or saved.get("window", 20)
-    refresh_summary(run_dir, window=window)
-    paths = draw_figures(run_dir, figures=args.figures or saved.get("figures", FIGURES[:3]),
-                         window=window, formats=args.formats or saved.get("formats", ("png", "pdf")))
-    for path in paths:
-        print(path)
-    return 0
-
-
-def aggregate_runs(args: argparse.Namespace) -> int:
-    """Several runs (a sweep, or several folders): results.csv and the aggregate figures."""
-    from gan_repro.aggregate import aggregate, find_run_folders
-
-    if not find_run_folders(args.paths):
-        print(f"error: DIR: no gan-repro runs (probe.csv, or run folders with config.yaml) under "
-              f"{', '.join(map(str, args.paths))}", file=sys.stderr)
-        return 2
-    if args.output is None and len(args.paths) > 1:
-        print("error: --output: several folders given; say where the aggregate goes with --output DIR",
-              file=sys.stderr)
-        return 2
-    figures = [name for name in (args.figures or ("fig1", "fig2", "fig3")) if name in ("fig1", "fig2", "fig3")]
-    for path in aggregate(args.paths, output=args.output or args.paths[0], window=args.window or 10, band=args.band,
-                          formats=args.formats or ("png",), figures=figures):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

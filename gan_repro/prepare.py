@@ -8,25 +8,33 @@ size, channels, max_images, the transform's version and a fingerprint of the sou
 changed source or setting gets a new array and an old one is never used by mistake. Concurrent jobs
 take a lock: one decodes, the others wait and reuse. `gan-repro-prepare [KEY=VALUE ...]` runs it alone.
 """
+
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, Dataset
 
-from gan_repro.data import (BadImagePolicy, ImageFiles, LMDBImages, TensorImages, collate_images, find_lsun_lmdb,
-                            list_images, read_dataset)
+from gan_repro.data import (
+    FILE_DATASETS,
+    BadImagePolicy,
+    ImageFiles,
+    LMDBImages,
+    TensorImages,
+    collate_images,
+    find_lsun_lmdb,
+    list_images,
+    read_dataset,
+)
 from gan_repro.errors import ConfigError
 from gan_repro.files import file_lock, write_json
 
@@ -46,20 +54,31 @@ def source_fingerprint(cfg: DictConfig) -> dict[str, Any]:
         return {"files": 1, "bytes": stat.st_size, "newest_mtime_ns": stat.st_mtime_ns}
     folder = root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
     stats = [path.stat() for path in list_images(folder, cfg.get("max_images"))]
-    return {"files": len(stats), "bytes": sum(s.st_size for s in stats),
-            "newest_mtime_ns": max(s.st_mtime_ns for s in stats)}
+    return {
+        "files": len(stats),
+        "bytes": sum(s.st_size for s in stats),
+        "newest_mtime_ns": max(s.st_mtime_ns for s in stats),
+    }
 
 
 def identity(cfg: DictConfig) -> dict[str, Any]:
     """Everything the prepared array's contents depend on."""
-    return {"format": FORMAT, "transform_version": TRANSFORM_VERSION, "dataset": cfg.name,
-            "root": str(Path(str(cfg.root)).expanduser().resolve()), "category": cfg.get("category"),
-            "split": cfg.get("split"), "image_size": int(cfg.image_size), "channels": int(cfg.channels),
-            "max_images": cfg.get("max_images"), "source": source_fingerprint(cfg)}
+    return {
+        "format": FORMAT,
+        "transform_version": TRANSFORM_VERSION,
+        "dataset": cfg.name,
+        "root": str(Path(str(cfg.root)).expanduser().resolve()),
+        "category": cfg.get("category"),
+        "split": cfg.get("split"),
+        "image_size": int(cfg.image_size),
+        "channels": int(cfg.channels),
+        "max_images": cfg.get("max_images"),
+        "source": source_fingerprint(cfg),
+    }
 
 
 def prepared_folder(cfg: DictConfig, inputs: dict[str, Any] | None = None) -> Path:
-    """<dataset.prepared_root>/<dataset>-<size>px-<hash of the identity> (`inputs`: identity(cfg), if at hand)."""
+    """<dataset.prepared_root>/<dataset>-<size>px-<hash of the identity> (inputs: identity(cfg))."""
     key = hashlib.sha256(json.dumps(inputs or identity(cfg), sort_keys=True).encode()).hexdigest()[:16]
     root = Path(str(cfg.prepared_root)).expanduser()
     return root / f"{cfg.name}-{int(cfg.image_size)}px-{key}"
@@ -74,26 +93,35 @@ def open_prepared(folder: Path) -> TensorImages | None:
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    images = np.memmap(folder / "images.u8", dtype=np.uint8, mode="c", shape=shape)  # copy-on-write: never changes the file
+    images = np.memmap(
+        folder / "images.u8", dtype=np.uint8, mode="c", shape=shape
+    )  # copy-on-write: never changes the file
     return TensorImages(torch.from_numpy(images))
 
 
-def decode_into(dataset: ImageFiles | LMDBImages, path: Path, *, num_workers: int,
-                policy: BadImagePolicy) -> int:
+def decode_into(
+    dataset: ImageFiles | LMDBImages, path: Path, *, num_workers: int, policy: BadImagePolicy
+) -> int:
     """Decode every image of dataset, in order, into a raw uint8 file at path; returns how many were kept."""
     dataset.as_uint8 = True
     shape = (len(dataset), dataset.channels, dataset.image_size, dataset.image_size)
     output = np.memmap(path, dtype=np.uint8, mode="w+", shape=shape)
-    loader = DataLoader(dataset, batch_size=256, shuffle=False, num_workers=num_workers, collate_fn=collate_images)
+    loader = DataLoader(
+        dataset, batch_size=256, shuffle=False, num_workers=num_workers, collate_fn=collate_images
+    )
     kept, started, reported = 0, time.perf_counter(), 0
     for batch, bad in loader:
         policy.handle(bad)
         if batch is not None:
-            output[kept:kept + len(batch)] = batch.numpy()
+            output[kept : kept + len(batch)] = batch.numpy()
             kept += len(batch)
         if kept - reported >= 50_000:
-            log.info("prepare: %d of %d images decoded (%.0f images/s)", kept, len(dataset),
-                     kept / (time.perf_counter() - started))
+            log.info(
+                "prepare: %d of %d images decoded (%.0f images/s)",
+                kept,
+                len(dataset),
+                kept / (time.perf_counter() - started),
+            )
             reported = kept
     output.flush()
     del output
@@ -102,7 +130,7 @@ def decode_into(dataset: ImageFiles | LMDBImages, path: Path, *, num_workers: in
 
 
 def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
-    """Decode the file dataset cfg names into its prepared folder, unless a complete one is there; returns it."""
+    """Decode the file dataset cfg names into its prepared folder unless complete there; returns it."""
     inputs = identity(cfg)  # stats every source file once
     folder = prepared_folder(cfg, inputs)
     with file_lock(folder.parent / f".{folder.name}.lock"):  # one job decodes; the others wait, then reuse
@@ -111,8 +139,14 @@ def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         dataset = read_dataset(cfg)
         policy = BadImagePolicy(cfg.get("bad_images", "stop"))
-        log.info("prepare: decoding %d %s images at %dx%d into %s (once)", len(dataset), cfg.name,
-                 cfg.image_size, cfg.image_size, folder)
+        log.info(
+            "prepare: decoding %d %s images at %dx%d into %s (once)",
+            len(dataset),
+            cfg.name,
+            cfg.image_size,
+            cfg.image_size,
+            folder,
+        )
         started = time.perf_counter()
         partial = folder / "images.u8.part"
         try:
@@ -122,14 +156,24 @@ def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
             raise
         if kept == 0:
             partial.unlink(missing_ok=True)
-            raise ConfigError("dataset.root", f"{cfg.root}: none of the {len(dataset)} images could be decoded")
+            raise ConfigError(
+                "dataset.root", f"{cfg.root}: none of the {len(dataset)} images could be decoded"
+            )
         os.replace(partial, folder / "images.u8")
         seconds = time.perf_counter() - started
-        write_json(folder / "manifest.json", {  # written last: its presence marks the array complete
-            **inputs, "transform": TRANSFORM, "shape": [kept, int(cfg.channels), int(cfg.image_size),
-                                                               int(cfg.image_size)],
-            "dtype": "uint8", "count": kept, "skipped": policy.skipped, "seconds": round(seconds, 1),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        write_json(
+            folder / "manifest.json",
+            {  # written last: its presence marks the array complete
+                **inputs,
+                "transform": TRANSFORM,
+                "shape": [kept, int(cfg.channels), int(cfg.image_size), int(cfg.image_size)],
+                "dtype": "uint8",
+                "count": kept,
+                "skipped": policy.skipped,
+                "seconds": round(seconds, 1),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
         log.info("prepare: %d images in %.1f s; %s", kept, seconds, folder)
         if policy.skipped:
             log.warning("prepare: skipped %d unreadable images (dataset.bad_images=skip)", policy.skipped)
@@ -146,37 +190,12 @@ def prepared_dataset(cfg: DictConfig, *, num_workers: int = 2) -> TensorImages:
     return dataset
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """gan-repro-prepare [KEY=VALUE ...]: decode a file dataset once (e.g. dataset=lsun dataset.root=...)."""
-    parser = argparse.ArgumentParser(prog="gan-repro-prepare", description=main.__doc__)
-    parser.add_argument("overrides", nargs="*", help="gan-repro overrides naming the dataset, its root and scale")
-    parser.add_argument("--num-workers", type=int, default=2, help="decoding processes")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from hydra import compose, initialize_config_dir
-
-    from gan_repro.config import config_dir
-    from gan_repro.data import FILE_DATASETS, check_dataset_config
-
-    try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(args.overrides))
-        check_dataset_config(cfg.dataset)
-        if cfg.dataset.name not in FILE_DATASETS:
-            raise ConfigError("dataset", f"{cfg.dataset.name} is already held in memory as uint8; prepare is for "
-                              f"{', '.join(FILE_DATASETS)}")
-        folder = prepare(cfg.dataset, num_workers=args.num_workers)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:  # Hydra's override errors and the like: one line
-        print(f"error: overrides: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    print(json.dumps(OmegaConf.to_container(OmegaConf.create(json.loads((folder / "manifest.json").read_text()))),
-                     indent=2))
-    print(folder)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def build_dataset(cfg: DictConfig) -> Dataset:
+    """The dataset a run uses, from its `dataset` node (checked by config.check_dataset): images in [-1, 1]
+    at cfg.image_size. File datasets with dataset.prepare=true come from their prepared uint8 array."""
+    if cfg.name in FILE_DATASETS and cfg.get("prepare"):
+        return prepared_dataset(cfg)
+    dataset = read_dataset(cfg)
+    if len(dataset) == 0:
+        raise ConfigError("dataset.root", f"{cfg.get('root')} holds no {cfg.name} images")
+    return dataset

@@ -8,6 +8,7 @@ Theorem 3.3 (Section 3): W(P_r, P_g) <= 2 V^(1/2) + 2 C JSD(P_r+eps || P_g+eps)^
     JSD ~ log 2 - d_loss at the end of the probe (d_loss = -1/2 (E log D + E log(1 - D)) >= log 2 - JSD for
         any D, so this is a lower estimate of the JSD of the noisy distributions).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,25 @@ import pandas as pd
 from gan_repro.files import atomic_write, write_json
 
 LOG_2 = math.log(2.0)
-NOISE_COLUMNS = ["snapshot_epoch", "noise_std", "d_loss_end", "d_accuracy_end", "grad_norm_minimax_end",
-                 "jsd_estimate", "bound", "sliced_wasserstein", "wasserstein_exact", "bound_holds"]
+FIGURES = (
+    "fig1",
+    "fig2",
+    "fig3",
+    "noise",
+    "noise_bound",
+)  # what a run can draw (plot.py), drawn from the CSVs
+NOISE_COLUMNS = [
+    "snapshot_epoch",
+    "noise_std",
+    "d_loss_end",
+    "d_accuracy_end",
+    "grad_norm_minimax_end",
+    "jsd_estimate",
+    "bound",
+    "sliced_wasserstein",
+    "wasserstein_exact",
+    "bound_holds",
+]
 MEASURES = ("d_loss", "d_accuracy", "grad_norm_minimax", "grad_norm_nonsaturating")
 CLAIM_THRESHOLDS = {"d_loss_decay_orders": 2.0, "minimax_decay_orders": 2.0, "nonsaturating_growth": 1.0}
 
@@ -54,16 +72,22 @@ def summarize_snapshot(rows: pd.DataFrame, window: int) -> dict[str, Any]:
     tail = end_rows(rows, window)
     span = len(tail)
     perfect = rows.loc[rows["d_accuracy"] >= 1.0, "iteration"]
-    summary: dict[str, Any] = {"iterations": int(rows["iteration"].max()), "logged_points": len(rows),
-                               "end_points": span}
+    summary: dict[str, Any] = {
+        "iterations": int(rows["iteration"].max()),
+        "logged_points": len(rows),
+        "end_points": span,
+    }
     for measure in MEASURES:
-        summary[measure] = {"first": float(rows[measure].iloc[0]), "last": float(rows[measure].iloc[-1]),
-                            "end": geometric_mean(tail[measure]) if measure != "d_accuracy"
-                            else float(tail[measure].mean())}
+        summary[measure] = {
+            "first": float(rows[measure].iloc[0]),
+            "last": float(rows[measure].iloc[-1]),
+            "end": geometric_mean(tail[measure]) if measure != "d_accuracy" else float(tail[measure].mean()),
+        }
     summary["iterations_to_accuracy_1"] = int(perfect.iloc[0]) if len(perfect) else None
     summary["d_loss_decay_orders"] = orders_of_magnitude(summary["d_loss"]["first"], summary["d_loss"]["end"])
-    summary["minimax_decay_orders"] = orders_of_magnitude(summary["grad_norm_minimax"]["first"],
-                                                          summary["grad_norm_minimax"]["end"])
+    summary["minimax_decay_orders"] = orders_of_magnitude(
+        summary["grad_norm_minimax"]["first"], summary["grad_norm_minimax"]["end"]
+    )
     first, end = summary["grad_norm_nonsaturating"]["first"], summary["grad_norm_nonsaturating"]["end"]
     summary["nonsaturating_growth"] = end / first if first > 0 else None
     return summary
@@ -78,15 +102,17 @@ def noiseless_rows(probe: pd.DataFrame) -> pd.DataFrame:
 
 def summarize_probe(probe: pd.DataFrame, window: int) -> dict[str, dict[str, Any]]:
     """Per snapshot epoch (as a string key, for JSON): summarize_snapshot of its noiseless rows."""
-    return {str(int(epoch)): summarize_snapshot(rows, window)
-            for epoch, rows in noiseless_rows(probe).groupby("snapshot_epoch")}
+    return {
+        str(int(epoch)): summarize_snapshot(rows, window)
+        for epoch, rows in noiseless_rows(probe).groupby("snapshot_epoch")
+    }
 
 
-def theorem_33_bound(*, jsd: float, noise_std: float, dimension: int, clip_sigmas: float) -> float:
-    """2 V^(1/2) + 2 C JSD^(1/2) with V = sigma^2 d and C = 2 (1 + clip_sigmas sigma) sqrt(d) (module docstring)."""
+def theorem_33_bound(*, jsd: float, sigma: float, dimension: int, clip_sigmas: float) -> float:
+    """2 V^(1/2) + 2 C JSD^(1/2) with V = sigma^2 d and C = 2 (1 + clip_sigmas sigma) sqrt(d) (see above)."""
     root_d = math.sqrt(dimension)
-    diameter = 2.0 * (1.0 + clip_sigmas * noise_std) * root_d
-    return 2.0 * noise_std * root_d + 2.0 * diameter * math.sqrt(max(jsd, 0.0))
+    diameter = 2.0 * (1.0 + clip_sigmas * sigma) * root_d
+    return 2.0 * sigma * root_d + 2.0 * diameter * math.sqrt(max(jsd, 0.0))
 
 
 def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -94,19 +120,32 @@ def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd
     swept = probe.dropna(subset=["sweep_noise_std"]) if "sweep_noise_std" in probe else probe.iloc[:0]
     distances = snapshots.set_index("epoch")
     rows = []
-    for (epoch, noise_std), group in swept.groupby(["snapshot_epoch", "sweep_noise_std"]):
+    for (epoch, sigma), group in swept.groupby(["snapshot_epoch", "sweep_noise_std"]):
         tail = end_rows(group, window)
         d_loss_end = float(tail["d_loss"].mean())
         jsd = max(0.0, LOG_2 - d_loss_end)
         snapshot = distances.loc[int(epoch)]
-        bound = theorem_33_bound(jsd=jsd, noise_std=float(noise_std), dimension=int(snapshot["dimension"]),
-                                 clip_sigmas=float(snapshot["clip_sigmas"]))
+        bound = theorem_33_bound(
+            jsd=jsd,
+            sigma=float(sigma),
+            dimension=int(snapshot["dimension"]),
+            clip_sigmas=float(snapshot["clip_sigmas"]),
+        )
         measured = max(float(snapshot["sliced_wasserstein"]), float(snapshot["wasserstein_exact"]))
-        rows.append({"snapshot_epoch": int(epoch), "noise_std": float(noise_std), "d_loss_end": d_loss_end,
-                     "d_accuracy_end": float(tail["d_accuracy"].mean()),
-                     "grad_norm_minimax_end": geometric_mean(tail["grad_norm_minimax"]), "jsd_estimate": jsd,
-                     "bound": bound, "sliced_wasserstein": float(snapshot["sliced_wasserstein"]),
-                     "wasserstein_exact": float(snapshot["wasserstein_exact"]), "bound_holds": bound >= measured})
+        rows.append(
+            {
+                "snapshot_epoch": int(epoch),
+                "noise_std": float(sigma),
+                "d_loss_end": d_loss_end,
+                "d_accuracy_end": float(tail["d_accuracy"].mean()),
+                "grad_norm_minimax_end": geometric_mean(tail["grad_norm_minimax"]),
+                "jsd_estimate": jsd,
+                "bound": bound,
+                "sliced_wasserstein": float(snapshot["sliced_wasserstein"]),
+                "wasserstein_exact": float(snapshot["wasserstein_exact"]),
+                "bound_holds": bound >= measured,
+            }
+        )
     return pd.DataFrame(rows, columns=NOISE_COLUMNS)
 
 
@@ -120,22 +159,37 @@ def paper_claims(snapshots: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     growth = [s["nonsaturating_growth"] for s in snapshots.values()]
     minimax_orders = earliest["minimax_decay_orders"]
     return [
-        {"claim": "D's accuracy reaches 1 for every snapshot (Fig. 1)",
-         "paper": "1, sometimes in under 50 iterations",
-         "measured": to_perfect, "unit": "iteration where accuracy first hit 1, per snapshot",
-         "holds": all(value is not None for value in to_perfect)},
-        {"claim": "D's cost falls by orders of magnitude (Fig. 1)",
-         "paper": "towards 0 on a log scale",
-         "measured": d_loss_orders, "unit": "orders of magnitude, first to end, per snapshot",
-         "holds": all(v is not None and v >= CLAIM_THRESHOLDS["d_loss_decay_orders"] for v in d_loss_orders)},
-        {"claim": "the minimax gradient vanishes for the earliest snapshot (Fig. 2)",
-         "paper": "up to 5 orders of magnitude in 4000 iterations",
-         "measured": minimax_orders, "unit": "orders of magnitude, first to end",
-         "holds": minimax_orders is not None and minimax_orders >= CLAIM_THRESHOLDS["minimax_decay_orders"]},
-        {"claim": "the -log D gradient grows for every snapshot (Fig. 3)",
-         "paper": "grows, with growing noise",
-         "measured": growth, "unit": "end / first ratio, per snapshot",
-         "holds": all(v is not None and v > CLAIM_THRESHOLDS["nonsaturating_growth"] for v in growth)},
+        {
+            "claim": "D's accuracy reaches 1 for every snapshot (Fig. 1)",
+            "paper": "1, sometimes in under 50 iterations",
+            "measured": to_perfect,
+            "unit": "iteration where accuracy first hit 1, per snapshot",
+            "holds": all(value is not None for value in to_perfect),
+        },
+        {
+            "claim": "D's cost falls by orders of magnitude (Fig. 1)",
+            "paper": "towards 0 on a log scale",
+            "measured": d_loss_orders,
+            "unit": "orders of magnitude, first to end, per snapshot",
+            "holds": all(
+                v is not None and v >= CLAIM_THRESHOLDS["d_loss_decay_orders"] for v in d_loss_orders
+            ),
+        },
+        {
+            "claim": "the minimax gradient vanishes for the earliest snapshot (Fig. 2)",
+            "paper": "up to 5 orders of magnitude in 4000 iterations",
+            "measured": minimax_orders,
+            "unit": "orders of magnitude, first to end",
+            "holds": minimax_orders is not None
+            and minimax_orders >= CLAIM_THRESHOLDS["minimax_decay_orders"],
+        },
+        {
+            "claim": "the -log D gradient grows for every snapshot (Fig. 3)",
+            "paper": "grows, with growing noise",
+            "measured": growth,
+            "unit": "end / first ratio, per snapshot",
+            "holds": all(v is not None and v > CLAIM_THRESHOLDS["nonsaturating_growth"] for v in growth),
+        },
     ]
 
 
@@ -149,17 +203,26 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
     if snapshots_csv.is_file():  # distances between real and generated images, measured while training
         distances = pd.read_csv(snapshots_csv)
         for row in distances.itertuples():
-            snapshots.setdefault(str(int(row.epoch)), {}).update({
-                "train_noise_std": float(row.noise_std), "sliced_wasserstein": float(row.sliced_wasserstein),
-                "wasserstein_exact": float(row.wasserstein_exact)})
+            snapshots.setdefault(str(int(row.epoch)), {}).update(
+                {
+                    "train_noise_std": float(row.noise_std),
+                    "sliced_wasserstein": float(row.sliced_wasserstein),
+                    "wasserstein_exact": float(row.wasserstein_exact),
+                }
+            )
         table = noise_table(probe, distances, window)
         if len(table):
-            atomic_write(run_dir / "noise.csv", lambda handle: handle.write(table.to_csv(index=False).encode()))
+            atomic_write(
+                run_dir / "noise.csv", lambda handle: handle.write(table.to_csv(index=False).encode())
+            )
             summary["noise_sweep"] = json.loads(table.to_json(orient="records"))  # plain JSON types
             summary["noise_bound_holds_everywhere"] = bool(table["bound_holds"].all())
-    summary |= {"snapshots": snapshots, "claims": paper_claims({k: v for k, v in snapshots.items() if "d_loss" in v}),
-               "measured_as": "change from the first logged value to 'end', the geometric mean of the "
-                              "last min(window, n/4) logged points (arithmetic for accuracy)"}
+    summary |= {
+        "snapshots": snapshots,
+        "claims": paper_claims({k: v for k, v in snapshots.items() if "d_loss" in v}),
+        "measured_as": "change from the first logged value to 'end', the geometric mean of the "
+        "last min(window, n/4) logged points (arithmetic for accuracy)",
+    }
     write_json(Path(run_dir) / "summary.json", summary)
     return summary
 
@@ -172,3 +235,16 @@ def refresh_summary(run_dir: Path, *, window: int) -> dict[str, Any]:
     except (OSError, ValueError, AttributeError):
         extra = {}
     return write_summary(run_dir, window=window, extra=extra)
+
+
+def saved_config(run_dir: Path) -> dict[str, Any]:
+    """A run's resolved config.yaml as plain data ({} when there is none)."""
+    from omegaconf import OmegaConf
+
+    path = Path(run_dir) / "config.yaml"
+    return OmegaConf.to_container(OmegaConf.load(path)) if path.is_file() else {}
+
+
+def saved_plot_settings(run_dir: Path) -> dict[str, Any]:
+    """The run's own plot settings (figures, window, formats) from its config.yaml, if there is one."""
+    return dict(saved_config(run_dir).get("plot", {}))

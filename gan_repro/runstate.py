@@ -3,19 +3,23 @@
 Exit codes of `gan-repro`: 0 done, 1 Hydra's own errors, 2 bad input, 3 a non-finite value,
 75 interrupted by SIGINT/SIGTERM with its state saved (rerun the same command to resume).
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import math
 import signal
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pandas as pd
+from tqdm.auto import tqdm
 
+from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
 
 log = logging.getLogger(__name__)
@@ -47,7 +51,7 @@ class StopFlag:
         log.warning("%s received: finishing the current step, then saving and stopping", self.signal_name)
 
     @contextmanager
-    def installed(self) -> Iterator["StopFlag"]:
+    def installed(self) -> Iterator[StopFlag]:
         """Route SIGINT and SIGTERM to request() for the duration, then restore the old handlers."""
         previous = {number: signal.signal(number, self.request) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -55,6 +59,34 @@ class StopFlag:
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
+
+
+@dataclass
+class RunControl:
+    """How a stage is watched while it runs: stop requests, NaN/inf policy, progress bars."""
+
+    stop: StopFlag = field(default_factory=StopFlag)
+    on_nonfinite: str = "stop"  # stop: raise NonFiniteError; warn: log and carry on
+    quiet: bool = False  # no progress bars
+
+    def progress(self, total: int, *, desc: str, initial: int = 0) -> tqdm:
+        """A progress bar for a stage (hidden when quiet)."""
+        return tqdm(
+            total=total,
+            initial=initial,
+            desc=desc,
+            unit="it",
+            disable=self.quiet,
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
+
+    def check_rows(
+        self, rows: list[dict[str, Any]], keys: tuple[str, ...], where: Callable[[dict], str]
+    ) -> None:
+        """check_finite on each row the logger just wrote, `where(row)` naming its place."""
+        for row in rows:
+            check_finite(row, keys, where=where(row), mode=self.on_nonfinite)
 
 
 @dataclass
@@ -68,17 +100,17 @@ class RunState:
     probe_complete: bool = False
 
     @classmethod
-    def load(cls, path: Path) -> "RunState | None":
+    def load(cls, path: Path) -> RunState | None:
         """The saved state, or None when there is none (a new run)."""
         if not Path(path).is_file():
             return None
         try:
             data = json.loads(Path(path).read_text())
-            return cls(path=Path(path), **{k: data[k] for k in ("status", "train_complete", "probe_units_done",
-                                                                   "probe_complete")})
+            return cls(
+                path=Path(path),
+                **{k: data[k] for k in ("status", "train_complete", "probe_units_done", "probe_complete")},
+            )
         except (ValueError, KeyError, TypeError) as error:
-            from gan_repro.errors import ConfigError
-
             raise ConfigError("resume", f"{path} is unreadable ({error}); use a new hydra.run.dir") from None
 
     def save(self) -> None:
@@ -91,7 +123,7 @@ class RunState:
 
 
 def keep_rows(path: Path, keep: Callable[[pd.DataFrame], pd.Series]) -> int:
-    """Rewrite a CSV atomically with only the rows where keep(frame) is true; returns how many were dropped."""
+    """Rewrite a CSV atomically keeping the rows where keep(frame) is true; returns how many were dropped."""
     if not Path(path).is_file() or Path(path).stat().st_size == 0:
         return 0
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # text as written: numbers keep every digit
@@ -109,5 +141,7 @@ def check_finite(row: dict[str, Any], keys: tuple[str, ...], *, where: str, mode
         if isinstance(value, float) and not math.isfinite(value):
             message = f"{key} became {value} at {where}"
             if mode == "stop":
-                raise NonFiniteError(f"{message}; lower the learning rate, or set on_nonfinite=warn to carry on")
+                raise NonFiniteError(
+                    f"{message}; lower the learning rate, or set on_nonfinite=warn to carry on"
+                )
             log.warning("%s (on_nonfinite=warn: carrying on)", message)

@@ -4,14 +4,14 @@
 Recomputes summary.json from the run's probe.csv, prints one line per claim (or the README's
 Markdown table) and exits 1 if any claim does not hold.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from gan_repro.plot import saved_plot_settings
-from gan_repro.report import refresh_summary
+from gan_repro.report import refresh_summary, saved_plot_settings
 
 
 def format_value(value) -> str:
@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     for claim in summary["claims"]:
         measured = f"{format_value(claim['measured'])} ({claim['unit']})"
         if args.markdown:
-            print(f"| {claim['claim']} | {claim['paper']} | {measured} | {'yes' if claim['holds'] else 'NO'} |")
+            print(
+                f"| {claim['claim']} | {claim['paper']} | {measured} | {'yes' if claim['holds'] else 'NO'} |"
+            )
         else:
             print(f"{'HOLDS' if claim['holds'] else 'FAILS'}  {claim['claim']}: {measured}")
     return 0 if all(claim["holds"] for claim in summary["claims"]) else 1

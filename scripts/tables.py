@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Markdown tables from finished runs (CSV and summary.json only, no training code).
 
-    python scripts/tables.py noise RUN_DIR          # experiment=noise: one row per (snapshot, sigma)
-    python scripts/tables.py compare RUN_DIR ...    # runs side by side, per snapshot: noise, distances, probe ends
+python scripts/tables.py noise RUN_DIR          # experiment=noise: one row per (snapshot, sigma)
+python scripts/tables.py compare RUN_DIR ...    # runs side by side per snapshot
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +23,18 @@ def number(value: float) -> str:
 def noise_rows(run_dir: Path) -> list[str]:
     """The sigma sweep: final d_loss, final grad_norm_minimax, JSD estimate, Theorem 3.3's bound, W1."""
     table = pd.read_csv(run_dir / "noise.csv")
-    lines = ["| snapshot epoch | σ | final d_loss | final grad_norm_minimax | JSD estimate (log 2 − d_loss) "
-             "| bound 2V½ + 2C·JSD½ | sliced W1 | exact W1 (n=256) | bound ≥ W1 |", "|" + "---|" * 9]
+    lines = [
+        "| snapshot epoch | σ | final d_loss | final grad_norm_minimax | JSD estimate (log 2 − d_loss) "
+        "| bound 2V½ + 2C·JSD½ | sliced W1 | exact W1 (n=256) | bound ≥ W1 |",
+        "|" + "---|" * 9,
+    ]
     for row in table.itertuples():
-        lines.append(f"| {row.snapshot_epoch} | {row.noise_std:g} | {number(row.d_loss_end)} | "
-                     f"{number(row.grad_norm_minimax_end)} | {number(row.jsd_estimate)} | {number(row.bound)} | "
-                     f"{number(row.sliced_wasserstein)} | {number(row.wasserstein_exact)} | "
-                     f"{'yes' if row.bound_holds else 'NO'} |")
+        lines.append(
+            f"| {row.snapshot_epoch} | {row.noise_std:g} | {number(row.d_loss_end)} | "
+            f"{number(row.grad_norm_minimax_end)} | {number(row.jsd_estimate)} | {number(row.bound)} | "
+            f"{number(row.sliced_wasserstein)} | {number(row.wasserstein_exact)} | "
+            f"{'yes' if row.bound_holds else 'NO'} |"
+        )
     return lines
 
 
@@ -42,16 +48,21 @@ def noise_label(noise: dict | None) -> str:
 
 def compare_rows(run_dirs: list[Path]) -> list[str]:
     """Per run and snapshot: training noise at the snapshot, sliced and exact W1, the probe's end values."""
-    lines = ["| run | noise | snapshot epoch | σ at snapshot | sliced W1 | exact W1 (n=256) | probe end d_loss "
-             "| probe end grad_norm_minimax |", "|" + "---|" * 8]
+    lines = [
+        "| run | noise | snapshot epoch | σ at snapshot | sliced W1 | exact W1 (n=256) | probe end d_loss "
+        "| probe end grad_norm_minimax |",
+        "|" + "---|" * 8,
+    ]
     for run_dir in run_dirs:
         summary = json.loads((run_dir / "summary.json").read_text())
         for epoch, snapshot in summary["snapshots"].items():
             lines.append(
                 f"| {run_dir.name} | {noise_label(summary.get('noise'))} | {epoch} | "
                 f"{number(snapshot.get('train_noise_std'))} | {number(snapshot.get('sliced_wasserstein'))} | "
-                f"{number(snapshot.get('wasserstein_exact'))} | {number(snapshot.get('d_loss', {}).get('end'))} | "
-                f"{number(snapshot.get('grad_norm_minimax', {}).get('end'))} |")
+                f"{number(snapshot.get('wasserstein_exact'))} | "
+                f"{number(snapshot.get('d_loss', {}).get('end'))} | "
+                f"{number(snapshot.get('grad_norm_minimax', {}).get('end'))} |"
+            )
     return lines
 
 
@@ -63,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     needed = "noise.csv" if args.table == "noise" else "summary.json"
     for run_dir in args.run_dirs:
         if not (run_dir / needed).is_file():
-            print(f"error: run_dir: no {needed} in {run_dir}"
-                  + ("; run gan-repro experiment=noise first" if args.table == "noise" else ""), file=sys.stderr)
+            print(
+                f"error: run_dir: no {needed} in {run_dir}"
+                + ("; run gan-repro experiment=noise first" if args.table == "noise" else ""),
+                file=sys.stderr,
+            )
             return 2
     lines = noise_rows(args.run_dirs[0]) if args.table == "noise" else compare_rows(args.run_dirs)
     print("\n".join(lines))

@@ -1,10 +1,8 @@
 """Every dataset format, read from small files this test writes in that exact format."""
+
 from __future__ import annotations
 
-import gzip
-import io
 import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +10,17 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_repro.data import build_dataset, epoch_order, infinite_batches, iterate_epoch
+from gan_repro.data import epoch_order, infinite_batches, iterate_epoch
 from gan_repro.errors import ConfigError
-from tests.conftest import compose_config
+from tests.helpers import compose_config, load_dataset, write_idx, write_images, write_lmdb
 
 
 def dataset_for(name: str, root: Path | None, *extra: str, image_size: int = 16):
-    """build_dataset for the `dataset` group `name`, as `gan-repro dataset=name dataset.root=root` would."""
+    """The dataset of the `dataset` group `name`, as `gan-repro dataset=name dataset.root=root` loads it."""
     overrides = [f"dataset={name}", f"dataset.image_size={image_size}", *extra]
     if root is not None:
         overrides.append(f"dataset.root={root}")
-    return build_dataset(compose_config(overrides).dataset)
+    return load_dataset(compose_config(overrides).dataset)
 
 
 def check_images(dataset, count: int, channels: int, size: int) -> torch.Tensor:
@@ -35,20 +33,6 @@ def check_images(dataset, count: int, channels: int, size: int) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- IDX (MNIST, Fashion-MNIST)
-def write_idx(path: Path, array: np.ndarray, *, gz: bool) -> Path:
-    """IDX: two zero bytes, type 0x08 (ubyte), ndim, big-endian int32 dims, then the data."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">i", d) for d in array.shape)
-    data = header + array.astype(np.uint8).tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if gz:
-        path = path.with_name(path.name + ".gz")
-        with gzip.open(path, "wb") as handle:
-            handle.write(data)
-    else:
-        path.write_bytes(data)
-    return path
-
-
 @pytest.mark.parametrize("name,subfolder", [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
 @pytest.mark.parametrize("gz", [True, False])
 def test_idx(tmp_path: Path, name: str, subfolder: str, gz: bool) -> None:
@@ -88,7 +72,8 @@ def test_cifar_binary(tmp_path: Path) -> None:
     folder.mkdir()
     for index, chunk in ((1, pixels[:3]), (2, pixels[3:])):
         labels = np.arange(len(chunk), dtype=np.uint8)[:, None]
-        (folder / f"data_batch_{index}.bin").write_bytes(np.hstack([labels, chunk.reshape(len(chunk), -1)]).tobytes())
+        records = np.hstack([labels, chunk.reshape(len(chunk), -1)])
+        (folder / f"data_batch_{index}.bin").write_bytes(records.tobytes())
     images = check_images(dataset_for("cifar10", tmp_path, image_size=32), 4, 3, 32)
     assert torch.allclose(images, torch.from_numpy(pixels).float() / 127.5 - 1)
 
@@ -99,9 +84,13 @@ def test_cifar_python_pickles(tmp_path: Path) -> None:
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     for index in range(1, 6):
-        chunk = pixels[:2] if index == 1 else pixels[index - 1:index]  # 2 + 1 + 1 + 1 + 1 = 6 images
-        batch = {b"batch_label": b"training batch", b"labels": [0] * len(chunk),
-                 b"data": chunk.reshape(len(chunk), -1), b"filenames": [b"x.png"] * len(chunk)}
+        chunk = pixels[:2] if index == 1 else pixels[index - 1 : index]  # 2 + 1 + 1 + 1 + 1 = 6 images
+        batch = {
+            b"batch_label": b"training batch",
+            b"labels": [0] * len(chunk),
+            b"data": chunk.reshape(len(chunk), -1),
+            b"filenames": [b"x.png"] * len(chunk),
+        }
         (folder / f"data_batch_{index}").write_bytes(pickle.dumps(batch, protocol=2))
     images = check_images(dataset_for("cifar10", tmp_path, image_size=16), 6, 3, 16)
     assert images.std() > 0.1
@@ -126,14 +115,6 @@ def test_crafted_cifar_pickle_does_not_run_code(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- image folders, CelebA
-def write_images(folder: Path, sizes: list[tuple[int, int]], mode: str = "RGB", suffix: str = ".png") -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(2)
-    for index, (width, height) in enumerate(sizes):
-        shape = (height, width, 3) if mode == "RGB" else (height, width)
-        Image.fromarray(rng.integers(0, 256, size=shape, dtype=np.uint8), mode=mode).save(folder / f"{index:03d}{suffix}")
-
-
 def test_image_folder_resize_and_crop(tmp_path: Path) -> None:
     write_images(tmp_path / "a", [(40, 30), (30, 50)], suffix=".png")
     write_images(tmp_path / "b" / "deeper", [(64, 64)], mode="L", suffix=".jpg")
@@ -160,21 +141,15 @@ def test_celeba_layout(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- LSUN (LMDB)
 def test_lsun_lmdb(tmp_path: Path) -> None:
-    lmdb = pytest.importorskip("lmdb")
-    path = tmp_path / "bedroom_train_lmdb"
-    rng = np.random.default_rng(3)
-    with lmdb.open(str(path), map_size=1 << 24) as env, env.begin(write=True) as txn:
-        for index, fmt in enumerate(["WEBP", "JPEG", "PNG", "JPEG"]):
-            buffer = io.BytesIO()
-            Image.fromarray(rng.integers(0, 256, size=(24 + index, 30, 3), dtype=np.uint8)).save(buffer, format=fmt)
-            txn.put(f"{index:040x}".encode(), buffer.getvalue())
+    path = write_lmdb(tmp_path / "bedroom_train_lmdb", ["WEBP", "JPEG", "PNG", "JPEG"])
     dataset = dataset_for("lsun", tmp_path)
     check_images(dataset, 4, 3, 16)
     check_images(dataset_for("lsun", path, "dataset.max_images=2"), 2, 3, 16)  # root = the LMDB folder itself
     dataset = dataset_for("lsun", tmp_path, "dataset.prepare=false")  # decoded lazily, in DataLoader workers
     order = epoch_order(dataset, torch.Generator().manual_seed(0))
-    batches = list(iterate_epoch(dataset, order, batch_size=2, device=torch.device("cpu"),
-                                 num_workers=1))  # the handle crosses into a worker
+    batches = list(
+        iterate_epoch(dataset, order, batch_size=2, device=torch.device("cpu"), num_workers=1)
+    )  # the handle crosses into a worker
     assert len(batches) == 2 and batches[0].shape == (2, 3, 16, 16)
 
 
@@ -191,15 +166,20 @@ def test_epoch_batches_drop_the_last_partial_batch() -> None:
     assert [b.shape[0] for b in batches] == [500, 500, 500]
     later = list(iterate_epoch(dataset, order, batch_size=500, device=torch.device("cpu"), start_batch=2))
     assert len(later) == 1 and torch.equal(later[0], batches[2])  # resuming mid-epoch: the same batches
-    stream = infinite_batches(dataset, batch_size=500, generator=torch.Generator().manual_seed(0),
-                              device=torch.device("cpu"))
+    stream = infinite_batches(
+        dataset, batch_size=500, rng=torch.Generator().manual_seed(0), device=torch.device("cpu")
+    )
     assert sum(next(stream).shape[0] for _ in range(7)) == 3500  # keeps going past one epoch
 
 
 # ----------------------------------------------------------------------------- bad roots
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "celeba", "image_folder", "lsun"])
 def test_missing_and_empty_roots_name_the_setting(tmp_path: Path, name: str) -> None:
-    for root, message in [(None, "needs its files"), (tmp_path / "absent", "is not a folder"), (tmp_path, "is empty")]:
+    for root, message in [
+        (None, "needs its files"),
+        (tmp_path / "absent", "is not a folder"),
+        (tmp_path, "is empty"),
+    ]:
         with pytest.raises(ConfigError, match=message) as error:
             dataset_for(name, root)
         assert error.value.setting == "dataset.root"

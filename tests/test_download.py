@@ -1,11 +1,11 @@
 """Downloads against a file server on 127.0.0.1: resume, restart, checksum refusal, no network."""
+
 from __future__ import annotations
 
 import gzip
 import hashlib
 import http.server
 import socket
-import struct
 import threading
 from pathlib import Path
 
@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 
 from gan_repro import download
-from gan_repro.data import build_dataset
 from gan_repro.download import fetch
 from gan_repro.errors import ConfigError
-from tests.conftest import compose_config
+from tests.helpers import compose_config, idx_bytes, load_dataset
 
 
 class FileServer(http.server.BaseHTTPRequestHandler):
@@ -33,7 +32,8 @@ class FileServer(http.server.BaseHTTPRequestHandler):
             return
         requested = self.headers.get("Range")
         self.RANGES.append(requested)
-        start = int(requested.removeprefix("bytes=").split("-")[0]) if requested and not self.IGNORE_RANGE else 0
+        honoured = requested and not self.IGNORE_RANGE
+        start = int(requested.removeprefix("bytes=").split("-")[0]) if honoured else 0
         self.send_response(206 if start else 200)
         self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
@@ -96,21 +96,34 @@ def test_no_network_says_where_to_put_the_file(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(ConfigError, match="by hand") as error:
-        fetch(f"http://127.0.0.1:{port}/train-images-idx3-ubyte.gz", tmp_path / "train-images-idx3-ubyte.gz",
-              "0" * 32, timeout=5)
+        fetch(
+            f"http://127.0.0.1:{port}/train-images-idx3-ubyte.gz",
+            tmp_path / "train-images-idx3-ubyte.gz",
+            "0" * 32,
+            timeout=5,
+        )
     assert str(tmp_path) in error.value.message and "train-images-idx3-ubyte.gz" in error.value.message
 
 
 def test_mnist_download_end_to_end(server: str, tmp_path: Path, monkeypatch) -> None:
     pixels = np.random.default_rng(1).integers(0, 256, (7, 28, 28), dtype=np.uint8)
-    idx = bytes([0, 0, 8, 3]) + b"".join(struct.pack(">i", d) for d in pixels.shape) + pixels.tobytes()
-    archive = gzip.compress(idx)
+    archive = gzip.compress(idx_bytes(pixels))
     FileServer.FILES["/mirror/train-images-idx3-ubyte.gz"] = archive
-    monkeypatch.setitem(download.SOURCES, "mnist",
-                        ("unused", {"train-images-idx3-ubyte.gz": hashlib.md5(archive).hexdigest()}))
-    cfg = compose_config(["dataset=mnist", f"dataset.root={tmp_path / 'new'}", "dataset.download=true",
-                          f"dataset.download_url={server}/mirror/", "dataset.image_size=16"])
+    monkeypatch.setitem(
+        download.SOURCES,
+        "mnist",
+        ("unused", {"train-images-idx3-ubyte.gz": hashlib.md5(archive).hexdigest()}),
+    )
+    cfg = compose_config(
+        [
+            "dataset=mnist",
+            f"dataset.root={tmp_path / 'new'}",
+            "dataset.download=true",
+            f"dataset.download_url={server}/mirror/",
+            "dataset.image_size=16",
+        ]
+    )
     download.download_dataset(cfg.dataset)
-    assert len(build_dataset(cfg.dataset)) == 7
+    assert len(load_dataset(cfg.dataset)) == 7
     download.download_dataset(cfg.dataset)  # already there and verified: nothing fetched again
     assert len(FileServer.RANGES) == 1

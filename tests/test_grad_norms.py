@@ -1,4 +1,5 @@
 """The probe's gradient norms against a hand-written autograd computation on a tiny G and D."""
+
 from __future__ import annotations
 
 import math
@@ -65,13 +66,15 @@ def test_vanishing_minimax_gradient_stays_positive_and_exact(offset: float) -> N
     got = generator_grad_norms(*confident_pair(offset), z)["grad_norm_minimax"].item()
     generator, discriminator = (m.double() for m in confident_pair(offset))
     cost = -nn.functional.softplus(discriminator(generator(z.double()))).mean()
-    expected = math.sqrt(sum(g.pow(2).sum().item() for g in torch.autograd.grad(cost, list(generator.parameters()))))
+    grads = torch.autograd.grad(cost, list(generator.parameters()))
+    expected = math.sqrt(sum(g.pow(2).sum().item() for g in grads))
     assert 0 < expected < math.exp(offset / 2)
     assert got == pytest.approx(expected, rel=1e-4)
     if offset < -100:
         generator, discriminator = confident_pair(offset)
-        naive = torch.autograd.grad(torch.log1p(-torch.sigmoid(discriminator(generator(z)))).mean(),
-                                    list(generator.parameters()))
+        naive = torch.autograd.grad(
+            torch.log1p(-torch.sigmoid(discriminator(generator(z)))).mean(), list(generator.parameters())
+        )
         assert sum(g.pow(2).sum().item() for g in naive) == 0.0
 
 
@@ -82,4 +85,4 @@ def test_leaves_generator_frozen() -> None:
     before = [p.clone() for p in generator.parameters()]
     generator_grad_norms(generator, discriminator, torch.randn(5, 4))
     assert all(not p.requires_grad and p.grad is None for p in generator.parameters())
-    assert all(torch.equal(a, b) for a, b in zip(before, generator.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, generator.parameters(), strict=True))

@@ -1,4 +1,5 @@
 """The costs in logits: correct against float64 closed forms, finite for logits of +-50 and beyond."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Shape tests for every model at 16, 32 and 64, and the DCGAN details the paper relies on."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,15 +8,18 @@ import torch.nn as nn
 
 from gan_repro.errors import ConfigError
 from gan_repro.models import build_discriminator, build_generator, dcgan_depth
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 
 
 @pytest.mark.parametrize("model", ["dcgan", "dcgan_nobn", "mlp"])
 @pytest.mark.parametrize("image_size", [16, 32, 64])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_shapes(model: str, image_size: int, channels: int) -> None:
-    cfg = compose_config([f"model={model}", "model.ngf=8", "model.ndf=8", "model.hidden=32"] if model == "mlp"
-                         else [f"model={model}", "model.ngf=8", "model.ndf=8"])
+    cfg = compose_config(
+        [f"model={model}", "model.ngf=8", "model.ndf=8", "model.hidden=32"]
+        if model == "mlp"
+        else [f"model={model}", "model.ngf=8", "model.ndf=8"]
+    )
     generator = build_generator(cfg.model, image_size=image_size, channels=channels)
     discriminator = build_discriminator(cfg.model, image_size=image_size, channels=channels)
     images = generator(torch.randn(5, cfg.model.nz))

@@ -1,21 +1,20 @@
 """Instance noise: schedules, where it enters, and that sigma = 0 changes nothing."""
+
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
 
-from gan_repro.cli import run
 from gan_repro.errors import ConfigError
 from gan_repro.noise import add_instance_noise, check_noise_config, stage_schedule
+from gan_repro.pipeline import run
 from gan_repro.probe import generator_grad_norms
-from gan_repro.train import discriminator_step, generator_step
-from tests.conftest import REPO, TINY, compose_config
+from gan_repro.steps import discriminator_step, generator_step
+from tests.helpers import REPO, TINY, compose_config, run_script
 
 
 def schedule(*overrides: str, stage: str = "train"):
@@ -26,30 +25,34 @@ def test_schedules_first_middle_last() -> None:
     steps = 101
     first, middle, last = 0, 50, 100
     none = schedule("noise=none")
-    assert [none.std(s, steps) for s in (first, middle, last)] == [0, 0, 0]
+    assert [none.sigma(s, steps) for s in (first, middle, last)] == [0, 0, 0]
     constant = schedule("noise=constant", "noise.std=0.2")
-    assert [constant.std(s, steps) for s in (first, middle, last)] == [0.2, 0.2, 0.2]
+    assert [constant.sigma(s, steps) for s in (first, middle, last)] == [0.2, 0.2, 0.2]
     linear = schedule("noise=linear", "noise.start=0.3", "noise.end=0.1")
-    assert [linear.std(s, steps) for s in (first, middle, last)] == pytest.approx([0.3, 0.2, 0.1])
+    assert [linear.sigma(s, steps) for s in (first, middle, last)] == pytest.approx([0.3, 0.2, 0.1])
     exponential = schedule("noise=exponential", "noise.start=0.1", "noise.decay=0.99")
-    assert [exponential.std(s, steps) for s in (first, middle, last)] == pytest.approx(
-        [0.1, 0.1 * 0.99 ** 50, 0.1 * 0.99 ** 100])
+    assert [exponential.sigma(s, steps) for s in (first, middle, last)] == pytest.approx(
+        [0.1, 0.1 * 0.99**50, 0.1 * 0.99**100]
+    )
 
 
 def test_schedule_per_stage() -> None:
     assert schedule("noise=schedule").kind == "linear"
-    assert schedule("noise=schedule", stage="probe").std(7, 10) == 0.05
-    assert schedule("noise=schedule", "noise.probe.kind=none", stage="probe").std(3, 10) == 0
+    assert schedule("noise=schedule", stage="probe").sigma(7, 10) == 0.05
+    assert schedule("noise=schedule", "noise.probe.kind=none", stage="probe").sigma(3, 10) == 0
 
 
-@pytest.mark.parametrize("overrides,setting", [
-    (["noise=constant", "noise.std=-0.1"], "noise.std"),
-    (["noise=constant", "noise.std=nan"], "noise.std"),
-    (["noise=linear", "noise.start=inf"], "noise.start"),
-    (["noise=exponential", "noise.decay=1.5"], "noise.decay"),
-    (["noise=schedule", "noise.train.kind=gaussian"], "noise.train.kind"),
-    (["noise=constant", "noise.clip_sigmas=0"], "noise.clip_sigmas"),
-])
+@pytest.mark.parametrize(
+    "overrides,setting",
+    [
+        (["noise=constant", "noise.std=-0.1"], "noise.std"),
+        (["noise=constant", "noise.std=nan"], "noise.std"),
+        (["noise=linear", "noise.start=inf"], "noise.start"),
+        (["noise=exponential", "noise.decay=1.5"], "noise.decay"),
+        (["noise=schedule", "noise.train.kind=gaussian"], "noise.train.kind"),
+        (["noise=constant", "noise.clip_sigmas=0"], "noise.clip_sigmas"),
+    ],
+)
 def test_bad_noise_settings_are_refused(overrides: list[str], setting: str) -> None:
     with pytest.raises(ConfigError) as error:
         check_noise_config(compose_config(overrides).noise)
@@ -92,11 +95,11 @@ def test_noise_reaches_every_input_of_d_in_both_stages() -> None:
     real, fake = torch.zeros(500, 64), torch.ones(500, 64)
     discriminator = RecordingDiscriminator(64)
     optimizer = torch.optim.SGD(discriminator.parameters(), lr=0.0)
-    discriminator_step(discriminator, optimizer, real, fake, noise_std=0.2, clip_sigmas=4.0)
+    discriminator_step(discriminator, optimizer, real, fake, sigma=0.2, clip_sigmas=4.0)
     fake_for_g = fake.clone().requires_grad_(True)
-    generator_step(discriminator, optimizer, fake_for_g, "nonsaturating", noise_std=0.2, clip_sigmas=4.0)
+    generator_step(discriminator, optimizer, fake_for_g, "nonsaturating", sigma=0.2, clip_sigmas=4.0)
     generator, z = nn.Sequential(nn.Linear(3, 64)), torch.randn(500, 3)
-    generator_grad_norms(generator, discriminator, z, noise_std=0.2, clip_sigmas=4.0)
+    generator_grad_norms(generator, discriminator, z, sigma=0.2, clip_sigmas=4.0)
     seen_real, seen_fake, seen_g_step, seen_probe = discriminator.inputs
     with torch.no_grad():
         clean = generator(z)
@@ -113,7 +116,7 @@ def test_probe_gradient_flows_through_the_noisy_samples() -> None:
     discriminator = nn.Sequential(nn.Linear(8, 6), nn.LeakyReLU(0.2), nn.Linear(6, 1), nn.Flatten(0))
     z = torch.randn(16, 3)
     torch.manual_seed(5)
-    got = generator_grad_norms(generator, discriminator, z, noise_std=0.5, clip_sigmas=4.0)
+    got = generator_grad_norms(generator, discriminator, z, sigma=0.5, clip_sigmas=4.0)
     torch.manual_seed(5)
     epsilon = add_instance_noise(torch.zeros(16, 8), 0.5, clip_sigmas=4.0)  # the same draw
     g64, d64 = generator.double(), discriminator.double()
@@ -126,7 +129,12 @@ def test_probe_gradient_flows_through_the_noisy_samples() -> None:
 
 
 def test_sigma_zero_is_bit_identical_to_no_noise(tmp_path: Path) -> None:
-    overrides = TINY + ["train.epochs=1", "train.snapshot_epochs=[1]", "probe.iterations=4", "plot.formats=[png]"]
+    overrides = TINY + [
+        "train.epochs=1",
+        "train.snapshot_epochs=[1]",
+        "probe.iterations=4",
+        "plot.formats=[png]",
+    ]
     run(compose_config(overrides), tmp_path / "none")
     run(compose_config(overrides + ["noise=constant", "noise.std=0"]), tmp_path / "zero")
     for name in ("train.csv", "probe.csv", "snapshots.csv"):
@@ -136,20 +144,33 @@ def test_sigma_zero_is_bit_identical_to_no_noise(tmp_path: Path) -> None:
 def test_noise_sweep_and_annealed_training_end_to_end(tmp_path: Path) -> None:
     import pandas as pd
 
-    cfg = compose_config(TINY + ["experiment=noise", "probe.iterations=12", "probe.noise_stds=[0,0.1]",
-                                 "noise=linear", "noise.start=0.2", "noise.end=0", "plot.formats=[png]"])
+    cfg = compose_config(
+        TINY
+        + [
+            "experiment=noise",
+            "probe.iterations=12",
+            "probe.noise_stds=[0,0.1]",
+            "noise=linear",
+            "noise.start=0.2",
+            "noise.end=0",
+            "plot.formats=[png]",
+        ]
+    )
     summary = run(cfg, tmp_path)
     train = pd.read_csv(tmp_path / "train.csv")
-    assert train["noise_std"].iloc[0] == pytest.approx(0.2) and train["noise_std"].iloc[-1] == pytest.approx(0)
+    assert train["noise_std"].iloc[0] == pytest.approx(0.2)
+    assert train["noise_std"].iloc[-1] == pytest.approx(0)
     probe = pd.read_csv(tmp_path / "probe.csv")
     assert sorted(probe["sweep_noise_std"].unique()) == [0, 0.1]
     assert (probe.loc[probe["sweep_noise_std"] == 0.1, "noise_std"] == 0.1).all()
     table = pd.read_csv(tmp_path / "noise.csv")
     assert len(table) == 4 and table["bound_holds"].all()
     assert summary["noise_bound_holds_everywhere"] is True
-    assert (tmp_path / "figures" / "noise.png").is_file() and (tmp_path / "figures" / "noise_bound.png").is_file()
+    assert (tmp_path / "figures" / "noise.png").is_file()
+    assert (tmp_path / "figures" / "noise_bound.png").is_file()
     assert summary["snapshots"]["1"]["train_noise_std"] > 0
     for table_name, expected_rows in (("noise", 4), ("compare", 2)):
-        printed = subprocess.run([sys.executable, str(REPO / "scripts" / "tables.py"), table_name, str(tmp_path)],
-                                 capture_output=True, text=True, check=True).stdout.splitlines()
+        result = run_script(REPO / "scripts" / "tables.py", table_name, str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        printed = result.stdout.splitlines()
         assert len(printed) == 2 + expected_rows and printed[0].startswith("| ")

@@ -1,7 +1,8 @@
 """The console script finds conf/ from a source checkout and from a wheel installed elsewhere."""
+
 from __future__ import annotations
 
-import os
+import importlib
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 from gan_repro.config import config_dir
-from tests.conftest import REPO
+from tests.helpers import REPO, cli_env
 
 
 def test_source_checkout_uses_top_level_conf() -> None:
@@ -19,10 +20,39 @@ def test_source_checkout_uses_top_level_conf() -> None:
 def test_wheel_ships_conf_and_runs_from_another_directory(tmp_path: Path) -> None:
     """Build the wheel, unpack it as pip would install it, and compose the config from elsewhere."""
     source = tmp_path / "source"  # a clean copy: a stale *.egg-info/SOURCES.txt would hide packaging mistakes
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        "*.egg-info", "build", "dist", ".git", ".venv", "venv", "outputs", "__pycache__", ".pytest_cache", "docs"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path / "dist"), str(source)], check=True, capture_output=True, timeout=300)
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            "*.egg-info",
+            "build",
+            "dist",
+            ".git",
+            ".venv",
+            "venv",
+            "outputs",
+            "__pycache__",
+            ".pytest_cache",
+            "docs",
+        ),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = (tmp_path / "dist").glob("gan_repro-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
@@ -31,16 +61,33 @@ def test_wheel_ships_conf_and_runs_from_another_directory(tmp_path: Path) -> Non
     shipped = {name.removeprefix("gan_repro/conf/") for name in names if name.startswith("gan_repro/conf/")}
     in_repo = {str(path.relative_to(REPO / "conf")) for path in (REPO / "conf").rglob("*.yaml")}
     assert in_repo <= shipped, f"config files missing from the wheel: {sorted(in_repo - shipped)}"
-    assert "gan-repro = gan_repro.cli:main" in entry_points and "gan-repro-plot = gan_repro.plot:main" in entry_points
+    assert "gan-repro = gan_repro.cli:main" in entry_points
+    assert "gan-repro-plot = gan_repro.cli:plot_main" in entry_points
+    console_scripts = entry_points.partition("[console_scripts]")[2].partition("\n[")[0]
+    for line in filter(None, map(str.strip, console_scripts.splitlines())):
+        name, _, target = (part.strip() for part in line.partition("="))
+        module, _, function = target.partition(":")
+        found = getattr(importlib.import_module(module), function, None)
+        assert callable(found), f"console script {name} = {target}: no such function"
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
-    script = ("import sys, gan_repro.cli as cli; print(cli.__file__); print(cli.config_dir()); "
-              "sys.argv = ['gan-repro', '--cfg', 'job', 'scale=paper']; cli.main()")
-    result = subprocess.run([sys.executable, "-c", script], cwd=elsewhere, env=env, capture_output=True, text=True,
-                            timeout=120)
+    env = cli_env({"PYTHONPATH": str(tmp_path / "site")})  # the unpacked wheel, not this checkout
+    script = (
+        "import sys, gan_repro.cli as cli; print(cli.__file__); print(cli.config_dir()); "
+        "sys.argv = ['gan-repro', '--cfg', 'job', 'scale=paper']; cli.main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     module_file, conf, *printed = result.stdout.splitlines()
-    assert module_file.startswith(str(tmp_path / "site")) and conf == str(tmp_path / "site" / "gan_repro" / "conf")
+    assert module_file.startswith(str(tmp_path / "site"))
+    assert conf == str(tmp_path / "site" / "gan_repro" / "conf")
     assert "image_size: 64" in "\n".join(printed)

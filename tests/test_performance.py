@@ -1,4 +1,5 @@
 """Speed settings change how the training stage computes, not what: the CPU path with them on and off."""
+
 from __future__ import annotations
 
 import json
@@ -8,13 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY, compose_config
-from gan_repro.bench import main as bench_main
-from gan_repro.data import TensorImages, build_dataset, place_dataset
-from gan_repro.errors import ConfigError
+from gan_repro.cli import bench_main
 from gan_repro.config import check_config
+from gan_repro.data import TensorImages, place_dataset
+from gan_repro.errors import ConfigError
 from gan_repro.logger import CSVLogger
-from gan_repro.train import train
+from gan_repro.pipeline import train_stage
+from tests.helpers import TINY, compose_config, load_dataset
 
 TRAIN_ONLY = ["train.epochs=1", "train.snapshot_epochs=[1]"]
 
@@ -25,7 +26,7 @@ def train_rows(tmp_path: Path, name: str, *overrides: str) -> pd.DataFrame:
     run_dir = tmp_path / name
     run_dir.mkdir()
     torch.manual_seed(cfg.seed)
-    train(cfg, dataset=build_dataset(cfg.dataset), run_dir=run_dir, device=torch.device("cpu"))
+    train_stage(cfg, dataset=load_dataset(cfg.dataset), run_dir=run_dir, device=torch.device("cpu"))
     return pd.read_csv(run_dir / "train.csv")
 
 
@@ -64,13 +65,16 @@ def test_logger_buffers_rows_and_writes_them_in_chunks(tmp_path: Path) -> None:
     assert pd.read_csv(path)["step"].tolist() == [1, 2, 3, 4]  # closing writes the rest
 
 
-@pytest.mark.parametrize(("override", "setting"), [
-    ("performance.autocast=fp16", "performance.autocast"),
-    ("performance.compile_mode=fast", "performance.compile_mode"),
-    ("performance.channels_last=1", "performance.channels_last"),
-    ("performance.log_buffer=0", "performance.log_buffer"),
-    ("performance.data_on_device=true", "performance.data_on_device"),
-])
+@pytest.mark.parametrize(
+    ("override", "setting"),
+    [
+        ("performance.autocast=fp16", "performance.autocast"),
+        ("performance.compile_mode=fast", "performance.compile_mode"),
+        ("performance.channels_last=1", "performance.channels_last"),
+        ("performance.log_buffer=0", "performance.log_buffer"),
+        ("performance.data_on_device=true", "performance.data_on_device"),
+    ],
+)
 def test_bad_performance_settings_name_the_setting(override: str, setting: str) -> None:
     with pytest.raises(ConfigError) as error:
         check_config(compose_config([*TINY, override]))
@@ -84,8 +88,28 @@ def test_datasets_stay_on_the_cpu_without_a_gpu() -> None:
 
 def test_benchmark_runs_and_reports_both_loops(tmp_path: Path, capsys) -> None:
     output = tmp_path / "bench.json"
-    assert bench_main(["dataset.image_size=16", "model.ngf=8", "model.ndf=8", "--iterations", "3", "--repeats", "1",
-                       "--warmup", "1", "--probe-iterations", "1", "--num-workers", "0", "--json", str(output)]) == 0
+    assert (
+        bench_main(
+            [
+                "dataset.image_size=16",
+                "model.ngf=8",
+                "model.ndf=8",
+                "--iterations",
+                "3",
+                "--repeats",
+                "1",
+                "--warmup",
+                "1",
+                "--probe-iterations",
+                "1",
+                "--num-workers",
+                "0",
+                "--json",
+                str(output),
+            ]
+        )
+        == 0
+    )
     result = json.loads(output.read_text())
     assert result["reference_images_per_s"] > 0 and result["ours_images_per_s"] > 0
     assert result["ratio"] == pytest.approx(result["ours_images_per_s"] / result["reference_images_per_s"])
@@ -100,5 +124,6 @@ def test_benchmark_runs_and_reports_both_loops(tmp_path: Path, capsys) -> None:
 def test_torch_compile_gives_the_same_numbers(tmp_path: Path) -> None:
     eager = train_rows(tmp_path, "eager")
     compiled = train_rows(tmp_path, "compiled", "performance.compile=true")
-    pd.testing.assert_frame_equal(eager[["d_loss", "g_loss"]].head(5), compiled[["d_loss", "g_loss"]].head(5),
-                                  rtol=1e-4, atol=0)
+    pd.testing.assert_frame_equal(
+        eager[["d_loss", "g_loss"]].head(5), compiled[["d_loss", "g_loss"]].head(5), rtol=1e-4, atol=0
+    )

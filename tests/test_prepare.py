@@ -1,41 +1,39 @@
 """The prepare step: file datasets decoded once into a keyed, memory-mapped uint8 array."""
+
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from gan_repro import prepare as prepare_module
-from gan_repro.data import TensorImages, build_dataset, decode_image, list_images
+from gan_repro.cli import prepare_main
+from gan_repro.data import TensorImages, decode_image, list_images
 from gan_repro.errors import ConfigError
-from gan_repro.prepare import main as prepare_main
 from gan_repro.prepare import prepare, prepared_folder
-from tests.conftest import compose_config
-from tests.test_data import write_images
+from tests.helpers import compose_config, load_dataset, write_images, write_lmdb
 
 
 def dataset_node(root: Path, *extra: str, name: str = "image_folder", image_size: int = 16):
     """The `dataset` node of `gan-repro dataset=name dataset.root=root ...`."""
-    return compose_config([f"dataset={name}", f"dataset.root={root}", f"dataset.image_size={image_size}",
-                           *extra]).dataset
+    return compose_config(
+        [f"dataset={name}", f"dataset.root={root}", f"dataset.image_size={image_size}", *extra]
+    ).dataset
 
 
 def test_prepared_images_equal_decoding_each_file(tmp_path: Path) -> None:
     write_images(tmp_path / "images", [(40, 30), (30, 50), (64, 64), (17, 23)])
     cfg = dataset_node(tmp_path / "images")
-    dataset = build_dataset(cfg)
+    dataset = load_dataset(cfg)
     assert isinstance(dataset, TensorImages) and dataset.images.shape == (4, 3, 16, 16)
     for index, path in enumerate(list_images(tmp_path / "images", None)):
         expected = decode_image(lambda path=path: path, str(path), 16, 3, as_uint8=True)
         assert torch.equal(dataset.images[index], expected)
-    lazy = build_dataset(dataset_node(tmp_path / "images", "dataset.prepare=false"))
+    lazy = load_dataset(dataset_node(tmp_path / "images", "dataset.prepare=false"))
     assert torch.equal(torch.stack([lazy[i] for i in range(4)]), torch.stack([dataset[i] for i in range(4)]))
     manifest = json.loads((prepared_folder(cfg) / "manifest.json").read_text())
     assert manifest["count"] == 4 and manifest["image_size"] == 16 and manifest["source"]["files"] == 4
@@ -69,13 +67,16 @@ def test_bad_images_stop_or_are_skipped(tmp_path: Path) -> None:
     write_images(tmp_path / "images", [(32, 32)] * 3)
     (tmp_path / "images" / "001.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     with pytest.raises(ConfigError, match="dataset.bad_images"):
-        build_dataset(dataset_node(tmp_path / "images"))
+        load_dataset(dataset_node(tmp_path / "images"))
     folder = prepared_folder(dataset_node(tmp_path / "images"))
     assert not (folder / "images.u8").exists() and not (folder / "images.u8.part").exists()
-    dataset = build_dataset(dataset_node(tmp_path / "images", "dataset.bad_images=skip"))
+    dataset = load_dataset(dataset_node(tmp_path / "images", "dataset.bad_images=skip"))
     assert len(dataset) == 2
-    manifest = json.loads((prepared_folder(dataset_node(tmp_path / "images", "dataset.bad_images=skip"))
-                           / "manifest.json").read_text())
+    manifest = json.loads(
+        (
+            prepared_folder(dataset_node(tmp_path / "images", "dataset.bad_images=skip")) / "manifest.json"
+        ).read_text()
+    )
     assert manifest["skipped"] == 1 and manifest["shape"][0] == 2
 
 
@@ -100,24 +101,27 @@ def test_concurrent_jobs_decode_once(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_lsun_lmdb_is_prepared(tmp_path: Path) -> None:
-    lmdb = pytest.importorskip("lmdb")
-    path = tmp_path / "bedroom_train_lmdb"
-    rng = np.random.default_rng(3)
-    with lmdb.open(str(path), map_size=1 << 24) as env, env.begin(write=True) as txn:
-        for index, fmt in enumerate(["WEBP", "JPEG", "PNG"]):
-            buffer = io.BytesIO()
-            Image.fromarray(rng.integers(0, 256, size=(24 + index, 30, 3), dtype=np.uint8)).save(buffer, format=fmt)
-            txn.put(f"{index:040x}".encode(), buffer.getvalue())
-    dataset = build_dataset(dataset_node(tmp_path, name="lsun"))
-    lazy = build_dataset(dataset_node(tmp_path, "dataset.prepare=false", name="lsun"))
+    write_lmdb(tmp_path / "bedroom_train_lmdb", ["WEBP", "JPEG", "PNG"])
+    dataset = load_dataset(dataset_node(tmp_path, name="lsun"))
+    lazy = load_dataset(dataset_node(tmp_path, "dataset.prepare=false", name="lsun"))
     assert isinstance(dataset, TensorImages) and len(dataset) == 3
     assert torch.equal(torch.stack([dataset[i] for i in range(3)]), torch.stack([lazy[i] for i in range(3)]))
 
 
 def test_prepare_command(tmp_path: Path, capsys) -> None:
     write_images(tmp_path / "images", [(32, 32)] * 2)
-    assert prepare_main(["dataset=image_folder", f"dataset.root={tmp_path / 'images'}", "dataset.image_size=16",
-                         "--num-workers", "0"]) == 0
+    assert (
+        prepare_main(
+            [
+                "dataset=image_folder",
+                f"dataset.root={tmp_path / 'images'}",
+                "dataset.image_size=16",
+                "--num-workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert Path(capsys.readouterr().out.strip().splitlines()[-1], "manifest.json").is_file()
     assert prepare_main(["dataset=digits"]) == 2
     assert "already held in memory" in capsys.readouterr().err

@@ -1,39 +1,43 @@
 """Fault tests: runs killed (SIGKILL) or stopped (SIGTERM) mid-stage, then resumed, end exactly like one
 uninterrupted run (same rows, same numbers on the CPU with a fixed seed)."""
+
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TINY
+from tests.helpers import TINY, run_cli, start_cli
 
 # 6 epochs of 28 iterations, last.pt every 10 iterations, two probes of 60 iterations logged every one.
-RESUMABLE = [o for o in TINY if not o.startswith(("train.epochs", "train.snapshot_epochs", "probe.iterations",
-                                                  "probe.log_every"))] + [
-    "train.epochs=6", "train.snapshot_epochs=[1,6]", "train.checkpoint_every=10", "probe.iterations=60",
-    "probe.log_every=1", "plot.formats=[png]", "plot.figures=[fig2]"]
+RESUMABLE = [
+    o
+    for o in TINY
+    if not o.startswith(("train.epochs", "train.snapshot_epochs", "probe.iterations", "probe.log_every"))
+] + [
+    "train.epochs=6",
+    "train.snapshot_epochs=[1,6]",
+    "train.checkpoint_every=10",
+    "probe.iterations=60",
+    "probe.log_every=1",
+    "plot.formats=[png]",
+    "plot.figures=[fig2]",
+]
 CSVS = ("train.csv", "probe.csv", "snapshots.csv")
 
 
-def command(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "gan_repro.cli", *RESUMABLE, f"hydra.run.dir={run_dir}"]
-
-
-def environment() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+def arguments(run_dir: Path) -> list[str]:
+    """The gan-repro arguments of this run."""
+    return [*RESUMABLE, f"hydra.run.dir={run_dir}"]
 
 
 def finish(run_dir: Path) -> subprocess.CompletedProcess:
     """Run (or resume) the command to the end."""
-    return subprocess.run(command(run_dir), cwd=run_dir.parent, env=environment(), capture_output=True, text=True,
-                          timeout=600)
+    return run_cli(*arguments(run_dir), cwd=run_dir.parent, timeout=600)
 
 
 def rows(path: Path) -> int:
@@ -43,11 +47,12 @@ def rows(path: Path) -> int:
 
 def start_and_wait(run_dir: Path, csv_name: str, count: int) -> subprocess.Popen:
     """Start the run and return once csv_name has `count` rows (the process still running)."""
-    process = subprocess.Popen(command(run_dir), cwd=run_dir.parent, env=environment(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = start_cli(*arguments(run_dir), cwd=run_dir.parent)
     deadline = time.monotonic() + 300
     while rows(run_dir / csv_name) < count:
-        assert process.poll() is None, f"the run ended before {csv_name} had {count} rows: {process.stderr.read()}"
+        assert process.poll() is None, (
+            f"the run ended before {csv_name} had {count} rows: {process.stderr.read()}"
+        )
         assert time.monotonic() < deadline
         time.sleep(0.005)
     return process
@@ -125,7 +130,6 @@ def test_resume_refuses_other_settings_and_resume_false(reference: Path, tmp_pat
     run_dir = tmp_path / "run"
     shutil.copytree(reference, run_dir)
     for extra, message in (("seed=1", "seed differ"), ("resume=false", "already holds a run")):
-        result = subprocess.run(command(run_dir) + [extra], cwd=tmp_path, env=environment(), capture_output=True,
-                                text=True, timeout=300)
+        result = run_cli(*arguments(run_dir), extra, cwd=tmp_path, timeout=300)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1

@@ -1,29 +1,22 @@
 """Sweeps: real multiruns through Hydra's launchers, the stage cache, and aggregating runs from their CSVs."""
+
 from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY, compose_config
 from gan_repro.aggregate import band_curves, collect, job_statuses
 from gan_repro.cache import key_of, probe_inputs, training_inputs
-from gan_repro.cli import run, sweep_folder, unique_folder_override
-from gan_repro.plot import main as plot_main
+from gan_repro.cli import plot_main, sweep_folder, unique_folder_override
+from gan_repro.pipeline import run
+from tests.helpers import TINY, compose_config, run_cli, start_cli
 
 CPU = torch.device("cpu")
-
-
-def gan_repro(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run the gan-repro command in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, "-m", "gan_repro.cli", *arguments], cwd=cwd, capture_output=True,
-                           text=True, timeout=600)
 
 
 # ----------------------------------------------------------------------------- run and sweep folders
@@ -41,11 +34,23 @@ def test_folders_get_unique_names_unless_given() -> None:
 def test_cache_keys_follow_what_the_stages_depend_on(tmp_path: Path) -> None:
     base = compose_config(TINY)
     train_key, probe_key = key_of(training_inputs(base, CPU)), key_of(probe_inputs(base, CPU))
-    for override in ("seed=1", "loss=minimax", "dataset.image_size=32", "noise=constant", "train.lr=1e-4",
-                     "performance.channels_last=false"):
+    for override in (
+        "seed=1",
+        "loss=minimax",
+        "dataset.image_size=32",
+        "noise=constant",
+        "train.lr=1e-4",
+        "performance.channels_last=false",
+    ):
         changed = compose_config([*TINY, override])
         assert key_of(training_inputs(changed, CPU)) != train_key, override
-    for override in ("quiet=false", "train.num_workers=0", "probe.iterations=7", "plot.window=5", "resume=false"):
+    for override in (
+        "quiet=false",
+        "train.num_workers=0",
+        "probe.iterations=7",
+        "plot.window=5",
+        "resume=false",
+    ):
         assert key_of(training_inputs(compose_config([*TINY, override]), CPU)) == train_key, override
     assert key_of(probe_inputs(compose_config([*TINY, "probe.iterations=7"]), CPU)) != probe_key
     assert key_of(probe_inputs(compose_config([*TINY, "probe.log_every=2"]), CPU)) != probe_key
@@ -64,21 +69,22 @@ def test_cache_trains_once_across_runs(tmp_path: Path, caplog) -> None:
         assert "using the cached" not in caplog.text
         caplog.clear()
         run(compose_config(cached), tmp_path / "second")  # e.g. experiment=fig1, then experiment=fig2
-        assert "train: using the cached generator" in caplog.text and "probe: using the cached results" in caplog.text
+        assert "train: using the cached generator" in caplog.text
+        assert "probe: using the cached results" in caplog.text
         caplog.clear()
         run(compose_config([*cached, "probe.iterations=9"]), tmp_path / "third")  # a new probe, the same G
-        assert "train: using the cached generator" in caplog.text and "probe: using the cached" not in caplog.text
+        assert "train: using the cached generator" in caplog.text
+        assert "probe: using the cached" not in caplog.text
     for name in ("train.csv", "snapshots.csv", "probe.csv", "checkpoints/epoch_002.pt"):
         assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes(), name
-    assert len(pd.read_csv(tmp_path / "third" / "probe.csv")) != len(pd.read_csv(tmp_path / "first" / "probe.csv"))
+    third, first = (pd.read_csv(tmp_path / name / "probe.csv") for name in ("third", "first"))
+    assert len(third) != len(first)
     assert len(list((tmp_path / "cache" / "train").iterdir())) == 2  # one entry and its lock file
 
 
 def test_concurrent_jobs_with_the_same_inputs_train_once(tmp_path: Path) -> None:
     arguments = [*TINY, "cache=true", f"cache_dir={tmp_path / 'cache'}", "plot.formats=[png]"]
-    jobs = [subprocess.Popen([sys.executable, "-m", "gan_repro.cli", *arguments, f"hydra.run.dir={tmp_path / name}"],
-                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            for name in ("a", "b")]
+    jobs = [start_cli(*arguments, f"hydra.run.dir={tmp_path / name}", cwd=tmp_path) for name in ("a", "b")]
     assert [job.wait(timeout=600) for job in jobs] == [0, 0]
     logs = [(tmp_path / name / "log.txt").read_text() for name in ("a", "b")]
     assert sum("train: using the cached generator" in text for text in logs) == 1  # one trained, one waited
@@ -92,7 +98,7 @@ def sweep_arguments(sweep: Path, *extra: str) -> list[str]:
 
 def test_basic_launcher_sweep_over_seeds_then_aggregate(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    result = gan_repro(*sweep_arguments(sweep, "seed=0,1"), cwd=tmp_path)
+    result = run_cli(*sweep_arguments(sweep, "seed=0,1"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert job_statuses(sweep) == {"0": "done", "1": "done"}
     assert plot_main([str(sweep)]) == 0
@@ -106,8 +112,12 @@ def test_basic_launcher_sweep_over_seeds_then_aggregate(tmp_path: Path) -> None:
 def test_joblib_launcher_runs_jobs_in_parallel_sharing_the_cpus(tmp_path: Path) -> None:
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
     sweep = tmp_path / "sweep"
-    result = gan_repro(*sweep_arguments(sweep, "loss=minimax,nonsaturating", "hydra/launcher=joblib",
-                                        "hydra.launcher.n_jobs=2"), cwd=tmp_path)
+    result = run_cli(
+        *sweep_arguments(
+            sweep, "loss=minimax,nonsaturating", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
+        ),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert job_statuses(sweep) == {"0": "done", "1": "done"}
     import os
@@ -116,12 +126,13 @@ def test_joblib_launcher_runs_jobs_in_parallel_sharing_the_cpus(tmp_path: Path) 
     for job in ("0", "1"):
         assert f"{threads} CPU threads" in (sweep / job / "log.txt").read_text()
     collected = collect([sweep])
-    assert collected["keys"] == ["loss.name"] and set(collected["results"]["loss.name"]) == {"minimax", "nonsaturating"}
+    assert collected["keys"] == ["loss.name"]
+    assert set(collected["results"]["loss.name"]) == {"minimax", "nonsaturating"}
 
 
 def test_a_failing_job_does_not_lose_the_others(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    result = gan_repro(*sweep_arguments(sweep, "train.batch_size=64,100000"), cwd=tmp_path)
+    result = run_cli(*sweep_arguments(sweep, "train.batch_size=64,100000"), cwd=tmp_path)
     assert result.returncode == 1
     assert "1 of 2 jobs done" in result.stderr and "error: job 1: failed: train.batch_size" in result.stderr
     assert (sweep / "0" / "probe.csv").is_file()
@@ -136,9 +147,16 @@ def test_a_failing_job_does_not_lose_the_others(tmp_path: Path) -> None:
 def test_submitit_local_launcher(tmp_path: Path) -> None:
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     sweep = tmp_path / "sweep"
-    result = gan_repro(*sweep_arguments(sweep, "seed=0,1", "hydra/launcher=submitit_local",
-                                        "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10"),
-                       cwd=tmp_path)
+    result = run_cli(
+        *sweep_arguments(
+            sweep,
+            "seed=0,1",
+            "hydra/launcher=submitit_local",
+            "hydra.launcher.cpus_per_task=1",
+            "hydra.launcher.timeout_min=10",
+        ),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert job_statuses(sweep) == {"0": "done", "1": "done"}
     assert "1 CPU threads" in (sweep / "0" / "log.txt").read_text()
@@ -149,8 +167,19 @@ def fake_run(folder: Path, *, seed: int, loss: str, scale: float) -> None:
     """A finished run folder written by hand: config, probe.csv, summary.json."""
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(f"seed: {seed}\nloss:\n  name: {loss}\nquiet: {seed == 0}\n")
-    rows = [{"snapshot_epoch": 1, "iteration": i, "d_loss": scale / i, "d_accuracy": 1.0, "grad_norm_minimax": scale,
-             "grad_norm_nonsaturating": scale, "noise_std": 0.0, "sweep_noise_std": None} for i in (1, 2, 3)]
+    rows = [
+        {
+            "snapshot_epoch": 1,
+            "iteration": i,
+            "d_loss": scale / i,
+            "d_accuracy": 1.0,
+            "grad_norm_minimax": scale,
+            "grad_norm_nonsaturating": scale,
+            "noise_std": 0.0,
+            "sweep_noise_std": None,
+        }
+        for i in (1, 2, 3)
+    ]
     pd.DataFrame(rows).to_csv(folder / "probe.csv", index=False)
     (folder / "summary.json").write_text(json.dumps({"status": "done"}))
 
@@ -160,14 +189,25 @@ def test_runs_are_labelled_by_the_keys_that_differ_and_banded_over_seeds(tmp_pat
     fake_run(tmp_path / "b", seed=1, loss="minimax", scale=100.0)
     fake_run(tmp_path / "c", seed=0, loss="nonsaturating", scale=10.0)
     collected = collect([tmp_path])
-    assert collected["keys"] == ["seed", "loss.name"]  # quiet differs too, but it is not a result-changing key
+    assert collected["keys"] == ["seed", "loss.name"]  # quiet differs too, but it changes no result
     minimax = collected["results"][collected["results"]["loss.name"] == "minimax"]
     curves = band_curves(minimax, "grad_norm_minimax", window=1, band="minmax")
     assert curves["mean"].iloc[0] == pytest.approx(10.0)  # geometric mean of 1 and 100
     assert (curves["low"].iloc[0], curves["high"].iloc[0]) == pytest.approx((1.0, 100.0))
     assert plot_main([str(tmp_path / "a"), str(tmp_path / "b")]) == 2  # several folders need --output
-    assert plot_main([str(tmp_path / "a"), str(tmp_path / "c"), "--output", str(tmp_path / "out"),
-                      "--band", "quartiles"]) == 0
+    assert (
+        plot_main(
+            [
+                str(tmp_path / "a"),
+                str(tmp_path / "c"),
+                "--output",
+                str(tmp_path / "out"),
+                "--band",
+                "quartiles",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "out" / "figures" / "fig1.png").is_file()
 
 
@@ -178,8 +218,11 @@ def test_slurm_launcher_config_composes() -> None:
     from gan_repro.config import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["hydra/launcher=slurm_gpu", "hydra.launcher.partition=a100"],
-                      return_hydra_config=True)
+        cfg = compose(
+            config_name="config",
+            return_hydra_config=True,
+            overrides=["hydra/launcher=slurm_gpu", "hydra.launcher.partition=a100"],
+        )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.partition, launcher.gpus_per_node, launcher.timeout_min) == ("a100", 1, 120)

@@ -1,20 +1,57 @@
-"""What the theory-lab experiments share: Gaussian mixtures with exact densities, quadrature, a small MLP
-discriminator and its training loop. Everything that is compared against a formula is float64."""
+"""What the theory-lab experiments share: rules for list-valued settings, Gaussian mixtures with exact
+densities, quadrature and a small MLP discriminator. What is compared against a formula is float64."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn as nn
 from omegaconf import DictConfig, OmegaConf
 
+from gan_repro.config import Rule, is_number, whole
 from gan_repro.errors import ConfigError
-from gan_repro.losses import discriminator_accuracy, discriminator_loss
 
 LOG_2 = math.log(2.0)
+
+
+# ----------------------------------------------------------------------------- rules for the labs' settings
+def is_finite(value: object) -> bool:
+    """An int or float (not a bool) that is finite."""
+    return is_number(value) and math.isfinite(value)
+
+
+def numbers(*, low: float = 0.0, length: int | None = None) -> Rule:
+    """A non-empty list of finite numbers > low (any when low is -inf), exactly `length` long if given."""
+
+    def accepts(value: object) -> bool:
+        return (
+            OmegaConf.is_list(value)
+            and len(value) > 0
+            and (length is None or len(value) == length)
+            and all(is_finite(v) and v > low for v in value)
+        )
+
+    size = f"list of {length}" if length is not None else "non-empty list of"
+    return Rule(accepts, f"a {size} finite numbers" + (f" > {low:g}" if low > -math.inf else ""))
+
+
+FINITE = Rule(is_finite, "a finite number")
+WIDTHS = Rule(
+    lambda v: OmegaConf.is_list(v) and all(whole().accepts(w) for w in v),
+    "a list of whole numbers >= 1 (hidden layer widths)",
+)
+MEAN_STD = Rule(
+    lambda v: numbers(low=-math.inf, length=2).accepts(v) and v[1] > 0, "[mean, std] with std > 0"
+)
+MEANS_STDS = Rule(
+    lambda v: OmegaConf.is_list(v) and len(v) > 0 and all(MEAN_STD.accepts(t) for t in v),
+    "a non-empty list of [mean, std] pairs with std > 0",
+)
+INTERVAL = Rule(lambda v: numbers(length=2).accepts(v) and v[0] < v[1], "[low, high] with 0 < low < high")
 
 
 @dataclass(frozen=True)
@@ -26,7 +63,7 @@ class Mixture:
     stds: torch.Tensor
 
     @classmethod
-    def from_config(cls, node: DictConfig, setting: str) -> "Mixture":
+    def from_config(cls, node: DictConfig, setting: str) -> Mixture:
         """Read {weights, means, stds} (means: one list of d numbers per component), checked."""
         data = OmegaConf.to_container(node, resolve=True)
         try:
@@ -34,8 +71,10 @@ class Mixture:
             means = torch.tensor(data["means"], dtype=torch.float64).reshape(len(weights), -1)
             stds = torch.tensor(data["stds"], dtype=torch.float64)
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            raise ConfigError(setting, f"needs weights, means (one list per component) and stds of the same "
-                              f"length ({error})") from None
+            raise ConfigError(
+                setting,
+                f"needs weights, means (one list per component) and stds of the same length ({error})",
+            ) from None
         if stds.shape != weights.shape or (weights <= 0).any() or (stds <= 0).any():
             raise ConfigError(setting, "weights and stds must be positive, one per component")
         return cls(weights / weights.sum(), means, stds)
@@ -48,20 +87,25 @@ class Mixture:
         """log density at x (N, d) -> (N,), float64, by logsumexp (no underflow far from the modes)."""
         x = x.double()
         squared = (x[:, None, :] - self.means[None]).pow(2).sum(-1)  # (N, K)
-        log_components = (-0.5 * squared / self.stds.pow(2) - self.dimension * torch.log(self.stds)
-                          - 0.5 * self.dimension * math.log(2 * math.pi))
+        log_components = (
+            -0.5 * squared / self.stds.pow(2)
+            - self.dimension * torch.log(self.stds)
+            - 0.5 * self.dimension * math.log(2 * math.pi)
+        )
         return torch.logsumexp(log_components + torch.log(self.weights), dim=1)
 
-    def sample(self, count: int, *, generator: torch.Generator) -> torch.Tensor:
+    def sample(self, count: int, *, rng: torch.Generator) -> torch.Tensor:
         """count samples (count, d), float64."""
-        component = torch.multinomial(self.weights, count, replacement=True, generator=generator)
-        noise = torch.randn(count, self.dimension, dtype=torch.float64, generator=generator)
+        component = torch.multinomial(self.weights, count, replacement=True, generator=rng)
+        noise = torch.randn(count, self.dimension, dtype=torch.float64, generator=rng)
         return self.means[component] + self.stds[component, None] * noise
 
     def bounds(self, sigmas: float = 6.0) -> tuple[float, float]:
         """An interval holding every component's mean +- sigmas std in every coordinate."""
-        return (float((self.means - sigmas * self.stds[:, None]).min()),
-                float((self.means + sigmas * self.stds[:, None]).max()))
+        return (
+            float((self.means - sigmas * self.stds[:, None]).min()),
+            float((self.means + sigmas * self.stds[:, None]).max()),
+        )
 
 
 def gauss_legendre(breakpoints: list[float], nodes_per_segment: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +113,7 @@ def gauss_legendre(breakpoints: list[float], nodes_per_segment: int = 200) -> tu
     unit_nodes, unit_weights = np.polynomial.legendre.leggauss(nodes_per_segment)
     edges = np.unique(np.asarray(breakpoints, dtype=float))
     nodes, weights = [], []
-    for left, right in zip(edges[:-1], edges[1:]):
+    for left, right in zip(edges[:-1], edges[1:], strict=True):
         half = 0.5 * (right - left)
         nodes.append(left + half * (unit_nodes + 1.0))
         weights.append(half * unit_weights)
@@ -93,7 +137,7 @@ def kl_from_log_densities(log_p: torch.Tensor, log_q: torch.Tensor, weights: tor
 def mlp(sizes: list[int], *, activation: Callable[[], nn.Module] = nn.SiLU) -> nn.Sequential:
     """Linear layers of these sizes with `activation` between them (none after the last)."""
     layers: list[nn.Module] = []
-    for index, (width_in, width_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for index, (width_in, width_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(width_in, width_out))
         if index < len(sizes) - 2:
             layers.append(activation())
@@ -109,35 +153,3 @@ class Logit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x).view(-1)
-
-
-def discriminator_training_step(discriminator: nn.Module, optimizer: torch.optim.Optimizer, real: torch.Tensor,
-                                fake: torch.Tensor) -> dict[str, float]:
-    """One Adam step on D's cost (Eq. 1 negated, halved); returns cost and accuracy before the step."""
-    real_logits, fake_logits = discriminator(real), discriminator(fake)
-    loss = discriminator_loss(real_logits, fake_logits)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return {"d_loss": float(discriminator_loss(real_logits.detach().double(), fake_logits.detach().double())),
-            "d_accuracy": float(discriminator_accuracy(real_logits.detach(), fake_logits.detach()))}
-
-
-def positive_int(node: DictConfig, key: str, setting: str) -> int:
-    """node[key] as an int >= 1, or a ConfigError naming setting.key."""
-    value = node.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{setting}.{key}", f"must be a whole number >= 1, got {value!r}")
-    return value
-
-
-def positive_floats(node: DictConfig, key: str, setting: str) -> list[float]:
-    """node[key] as a non-empty list of finite numbers > 0, or a ConfigError naming setting.key."""
-    values = node.get(key)
-    try:
-        values = [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise ConfigError(f"{setting}.{key}", f"must be a list of numbers, got {values!r}") from None
-    if not values or not all(math.isfinite(v) and v > 0 for v in values):
-        raise ConfigError(f"{setting}.{key}", f"must be a non-empty list of finite numbers > 0, got {values}")
-    return values

@@ -3,6 +3,7 @@
 channels * size^2 directions: P_g lives on a set of dimension <= nz, of measure 0. Its singular values,
 in float64, show how many of those nz directions G actually uses (the numerical rank) and how unevenly.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,88 +15,155 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_repro.data import build_dataset
+from gan_repro.checkpoints import load_generator
+from gan_repro.config import Rule, check_dataset, whole
 from gan_repro.errors import ConfigError
-from gan_repro.lab.common import positive_int
-from gan_repro.models import build_generator
-from gan_repro.train import train
+from gan_repro.files import write_csv
+from gan_repro.pipeline import train_stage
+from gan_repro.prepare import build_dataset
+from gan_repro.steps import sample_z
+
+SETTINGS: dict[str, Rule] = {  # lab.<key>; the model, dataset and training settings are the run's own
+    "run_dir": Rule(lambda v: v is None or isinstance(v, str), "a gan-repro run folder, or null"),
+    "train_epochs": whole(),
+    "points": whole(),
+}
 
 log = logging.getLogger(__name__)
+CPU = torch.device("cpu")  # the spectra are float64 SVDs on the CPU, whatever the run's device
 
 
-def snapshot_generators(cfg: DictConfig, run_dir: Path, *, device: torch.device) -> dict[int, Path]:
-    """{epoch: checkpoint} of lab.run_dir's snapshots, or of a short DCGAN trained here (lab.train_epochs)."""
-    source = cfg.lab.get("run_dir")
-    if source:
-        paths = sorted(Path(source).glob("checkpoints/epoch_*.pt"))
-        if not paths:
-            raise ConfigError("lab.run_dir", f"no checkpoints/epoch_*.pt in {source}; give a gan-repro run folder")
-        return {int(path.stem.split("_")[1]): path for path in paths}
-    epochs = positive_int(cfg.lab, "train_epochs", "lab")
+Snapshots = tuple[dict[int, Path], DictConfig]  # {epoch: checkpoint}, and the config G was trained with
+
+
+def trained_here(cfg: DictConfig, run_dir: Path, *, device: torch.device) -> Snapshots:
+    """A DCGAN trained into run_dir for lab.train_epochs, with snapshots after epoch 1 and the last."""
+    epochs = int(cfg.lab.train_epochs)
     train_cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     with open_dict(train_cfg):
         train_cfg.train.epochs = epochs
         train_cfg.train.snapshot_epochs = sorted({1, epochs})
-    log.info("lab: training a DCGAN for %d epochs to take its Jacobians (lab.run_dir=RUN uses a run's snapshots)",
-             epochs)
-    return train(train_cfg, dataset=build_dataset(train_cfg.dataset), run_dir=run_dir, device=device)
+    log.info(
+        "lab: training a DCGAN for %d epochs to take its Jacobians (lab.run_dir=RUN uses a run's snapshots)",
+        epochs,
+    )
+    check_dataset(train_cfg.dataset)
+    dataset = build_dataset(train_cfg.dataset)
+    return train_stage(train_cfg, dataset=dataset, run_dir=run_dir, device=device), train_cfg
 
 
-def load_snapshot(path: Path) -> torch.nn.Module:
-    """G of a snapshot, built from the architecture the checkpoint records (weights only, nothing executed)."""
+def snapshots(cfg: DictConfig, run_dir: Path, *, device: torch.device) -> Snapshots:
+    """lab.run_dir's snapshots (with its config.yaml when it has one), or a short DCGAN's trained here."""
+    source = cfg.lab.get("run_dir")
+    if not source:
+        return trained_here(cfg, run_dir, device=device)
+    paths = sorted(Path(source).glob("checkpoints/epoch_*.pt"))
+    if not paths:
+        raise ConfigError(
+            "lab.run_dir", f"no checkpoints/epoch_*.pt in {source}; give a gan-repro run folder"
+        )
+    saved = Path(source) / "config.yaml"
+    trained_cfg = OmegaConf.load(saved) if saved.is_file() else cfg
+    return {int(path.stem.split("_")[1]): path for path in paths}, trained_cfg
+
+
+def load_snapshot(path: Path, trained_cfg: DictConfig) -> torch.nn.Module:
+    """G of a snapshot in float64 on the CPU, eval mode (BatchNorm's running statistics, one z at a time)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        signature = state["signature"]
-        generator = build_generator(OmegaConf.create(signature["model"]), image_size=int(signature["image_size"]),
-                                    channels=int(signature["channels"]))
-        generator.load_state_dict(state["generator"])
-    except ConfigError:
-        raise
-    except Exception as error:  # torn, foreign or malicious
-        raise ConfigError("lab.run_dir", f"cannot load a generator from {path}: {error.__class__.__name__}: {error}") from None
-    return generator
+        generator = load_generator(path, trained_cfg.model, trained_cfg.dataset, device=CPU)
+    except ConfigError as error:  # a torn, foreign or mismatched checkpoint: the folder given is to blame
+        raise ConfigError("lab.run_dir", error.message) from None
+    return generator.double().eval()
 
 
 def jacobian_spectrum(generator: torch.nn.Module, z: torch.Tensor) -> np.ndarray:
     """Singular values (descending, float64) of d vec(G(z)) / dz at one z (nz,): shape (nz,)."""
-    def flat(latent: torch.Tensor) -> torch.Tensor:
-        return generator(latent[None]).flatten()  # (channels * size^2,)
+
+    def flat(point: torch.Tensor) -> torch.Tensor:
+        return generator(point[None]).flatten()  # (channels * size^2,)
+
     jacobian = torch.autograd.functional.jacobian(flat, z, vectorize=True)  # (channels * size^2, nz)
     return torch.linalg.svdvals(jacobian).numpy()
 
 
-def run(cfg: DictConfig, *, run_dir: Path, seed: int, device: torch.device) -> dict[str, Any]:
-    """Spectra at lab.points latent points for every snapshot; writes jacobian.csv."""
-    checkpoints = snapshot_generators(cfg, run_dir, device=device)
-    points = positive_int(cfg.lab, "points", "lab")
-    rows, summary = [], {}
-    for epoch, path in sorted(checkpoints.items()):
-        generator = load_snapshot(path).double().eval()  # eval: BatchNorm's running statistics, one z at a time
-        nz = generator.nz if hasattr(generator, "nz") else int(cfg.model.nz)
-        latents = torch.randn(points, nz, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-        ranks = []
-        for index, z in enumerate(latents):
-            values = jacobian_spectrum(generator, z)
-            output_dimension = generator(z[None]).numel()
-            tolerance = values[0] * max(output_dimension, nz) * np.finfo(np.float64).eps  # numpy's matrix_rank rule
-            ranks.append(int((values > tolerance).sum()))
-            rows += [{"snapshot_epoch": epoch, "point": index, "index": k + 1, "singular_value": float(v),
-                      "nz": nz, "output_dimension": output_dimension} for k, v in enumerate(values)]
-        spectra = pd.DataFrame([row for row in rows if row["snapshot_epoch"] == epoch])
-        by_index = spectra.groupby("index")["singular_value"].median()
-        summary[str(epoch)] = {"output_dimension": output_dimension, "nz": nz, "ranks": ranks,
-                               "largest": float(by_index.iloc[0]), "smallest": float(by_index.iloc[-1]),
-                               "half_energy_directions": int(np.searchsorted(
-                                   np.cumsum(by_index.to_numpy() ** 2) / np.sum(by_index.to_numpy() ** 2), 0.5) + 1)}
-        log.info("lab: snapshot %d: rank %s of at most %d (image space %d); median singular values %.3g .. %.3g",
-                 epoch, ranks, nz, output_dimension, summary[str(epoch)]["largest"], summary[str(epoch)]["smallest"])
-    pd.DataFrame(rows).to_csv(run_dir / "jacobian.csv", index=False)
+def numerical_rank(values: np.ndarray, output_dimension: int, nz: int) -> int:
+    """Singular values above numpy's matrix_rank tolerance: largest * max(shape) * float64 eps."""
+    return int((values > values[0] * max(output_dimension, nz) * np.finfo(np.float64).eps).sum())
+
+
+def snapshot_spectra(
+    generator: torch.nn.Module, z: torch.Tensor, epoch: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """jacobian.csv's rows for one snapshot at every latent point z (points, nz), and its summary entry."""
+    nz, rows, ranks = z.shape[1], [], []
+    for index, z_point in enumerate(z):
+        values = jacobian_spectrum(generator, z_point)
+        output_dimension = generator(z_point[None]).numel()
+        ranks.append(numerical_rank(values, output_dimension, nz))
+        rows += [
+            {
+                "snapshot_epoch": epoch,
+                "point": index,
+                "index": k + 1,
+                "singular_value": float(v),
+                "nz": nz,
+                "output_dimension": output_dimension,
+            }
+            for k, v in enumerate(values)
+        ]
+    by_index = pd.DataFrame(rows).groupby("index")["singular_value"].median().to_numpy()
+    energy = np.cumsum(by_index**2) / np.sum(by_index**2)
+    return rows, {
+        "output_dimension": output_dimension,
+        "nz": nz,
+        "ranks": ranks,
+        "largest": float(by_index[0]),
+        "smallest": float(by_index[-1]),
+        "half_energy_directions": int(np.searchsorted(energy, 0.5) + 1),
+    }
+
+
+def claims(summary: dict[str, dict[str, Any]], nz: int) -> list[dict[str, Any]]:
+    """Lemma 1: every measured rank is at most nz, and nz is below the image space's dimension."""
     most = max(max(entry["ranks"]) for entry in summary.values())
     dimension = min(entry["output_dimension"] for entry in summary.values())
-    return {"snapshots": summary, "claims": [
-        {"claim": "near every z, G's image is a manifold of dimension rank(dG/dz) <= nz, far below the image "
-                  "space's dimension, so P_g has measure 0 there (Lemma 1); rank <= nz holds by construction "
-                  "(dG/dz has nz columns), the measured rank says how many of them G uses",
-         "measured": f"ranks {sorted({r for entry in summary.values() for r in entry['ranks']})} of nz = {nz}, "
-                     f"image dimension {dimension}",
-         "holds": bool(most <= nz < dimension)}]}
+    ranks = sorted({rank for entry in summary.values() for rank in entry["ranks"]})
+    return [
+        {
+            "claim": "near every z, G's image is a manifold of dimension rank(dG/dz) <= nz, far below the "
+            "image space's dimension, so P_g has measure 0 there (Lemma 1); rank <= nz holds by "
+            "construction (dG/dz has nz columns), the measured rank says how many of them G uses",
+            "measured": f"ranks {ranks} of nz = {nz}, image dimension {dimension}",
+            "holds": bool(most <= nz < dimension),
+        }
+    ]
+
+
+def run(cfg: DictConfig, *, run_dir: Path, device: torch.device) -> dict[str, Any]:
+    """Spectra at lab.points latent points for every snapshot; writes jacobian.csv."""
+    checkpoints, trained_cfg = snapshots(cfg, run_dir, device=device)
+    rows, summary = [], {}
+    for epoch, path in sorted(checkpoints.items()):
+        generator = load_snapshot(path, trained_cfg)
+        nz = generator.nz if hasattr(generator, "nz") else int(trained_cfg.model.nz)
+        z = sample_z(
+            int(cfg.lab.points),
+            nz,
+            device=CPU,
+            dtype=torch.float64,
+            rng=torch.Generator().manual_seed(int(cfg.seed)),
+        )
+        spectra, summary[str(epoch)] = snapshot_spectra(generator, z, epoch)
+        rows += spectra
+        entry = summary[str(epoch)]
+        log.info(
+            "lab: snapshot %d: rank %s of at most %d (image space %d); median singular values %.3g .. %.3g",
+            epoch,
+            entry["ranks"],
+            nz,
+            entry["output_dimension"],
+            entry["largest"],
+            entry["smallest"],
+        )
+    write_csv(run_dir / "jacobian.csv", pd.DataFrame(rows))
+    return {"snapshots": summary, "claims": claims(summary, nz)}

@@ -5,6 +5,7 @@ at +-clip_sigmas sigma (so the noisy supports are bounded), V its exact variance
 noisy supports (the proof's step W <= C delta needs the diameter), JSD by Gauss-Legendre quadrature
 between the truncation points, and W1 by the 1-D quantile (CDF) formula.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,21 +15,42 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from omegaconf import DictConfig
 from scipy import stats
 
-from gan_repro.lab.common import gauss_legendre, positive_floats
+from gan_repro.config import Rule, number
+from gan_repro.errors import ConfigError
+from gan_repro.files import write_csv
+from gan_repro.lab.common import gauss_legendre, numbers
+
+SETTINGS: dict[str, Rule] = {  # lab.<key>; real and fake also need as many weights as points
+    "real.points": numbers(low=-math.inf),
+    "real.weights": numbers(),
+    "fake.points": numbers(low=-math.inf),
+    "fake.weights": numbers(),
+    "shifts": numbers(),
+    "noise_stds": numbers(),
+    "clip_sigmas": number(),
+}
 
 log = logging.getLogger(__name__)
+Atoms = tuple[np.ndarray, np.ndarray]  # (points, weights summing to 1) of a sum of point masses
 
 
-def atoms(node: DictConfig, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(points + shift, weights normalized) of a sum of point masses."""
+def atoms(node: DictConfig, setting: str, shift: float = 0.0) -> Atoms:
+    """(points + shift, weights normalized) of a sum of point masses, which needs one weight per point."""
     points, weights = np.asarray(node.points, dtype=float), np.asarray(node.weights, dtype=float)
+    if points.shape != weights.shape:
+        raise ConfigError(
+            setting, f"needs one weight per point, got {len(points)} points and {len(weights)} weights"
+        )
     return points + shift, weights / weights.sum()
 
 
-def wasserstein_1d(points_p: np.ndarray, weights_p: np.ndarray, points_q: np.ndarray, weights_q: np.ndarray) -> float:
+def wasserstein_1d(
+    points_p: np.ndarray, weights_p: np.ndarray, points_q: np.ndarray, weights_q: np.ndarray
+) -> float:
     """W1 between two discrete distributions on R: the integral of |F_p - F_q| (exact, piecewise constant)."""
     grid = np.unique(np.concatenate([points_p, points_q]))
     cdf_p = np.array([weights_p[points_p <= x].sum() for x in grid])
@@ -36,13 +58,12 @@ def wasserstein_1d(points_p: np.ndarray, weights_p: np.ndarray, points_q: np.nda
     return float(np.sum(np.abs(cdf_p - cdf_q)[:-1] * np.diff(grid)))
 
 
-def truncated_noise(noise_std: float, clip_sigmas: float) -> stats.rv_continuous:
+def truncated_noise(sigma: float, clip_sigmas: float) -> stats.rv_continuous:
     """eps ~ N(0, sigma^2) truncated to [-clip sigma, clip sigma]."""
-    return stats.truncnorm(-clip_sigmas, clip_sigmas, loc=0.0, scale=noise_std)
+    return stats.truncnorm(-clip_sigmas, clip_sigmas, loc=0.0, scale=sigma)
 
 
-def noisy_jsd(real: tuple[np.ndarray, np.ndarray], fake: tuple[np.ndarray, np.ndarray], noise: stats.rv_continuous,
-              half_width: float) -> float:
+def noisy_jsd(real: Atoms, fake: Atoms, noise: stats.rv_continuous, half_width: float) -> float:
     """JSD(P_r + eps || P_g + eps): both densities are sums of truncated normals; quadrature between kinks."""
     centers = np.concatenate([real[0], fake[0]])
     breakpoints = np.concatenate([centers - half_width, centers + half_width, centers])
@@ -55,34 +76,68 @@ def noisy_jsd(real: tuple[np.ndarray, np.ndarray], fake: tuple[np.ndarray, np.nd
     return float(0.5 * np.sum(weights * terms))
 
 
-def run(lab_cfg: DictConfig, *, run_dir: Path, seed: int) -> dict[str, Any]:
-    """Every (shift, sigma); writes noise_bound_1d.csv. `seed` is unused: nothing here is random."""
-    clip = float(lab_cfg.clip_sigmas)
-    real = atoms(lab_cfg.real)
+def bound_row(
+    real: Atoms, fake: Atoms, *, shift: float, sigma: float, clip: float, distance: float
+) -> dict[str, Any]:
+    """noise_bound_1d.csv's row for one (shift, sigma): the bound's terms, the bound, and W1."""
+    noise = truncated_noise(sigma, clip)
+    variance = float(noise.var())
+    jsd = noisy_jsd(real, fake, noise, clip * sigma)
+    everything = np.concatenate([real[0], fake[0]])
+    diameter = float(everything.max() - everything.min()) + 2 * clip * sigma
+    bound = 2 * math.sqrt(variance) + 2 * diameter * math.sqrt(max(jsd, 0.0))
+    return {
+        "shift": shift,
+        "noise_std": sigma,
+        "clip_sigmas": clip,
+        "variance": variance,
+        "diameter": diameter,
+        "jsd": jsd,
+        "wasserstein": distance,
+        "bound": bound,
+        "ratio": bound / distance,
+        "holds": bound >= distance,
+    }
+
+
+def run(cfg: DictConfig, *, run_dir: Path, device: torch.device) -> dict[str, Any]:
+    """Every (shift, sigma); writes noise_bound_1d.csv. Nothing here is random: cfg.seed is unused."""
+    lab_cfg, clip = cfg.lab, float(cfg.lab.clip_sigmas)
+    real = atoms(lab_cfg.real, "lab.real")
     rows = []
-    for shift in positive_floats(lab_cfg, "shifts", "lab"):
-        fake = atoms(lab_cfg.fake, shift)
+    for shift in (float(s) for s in lab_cfg.shifts):
+        fake = atoms(lab_cfg.fake, "lab.fake", shift)
         distance = wasserstein_1d(*real, *fake)
-        for noise_std in positive_floats(lab_cfg, "noise_stds", "lab"):
-            noise = truncated_noise(noise_std, clip)
-            variance = float(noise.var())
-            jsd = noisy_jsd(real, fake, noise, clip * noise_std)
-            everything = np.concatenate([real[0], fake[0]])
-            diameter = float(everything.max() - everything.min()) + 2 * clip * noise_std
-            bound = 2 * math.sqrt(variance) + 2 * diameter * math.sqrt(max(jsd, 0.0))
-            rows.append({"shift": shift, "noise_std": noise_std, "clip_sigmas": clip, "variance": variance, "diameter": diameter,
-                         "jsd": jsd, "wasserstein": distance, "bound": bound, "ratio": bound / distance,
-                         "holds": bound >= distance})
+        rows += [
+            bound_row(real, fake, shift=shift, sigma=float(sigma), clip=clip, distance=distance)
+            for sigma in lab_cfg.noise_stds
+        ]
     table = pd.DataFrame(rows)
-    table.to_csv(run_dir / "noise_bound_1d.csv", index=False)
-    tightest = table.loc[table["ratio"].idxmin()]
-    log.info("lab: the bound holds at %d of %d points; tightest ratio %.2f (shift %g, sigma %g)",
-             int(table["holds"].sum()), len(table), tightest["ratio"], tightest["shift"], tightest["noise_std"])
-    return {"points": len(table), "holds_at": int(table["holds"].sum()),
-            "tightest": {"shift": float(tightest["shift"]), "noise_std": float(tightest["noise_std"]),
-                         "ratio": float(tightest["ratio"])},
-            "median_ratio": float(table["ratio"].median()),
-            "claims": [{"claim": "Theorem 3.3's bound holds at every (shift, sigma)",
-                        "measured": f"{int(table['holds'].sum())} of {len(table)}; bound/W1 from "
-                                    f"{table['ratio'].min():.2f} to {table['ratio'].max():.1f}",
-                        "holds": bool(table["holds"].all())}]}
+    write_csv(run_dir / "noise_bound_1d.csv", table)
+    tightest, holds_at = table.loc[table["ratio"].idxmin()], int(table["holds"].sum())
+    log.info(
+        "lab: the bound holds at %d of %d points; tightest ratio %.2f (shift %g, sigma %g)",
+        holds_at,
+        len(table),
+        tightest["ratio"],
+        tightest["shift"],
+        tightest["noise_std"],
+    )
+    return {
+        "points": len(table),
+        "holds_at": holds_at,
+        "tightest": {
+            "shift": float(tightest["shift"]),
+            "noise_std": float(tightest["noise_std"]),
+            "ratio": float(tightest["ratio"]),
+        },
+        "median_ratio": float(table["ratio"].median()),
+        "claims": [
+            {
+                "claim": "Theorem 3.3's bound holds at every (shift, sigma)",
+                "measured": f"{holds_at} of {len(table)}; bound/W1 from "
+                f"{table['ratio'].min():.2f} to {table['ratio'].max():.1f}",
+                "holds": bool(table["holds"].all()),
+            }
+        ],
+    }

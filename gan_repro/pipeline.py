@@ -1,0 +1,297 @@
+"""One whole run: check the config, open the run folder, then train -> probe -> plot, with the cache, its
+locks and resume. `gan-repro` (cli.py) calls `run`; so do the tests. A theory-lab experiment is reached
+through its config (`lab._target_`), so no core module imports the lab."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import Dataset
+
+from gan_repro.cache import stage_entry
+from gan_repro.checkpoints import snapshot_paths
+from gan_repro.config import check_config
+from gan_repro.data import place_dataset
+from gan_repro.download import download_dataset
+from gan_repro.errors import ConfigError
+from gan_repro.files import atomic_write, write_json
+from gan_repro.plot import draw_figures
+from gan_repro.prepare import build_dataset
+from gan_repro.probe import probe
+from gan_repro.report import write_summary
+from gan_repro.runstate import Interrupted, NonFiniteError, RunControl, RunState, StopFlag
+from gan_repro.train import train
+
+log = logging.getLogger(__name__)
+
+RUN_ONLY_KEYS = ("resume", "quiet", "debug")  # may differ between a run and its continuation
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
+    """A new run's state, or the saved state of the run this folder holds (checked to be the same run)."""
+    state = RunState.load(run_dir / "state.json")
+    if state is None:
+        atomic_write(
+            run_dir / "config.yaml",
+            lambda handle: handle.write(OmegaConf.to_yaml(cfg, resolve=True).encode()),
+        )
+        state = RunState(path=run_dir / "state.json")
+        state.save()
+        return state
+    if not cfg.resume:
+        raise ConfigError(
+            "resume",
+            f"{run_dir} already holds a run; rerun with resume=true to continue it, "
+            "or choose another hydra.run.dir",
+        )
+    saved = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=True)
+    current = OmegaConf.to_container(cfg, resolve=True)
+    differing = sorted(
+        key
+        for key in set(saved) | set(current)
+        if key not in RUN_ONLY_KEYS and saved.get(key) != current.get(key)
+    )
+    if differing:
+        raise ConfigError(
+            "resume",
+            f"{run_dir} holds a run with other settings ({', '.join(differing)} differ); "
+            "rerun its own command, or choose another hydra.run.dir",
+        )
+    log.info("resuming the run in %s (status was %s)", run_dir, state.status)
+    state.status = "running"
+    state.save()
+    return state
+
+
+def train_stage(
+    cfg: DictConfig,
+    *,
+    dataset: Dataset,
+    run_dir: Path,
+    device: torch.device,
+    control: RunControl | None = None,
+) -> dict[int, Path]:
+    """train.train with the config nodes it reads; returns {snapshot epoch: checkpoint path}."""
+    return train(
+        cfg.train,
+        model_cfg=cfg.model,
+        dataset_cfg=cfg.dataset,
+        loss_cfg=cfg.loss,
+        noise_cfg=cfg.noise,
+        distance_cfg=cfg.distance,
+        performance_cfg=cfg.performance,
+        seed=cfg.seed,
+        dataset=dataset,
+        run_dir=run_dir,
+        device=device,
+        control=control,
+    )
+
+
+def probe_stage(
+    cfg: DictConfig,
+    *,
+    checkpoints: dict[int, Path],
+    dataset: Dataset,
+    run_dir: Path,
+    device: torch.device,
+    state: RunState | None = None,
+    control: RunControl | None = None,
+) -> Path:
+    """probe.probe with the config nodes it reads; returns probe.csv."""
+    return probe(
+        cfg.probe,
+        model_cfg=cfg.model,
+        dataset_cfg=cfg.dataset,
+        noise_cfg=cfg.noise,
+        performance_cfg=cfg.performance,
+        seed=cfg.seed,
+        num_workers=cfg.train.num_workers,
+        checkpoints=checkpoints,
+        dataset=dataset,
+        run_dir=run_dir,
+        device=device,
+        state=state,
+        control=control,
+    )
+
+
+CACHE_HIT_MESSAGES = {  # what the log says when a stage is copied from the cache
+    "train": "train: using the cached generator %s (trained by an earlier run with the same inputs; "
+    "cache=false retrains)",
+    "probe": "probe: using the cached results %s (cache=false measures again)",
+}
+
+
+def cached_stage(
+    cfg: DictConfig, stage: str, device: torch.device, run_dir: Path, compute: Callable[[], Any]
+) -> None:
+    """Copy the stage's results from the cache when a run with the same inputs made them; else compute them
+    and publish them. Jobs with the same inputs wait on the entry's lock, then reuse it."""
+    with stage_entry(cfg, stage, device).locked() as entry:
+        if entry.restore(run_dir):
+            log.info(CACHE_HIT_MESSAGES[stage], entry.folder)
+            return
+        compute()
+        entry.publish(run_dir)
+
+
+def run_stages(
+    cfg: DictConfig,
+    run_dir: Path,
+    state: RunState,
+    device: torch.device,
+    control: RunControl,
+    timings: dict[str, float],
+) -> None:
+    """Data, training and the probe, each skipped when this run finished it, or copied from the cache."""
+    # Step 1: data, scaled to [-1, 1] at dataset.image_size.
+    start = time.perf_counter()
+    if cfg.dataset.get("download"):
+        download_dataset(cfg.dataset)
+    dataset = place_dataset(build_dataset(cfg.dataset), device, cfg.performance.data_on_device)
+    timings["data_s"] = time.perf_counter() - start
+    log.info(
+        "data: %s, %d images at %dx%d",
+        cfg.dataset.name,
+        len(dataset),
+        cfg.dataset.image_size,
+        cfg.dataset.image_size,
+    )
+
+    # Step 2: train the GAN, snapshotting G after each of train.snapshot_epochs.
+    start = time.perf_counter()
+    if state.train_complete:
+        log.info("train: done in an earlier run; using its snapshots")
+    else:
+        cached_stage(
+            cfg,
+            "train",
+            device,
+            run_dir,
+            lambda: train_stage(cfg, dataset=dataset, run_dir=run_dir, device=device, control=control),
+        )
+        state.train_complete = True
+        state.save()
+    checkpoints = snapshot_paths(cfg.train.snapshot_epochs, run_dir)
+    timings["train_s"] = time.perf_counter() - start
+
+    # Step 3: freeze each snapshot, train a fresh D from scratch, measure (finished probes are skipped).
+    start = time.perf_counter()
+    if not state.probe_complete:
+        cached_stage(
+            cfg,
+            "probe",
+            device,
+            run_dir,
+            lambda: probe_stage(
+                cfg,
+                checkpoints=checkpoints,
+                dataset=dataset,
+                run_dir=run_dir,
+                device=device,
+                state=state,
+                control=control,
+            ),
+        )
+        state.probe_complete = True
+        state.save()
+    timings["probe_s"] = time.perf_counter() - start
+
+
+def run_lab(cfg: DictConfig, run_dir: Path, state: RunState, device: torch.device) -> dict[str, Any]:
+    """A theory-lab experiment: the function its config names in lab._target_ does the work."""
+    from hydra.utils import get_method
+
+    target = cfg.lab.get("_target_")
+    if not target:
+        raise ConfigError(
+            "lab._target_",
+            "a lab experiment names its entry point, e.g. lab._target_=gan_repro.lab.runner.run_lab",
+        )
+    summary = get_method(target)(cfg, run_dir=run_dir, device=device)
+    state.status = "done"
+    state.save()
+    return summary
+
+
+def run_settings(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
+    """What summary.json records about how the run was made."""
+    return {
+        "dataset": cfg.dataset.name,
+        "model": cfg.model.name,
+        "loss": cfg.loss.name,
+        "noise": OmegaConf.to_container(cfg.noise, resolve=True),
+        "seed": cfg.seed,
+        "device": str(device),
+        "torch": torch.__version__,
+        "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict[str, Any]:
+    """Train, probe and plot into run_dir, continuing what an earlier run there left; returns the summary."""
+    # Step 1: check every setting before anything is written or trained; seed; open the run folder.
+    device = check_config(cfg)
+    seed_everything(cfg.seed)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = open_run(cfg, run_dir)
+    log.info("run folder %s, device %s, %d CPU threads", run_dir, device, torch.get_num_threads())
+    if cfg.get("lab") is not None:  # a theory-lab experiment (experiment=lab_*) instead of the GAN pipeline
+        return run_lab(cfg, run_dir, state, device)
+
+    # Step 2: data, training and the probe; a stop or a NaN leaves a resumable state and a summary saying so.
+    timings: dict[str, float] = {}
+    settings = run_settings(cfg, device)
+    control = RunControl(stop=stop or StopFlag(), on_nonfinite=cfg.on_nonfinite, quiet=cfg.quiet)
+    try:
+        run_stages(cfg, run_dir, state, device, control, timings)
+    except (Interrupted, NonFiniteError) as error:
+        state.status = "interrupted" if isinstance(error, Interrupted) else "failed"
+        state.save()
+        write_json(
+            run_dir / "summary.json",
+            {
+                **settings,
+                "status": state.status,
+                "stopped_at": str(error),
+                "state": {"train_complete": state.train_complete, "probe_units_done": state.probe_units_done},
+            },
+        )
+        raise
+
+    # Step 3: summary.json (and noise.csv), then the figures, from the CSVs alone.
+    start = time.perf_counter()
+    summary = write_summary(run_dir, window=cfg.plot.window, extra=settings | {"status": "done"})
+    draw_figures(
+        run_dir, figures=list(cfg.plot.figures), window=cfg.plot.window, formats=list(cfg.plot.formats)
+    )
+    timings["plot_s"] = time.perf_counter() - start
+    summary["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
+    write_json(run_dir / "summary.json", summary)
+    state.status = "done"
+    state.save()
+    for claim in summary["claims"]:
+        log.info(
+            "%s %s: measured %s", "HOLDS " if claim["holds"] else "FAILS ", claim["claim"], claim["measured"]
+        )
+    log.info("done in %.1f s: %s", sum(timings.values()), run_dir)
+    return summary

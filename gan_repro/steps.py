@@ -1,0 +1,91 @@
+"""What a D step and a G step share, in training and in the probe: latents, Adam, the two steps, and the
+settings that change how (not what) they compute: memory layout, autocast, torch.compile."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from omegaconf import DictConfig
+
+from gan_repro.losses import at_least_float32, discriminator_accuracy, discriminator_loss, generator_loss
+from gan_repro.noise import add_instance_noise
+
+
+def make_adam(model: nn.Module, optimizer_cfg: DictConfig) -> torch.optim.Adam:
+    """Adam with DCGAN's settings, read from a node holding lr, beta1, beta2."""
+    return torch.optim.Adam(
+        model.parameters(), lr=optimizer_cfg.lr, betas=(optimizer_cfg.beta1, optimizer_cfg.beta2)
+    )
+
+
+def sample_z(
+    count: int,
+    nz: int,
+    *,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Latents z ~ N(0, I), shape (count, nz)."""
+    return torch.randn(count, nz, device=device, dtype=dtype, generator=rng)
+
+
+def discriminator_step(
+    discriminator: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    sigma: float = 0.0,
+    clip_sigmas: float = 4.0,
+) -> dict[str, torch.Tensor]:
+    """One Adam step on D's cost, instance noise on both inputs; returns cost and accuracy before the step."""
+    # real and fake in separate calls, as in DCGAN (BatchNorm statistics); (B,) logits each
+    real_logits = at_least_float32(discriminator(add_instance_noise(real, sigma, clip_sigmas=clip_sigmas)))
+    fake_logits = at_least_float32(
+        discriminator(add_instance_noise(fake.detach(), sigma, clip_sigmas=clip_sigmas))
+    )
+    loss = discriminator_loss(
+        real_logits, fake_logits
+    )  # Eq. (1), negated: D maximizes log D(x) + log(1 - D(G(z)))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    real_logits, fake_logits = real_logits.detach().double(), fake_logits.detach().double()
+    return {
+        "d_loss": discriminator_loss(real_logits, fake_logits),  # float64 so a cost of 1e-40 stays 1e-40
+        "d_accuracy": discriminator_accuracy(real_logits, fake_logits),
+    }
+
+
+def generator_step(
+    discriminator: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    fake: torch.Tensor,
+    kind: str,
+    *,
+    sigma: float = 0.0,
+    clip_sigmas: float = 4.0,
+) -> dict[str, torch.Tensor]:
+    """One Adam step on G's cost through D(G(z) + eps) (fake must carry G's graph); returns the cost."""
+    logits = at_least_float32(discriminator(add_instance_noise(fake, sigma, clip_sigmas=clip_sigmas)))
+    loss = generator_loss(logits, kind)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"g_loss": loss.detach()}
+
+
+def memory_format(performance_cfg: DictConfig) -> torch.memory_format:
+    """channels_last (NHWC) when performance.channels_last is set, else the default layout."""
+    return torch.channels_last if performance_cfg.channels_last else torch.contiguous_format
+
+
+def mixed_precision(performance_cfg: DictConfig, device: torch.device) -> torch.autocast:
+    """bf16 autocast for the training stage's forward passes if performance.autocast=bf16, else a no-op."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=performance_cfg.autocast == "bf16")
+
+
+def compiled(model: nn.Module, performance_cfg: DictConfig) -> nn.Module:
+    """torch.compile(model) when performance.compile is set (state_dict stays on the original model)."""
+    return torch.compile(model, mode=performance_cfg.compile_mode) if performance_cfg.compile else model

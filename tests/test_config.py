@@ -1,0 +1,64 @@
+"""Every option of every config group composes: each conf/<group>/<option>.yaml, found by listing conf/."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from omegaconf import OmegaConf
+
+from gan_repro.config import config_dir
+from tests.helpers import compose_config
+
+SKIPPED_GROUPS = ("hydra",)  # Hydra's own settings (launchers): test_sweeps composes those
+
+
+def group_options() -> list[tuple[str, str]]:
+    """(group, option) for every conf/<group>/<option>.yaml, launchers under conf/hydra left out."""
+    groups = sorted(p for p in config_dir().iterdir() if p.is_dir() and p.name not in SKIPPED_GROUPS)
+    return [(group.name, option.stem) for group in groups for option in sorted(group.glob("*.yaml"))]
+
+
+def leaf_keys(node: dict, prefix: str = "") -> Iterator[str]:
+    """Dotted paths of the values a config file sets (into mappings, not into lists)."""
+    for key, value in node.items():
+        if key == "defaults":
+            continue
+        if isinstance(value, dict) and value:
+            yield from leaf_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+def has_key(container: dict, dotted: str) -> bool:
+    node = container
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def test_every_group_is_listed() -> None:
+    groups = {group for group, _ in group_options()}
+    assert {"dataset", "model", "loss", "noise", "scale", "experiment"} <= groups
+    assert len(group_options()) >= len(groups) * 2
+
+
+@pytest.mark.parametrize(("group", "option"), group_options())
+def test_every_group_option_composes(group: str, option: str) -> None:
+    path = config_dir() / group / f"{option}.yaml"
+    header = itertools.takewhile(lambda line: line.startswith("#"), path.read_text().splitlines())
+    global_package = any(line.split() == ["#", "@package", "_global_"] for line in header)
+    own = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    composed = OmegaConf.to_container(compose_config([f"{group}={option}"]), resolve=False)
+    if global_package:  # experiment=, scale=: values at the top level
+        missing = [key for key in leaf_keys(own) if not has_key(composed, key)]
+    else:
+        assert isinstance(composed.get(group), dict), f"{group}={option} composed without a {group} node"
+        missing = [key for key in leaf_keys(own, f"{group}.") if not has_key(composed, key)]
+        for identity in ("name", "kind"):  # the field naming the option (dataset.name, noise.kind, ...)
+            if identity in own:
+                assert composed[group][identity] == own[identity]
+    assert not missing, f"{group}={option}: keys of {path.name} missing from the composed config: {missing}"

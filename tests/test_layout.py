@@ -1,0 +1,219 @@
+"""The package's layering, read from its source with `ast` (nothing imported): no import cycles, the plotting
+side never reaches the training side, and the theory lab is reached through config `_target_`s only."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO
+
+PACKAGE = "gan_repro"
+DRAWING = ("gan_repro.plot", "gan_repro.report", "gan_repro.aggregate")  # redraw from CSVs alone
+COMPUTING = ("gan_repro.train", "gan_repro.probe")  # torch training loops
+LAB = "gan_repro.lab"
+MAY_IMPORT_LAB = ("gan_repro.cli",)
+
+Graph = Mapping[str, set[str]]
+
+
+# ----------------------------------------------------------------------------- the import graph
+def module_files(root: Path, package: str) -> dict[str, Path]:
+    """Every module of the package under root (root/package/...), by dotted name; a package's __init__.py is
+    the package itself."""
+    files = {}
+    for path in sorted((root / package).rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        files[".".join(parts)] = path
+    return files
+
+
+def imported_modules(name: str, path: Path, modules: Iterable[str], package: str) -> set[str]:
+    """The package's modules that module `name` (source at path) imports: every `import` and `from ... import`
+    anywhere in it (inside functions too), relative ones resolved. `from p import x` is module p.x when p.x
+    is a module, else p; `import p.q.r` is the longest prefix that is a module."""
+    known = set(modules)
+    is_package = path.name == "__init__.py"
+
+    def nearest(dotted: str) -> str | None:
+        while dotted and dotted not in known:
+            dotted = dotted.rpartition(".")[0]
+        return dotted or None
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from the module's package, one level up per extra dot
+                here = name if is_package else name.rpartition(".")[0]
+                for _ in range(node.level - 1):
+                    here = here.rpartition(".")[0]
+                base = f"{here}.{node.module}" if node.module else here
+            else:
+                base = node.module or ""
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names
+            ]
+        else:
+            continue
+        for target in targets:
+            if target == package or target.startswith(package + "."):
+                module = nearest(target)
+                if module is not None and module != name:
+                    found.add(module)
+    return found
+
+
+def import_graph(root: Path, package: str) -> dict[str, set[str]]:
+    """module -> the package's modules it imports, for every module of the package under root."""
+    files = module_files(root, package)
+    return {name: imported_modules(name, path, files, package) for name, path in files.items()}
+
+
+# ----------------------------------------------------------------------------- cycles and paths
+def find_cycles(graph: Graph) -> list[list[str]]:
+    """One cycle (first module repeated at the end) per strongly connected component that has one."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def connect(node: str) -> None:  # Tarjan; the package is small enough for recursion
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for successor in sorted(graph.get(node, ())):
+            if successor not in index:
+                connect(successor)
+                low[node] = min(low[node], low[successor])
+            elif successor in on_stack:
+                low[node] = min(low[node], index[successor])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            components.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    cycles = []
+    for component in components:
+        start = component[0]
+        if len(component) > 1 or start in graph.get(start, ()):
+            inside = set(component)
+            back = path_between({n: graph.get(n, set()) & inside for n in inside}, start, start)
+            assert back is not None
+            cycles.append(back)
+    return sorted(cycles)
+
+
+def path_between(graph: Graph, source: str, target: str) -> list[str] | None:
+    """A shortest import chain source -> ... -> target (at least one step), or None."""
+    parents: dict[str, str] = {}
+    frontier = [source]
+    while frontier:
+        following = []
+        for node in frontier:
+            for successor in sorted(graph.get(node, ())):
+                if successor == target:
+                    chain = [successor, node]
+                    while chain[-1] != source:
+                        chain.append(parents[chain[-1]])
+                    return chain[::-1]
+                if successor not in parents and successor != source:
+                    parents[successor] = node
+                    following.append(successor)
+        frontier = following
+    return None
+
+
+def show(chain: list[str]) -> str:
+    return " -> ".join(chain)
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    found = import_graph(REPO, PACKAGE)
+    named = {"gan_repro", "gan_repro.cli", *DRAWING, *COMPUTING, LAB, *MAY_IMPORT_LAB}
+    assert named <= found.keys(), f"the rules below name modules that no longer exist: {named - found.keys()}"
+    assert found["gan_repro.cli"], "gan_repro.cli imports nothing of the package: the parser misses imports"
+    return found
+
+
+# ----------------------------------------------------------------------------- the rules
+def test_no_import_cycles(graph) -> None:
+    cycles = find_cycles(graph)
+    assert not cycles, "import cycles:\n" + "\n".join(show(cycle) for cycle in cycles)
+
+
+@pytest.mark.parametrize("drawing", DRAWING)
+def test_drawing_never_reaches_training_or_probe(graph, drawing: str) -> None:
+    reached = [chain for target in COMPUTING if (chain := path_between(graph, drawing, target))]
+    assert not reached, f"{drawing} reaches the training side:\n" + "\n".join(map(show, reached))
+
+
+def test_the_lab_is_reached_through_config_only(graph) -> None:
+    def in_lab(module: str) -> bool:
+        return module == LAB or module.startswith(LAB + ".")
+
+    offending = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if not in_lab(module) and module not in MAY_IMPORT_LAB
+        for target in targets
+        if in_lab(target)
+    )
+    assert not offending, (
+        "modules outside gan_repro.lab and gan_repro.cli import the lab "
+        "(reach it through a config _target_):\n" + "\n".join(offending)
+    )
+
+
+# ----------------------------------------------------------------------------- the checks can fail
+def test_cycle_finder_on_hand_made_graphs() -> None:
+    assert find_cycles({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"a", "c"}}) == []
+    assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert find_cycles({"a": {"a"}, "b": set()}) == [["a", "a"]]
+    two = find_cycles({"a": {"b"}, "b": {"a"}, "c": {"d"}, "d": {"e"}, "e": {"c", "a"}})
+    assert two == [["a", "b", "a"], ["c", "d", "e", "c"]]
+    assert path_between({"a": {"b"}, "b": {"c"}, "c": set()}, "a", "c") == ["a", "b", "c"]
+    assert path_between({"a": {"b"}, "b": set(), "c": {"a"}}, "a", "c") is None
+
+
+def test_graph_reads_every_kind_of_import(tmp_path: Path) -> None:
+    """A made-up package: absolute, relative, aliased, in-function, `from package import module` imports."""
+    sources = {
+        "pkg/__init__.py": "",
+        "pkg/a.py": "import pkg.b\nfrom pkg import c\n",
+        "pkg/b.py": "def f():\n    from .sub import d\n    return d\n",
+        "pkg/c.py": "from pkg.sub.d import thing as other\nimport os\n",
+        "pkg/sub/__init__.py": "from . import d\nfrom .. import VERSION\n",
+        "pkg/sub/d.py": "thing = 1\nfrom ..a import nothing\nimport pkg\n",
+        "pkg/e.py": "import pkg.sub.d.thing\nfrom pkg import VERSION\n",
+    }
+    for relative, text in sources.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    graph = import_graph(tmp_path, "pkg")
+    assert graph == {
+        "pkg": set(),
+        "pkg.a": {"pkg.b", "pkg.c"},
+        "pkg.b": {"pkg.sub.d"},
+        "pkg.c": {"pkg.sub.d"},
+        "pkg.sub": {"pkg.sub.d", "pkg"},
+        "pkg.sub.d": {"pkg.a", "pkg"},
+        "pkg.e": {"pkg.sub.d", "pkg"},
+    }
+    assert find_cycles(graph) == [["pkg.a", "pkg.b", "pkg.sub.d", "pkg.a"]]
