@@ -171,8 +171,18 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
 
 
 def group_label(row: pd.Series, group_keys: list[str]) -> str:
-    """'loss.name=minimax, noise.kind=linear', or 'all runs' when only the seed differs."""
-    return ", ".join(f"{key}={row[key]}" for key in group_keys) or "all runs"
+    """'trained with loss=minimax; probed with probe.iterations=500' (a group's option named by its group,
+    other keys in full), or 'all runs' when only the seed differs."""
+
+    def setting(key: str) -> str:
+        return f"{key.removesuffix('.name').removesuffix('.kind')}={row[key]}"
+
+    trained = [setting(key) for key in group_keys if not key.startswith("probe.")]
+    probed = [setting(key) for key in group_keys if key.startswith("probe.")]
+    parts = [f"trained with {', '.join(trained)}"] * bool(trained) + [
+        f"probed with {', '.join(probed)}"
+    ] * bool(probed)
+    return "; ".join(parts) or "all runs"
 
 
 def band_curves(rows: pd.DataFrame, measure: str, window: int, band: str) -> pd.DataFrame:
@@ -242,9 +252,11 @@ def draw_aggregate_figure(
         name
     ]
     band_text = "min to max" if band == "minmax" else "25th to 75th percentile"
-    figure.suptitle(
-        f"{title}\nmean over seeds (geometric on log axes), band: {band_text} over runs", fontsize=10
-    )
+    if "seed" in keys:  # replicates: say how they are combined
+        subtitle = f"mean over seeds (geometric on log axes), band: {band_text} over runs"
+    else:  # one run per curve: nothing averaged
+        subtitle = "one run per curve (no seeds swept): running averages, no band"
+    figure.suptitle(f"{title}\n{subtitle}", fontsize=10)
     if unfinished:
         named = "; ".join(f"{Path(folder).name}: {status}"[:90] for folder, status in unfinished.items())
         figure.text(0.01, 0.0, f"not finished, left out: {named}", fontsize=7, color="C3", va="bottom")

@@ -11,6 +11,9 @@ and a sweep over probe settings trains once.
     <cache_dir>/train/<key>/   manifest.json, train.csv, snapshots.csv, checkpoints/epoch_NNN.pt, samples/
     <cache_dir>/probe/<key>/   manifest.json, probe.csv
 
+Checkpoints and sample images are hard links between the cache and the runs that made or reused them
+(one copy on disk), with a plain copy where the two sit on different filesystems; CSVs are copied.
+
 An entry is copied into place under a temporary name and renamed, and manifest.json (written last)
 marks it complete, so no reader sees half an entry. Jobs that ask for the same entry at once take its
 lock: one computes, the others wait, then reuse it.
@@ -152,6 +155,23 @@ def key_of(inputs: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
+LINKED_SUFFIXES = (".pt", ".png")  # written once, replaced atomically, never edited in place: safe to share
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link source to target when it is a checkpoint or an image and both are on one filesystem (no
+    second copy of 20 MB of checkpoints per run); copy otherwise (CSVs, which runs append to, always)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    if source.suffix in LINKED_SUFFIXES:
+        try:
+            os.link(source, target)
+            return
+        except OSError:  # another filesystem, or links not allowed: a plain copy
+            pass
+    shutil.copyfile(source, target)
+
+
 class StageEntry:
     """One stage's cache entry: look it up, copy it into a run folder, or publish a run folder's files."""
 
@@ -176,12 +196,11 @@ class StageEntry:
         )
 
     def restore(self, run_dir: Path) -> bool:
-        """Copy a complete entry's files into run_dir; False when there is none."""
+        """Put a complete entry's files into run_dir (checkpoints and samples hard-linked); False if none."""
         if not self.complete:
             return False
         for relative in self.files(self.folder):
-            (run_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.folder / relative, run_dir / relative)
+            link_or_copy(self.folder / relative, run_dir / relative)
         return True
 
     def publish(self, run_dir: Path) -> None:
@@ -189,8 +208,7 @@ class StageEntry:
         staging = self.folder.with_name(f".{self.key}.{os.getpid()}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
         for relative in self.files(run_dir):
-            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(run_dir / relative, staging / relative)
+            link_or_copy(run_dir / relative, staging / relative)
         shutil.rmtree(self.folder, ignore_errors=True)  # an incomplete entry left by a killed job
         os.replace(staging, self.folder)
         write_json(

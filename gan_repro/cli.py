@@ -16,6 +16,8 @@ import json
 import logging
 import os
 import secrets
+import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -96,13 +98,11 @@ def sweep_folder(arguments: list[str]) -> Path | None:
     return Path(values[-1]) if values else None
 
 
-def resume_command(run_dir: Path) -> str:
-    """The command that continues this run: the same overrides, pointed at the same folder."""
-    try:
-        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("hydra.run.dir=")]
-    except ValueError:  # not under @hydra.main (tests)
-        overrides = []
-    return " ".join(["gan-repro", *overrides, f"hydra.run.dir={run_dir}"])
+def resume_command(run_dir: Path, overrides: Sequence[str]) -> str:
+    """The command that continues this run: the same overrides, pointed at the same folder, each quoted for
+    the shell where it needs it ('train.snapshot_epochs=[1,5]': zsh reads [..] as a glob)."""
+    kept = [override for override in overrides if not override.startswith("hydra.run.dir=")]
+    return shlex.join(["gan-repro", *kept, f"hydra.run.dir={run_dir}"])
 
 
 def share_machine(cfg: DictConfig) -> None:
@@ -127,6 +127,27 @@ def share_machine(cfg: DictConfig) -> None:
             cfg.device = f"cuda:{hydra_cfg.job.num % torch.cuda.device_count()}"
 
 
+def remove_debris(run_dir: Path) -> bool:
+    """A single run refused before any work (no state.json) leaves nothing behind: Hydra's .hydra/ and
+    log.txt go, then the folder and an emptied date folder of outputs/runs/. Returns whether it did."""
+    if (run_dir / "state.json").exists() or not run_dir.is_dir():
+        return False
+    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+    (run_dir / "log.txt").unlink(missing_ok=True)
+    for folder in (run_dir, run_dir.parent):  # rmdir only removes an empty folder
+        if folder is run_dir.parent and folder.parent.name != "runs":
+            break
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+    return True
+
+
+class HELP_FORMAT(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help shows each option's default and keeps the description's line breaks."""
+
+
 EXIT_CODES: dict[type, tuple[int, Callable[[BaseException], str]]] = {  # error -> (exit code, its line)
     ConfigError: (EXIT_BAD_INPUT, lambda error: f"{error} (debug=true shows the traceback)"),
     NonFiniteError: (EXIT_NONFINITE, lambda error: f"on_nonfinite: {error}"),
@@ -146,7 +167,8 @@ def hydra_main(cfg: DictConfig) -> None:
         with StopFlag().installed() as stop:
             run(cfg, run_dir, stop=stop)
     except Interrupted as error:  # a stop request ends a sweep too
-        report_error(f"interrupted at {error}; state saved. To resume: {resume_command(run_dir)}", run_dir)
+        command = resume_command(run_dir, HydraConfig.get().overrides.task)
+        report_error(f"interrupted at {error}; state saved. To resume: {command}", run_dir)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as error:
         known = EXIT_CODES.get(type(error))
@@ -157,9 +179,11 @@ def hydra_main(cfg: DictConfig) -> None:
             report_error(f"{error.__class__.__name__}: {error} (traceback in {run_dir / 'log.txt'})", run_dir)
             return
         code, line = known
-        report_error(line(error), run_dir)
-        if not multirun:
-            sys.exit(code)
+        if multirun:  # the job's folder keeps its log: the sweep's summary names the failed job
+            report_error(line(error), run_dir)
+            return
+        report_error(line(error), None if remove_debris(run_dir) else run_dir)
+        sys.exit(code)
 
 
 def main() -> None:
@@ -198,29 +222,29 @@ def saved_lab_name(run_dir: Path) -> str | None:
 
 
 def redraw_run(run_dir: Path, args: argparse.Namespace) -> int:
-    """One run folder: its figures and summary.json again, from its CSVs."""
-    from gan_repro.plot import draw_figures
+    """One run folder: its figures, sample sheet and summary.json again, from its CSVs.
+
+    --window changes only the figures' smoothing: the claims in summary.json keep the run's own window."""
+    from gan_repro.plot import draw_figures, draw_samples_figure
     from gan_repro.report import FIGURES, refresh_summary
 
     saved = saved_plot_settings(run_dir)
+    formats = args.formats or saved.get("formats", ("png", "pdf"))
     lab = saved_lab_name(run_dir)
     if lab is not None:  # a theory-lab run: its one figure, from its own CSVs
         from gan_repro.lab.figures import draw_lab_figure
 
-        for path in draw_lab_figure(
-            lab, run_dir, formats=args.formats or saved.get("formats", ("png", "pdf"))
-        ):
+        for path in draw_lab_figure(lab, run_dir, formats=formats):
             print(path)
         return 0
-    window = args.window or saved.get("window", 20)
-    refresh_summary(run_dir, window=window)
+    _, changed = refresh_summary(run_dir)
+    for line in changed:
+        print(f"summary.json: {line}", file=sys.stderr)
+    window = args.window or saved.get("window", 10)
     paths = draw_figures(
-        run_dir,
-        figures=args.figures or saved.get("figures", FIGURES[:3]),
-        window=window,
-        formats=args.formats or saved.get("formats", ("png", "pdf")),
+        run_dir, figures=args.figures or saved.get("figures", FIGURES[:3]), window=window, formats=formats
     )
-    for path in paths:
+    for path in [*paths, *draw_samples_figure(run_dir, formats=formats)]:
         print(path)
     return 0
 
@@ -260,7 +284,9 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
     from gan_repro.plot import FORMATS
     from gan_repro.report import FIGURES
 
-    parser = argparse.ArgumentParser(prog="gan-repro-plot", description=plot_main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="gan-repro-plot", formatter_class=HELP_FORMAT, description=plot_main.__doc__
+    )
     parser.add_argument(
         "paths",
         type=Path,
@@ -308,7 +334,9 @@ def prepare_main(argv: Sequence[str] | None = None) -> int:
     from gan_repro.data import FILE_DATASETS
     from gan_repro.prepare import prepare
 
-    parser = argparse.ArgumentParser(prog="gan-repro-prepare", description=prepare_main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="gan-repro-prepare", formatter_class=HELP_FORMAT, description=prepare_main.__doc__
+    )
     parser.add_argument(
         "overrides", nargs="*", help="gan-repro overrides naming the dataset, its root and scale"
     )
@@ -338,7 +366,9 @@ def bench_main(argv: Sequence[str] | None = None) -> int:
     """gan-repro-bench [KEY=VALUE ...]: images/s of our training stage against the DCGAN example loop."""
     from gan_repro.bench import format_table, run_benchmark
 
-    parser = argparse.ArgumentParser(prog="gan-repro-bench", description=bench_main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="gan-repro-bench", formatter_class=HELP_FORMAT, description=bench_main.__doc__
+    )
     parser.add_argument(
         "overrides", nargs="*", help="gan-repro config overrides, e.g. scale=paper device=cuda"
     )

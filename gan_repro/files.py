@@ -17,14 +17,25 @@ if TYPE_CHECKING:  # torch and PIL are imported where used, so plotting and repo
 import numpy as np
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call write(handle) on a temporary file next to path, fsync, then rename it onto path."""
+    """Call write(handle) on a temporary file next to path, fsync, then rename it onto path.
+
+    The file gets the mode a plain open() would give (0666 less the umask), not the temporary file's 0600,
+    so co-authors and a shared cache_dir can read it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
     )
     try:
+        os.fchmod(handle.fileno(), 0o666 & ~current_umask())
         with handle:
             write(handle)
             handle.flush()
@@ -85,10 +96,16 @@ def image_grid(images: torch.Tensor, *, columns: int = 8, padding: int = 2) -> n
     return grid
 
 
-def save_image_grid(path: Path, images: torch.Tensor, *, columns: int = 8) -> Path:
-    """Atomically save a PNG grid of images in [-1, 1]."""
-    from PIL import Image
+def save_image_grid(path: Path, images: torch.Tensor, *, columns: int = 8, label: str | None = None) -> Path:
+    """Atomically save a PNG grid of images in [-1, 1], with `label` written in a white band above it."""
+    from PIL import Image, ImageDraw
 
     grid = image_grid(images, columns=columns)
     picture = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
+    if label:
+        band = 14  # pixels: PIL's built-in bitmap font is about 11 pixels high
+        labelled = Image.new(picture.mode, (picture.width, picture.height + band), "white")
+        labelled.paste(picture, (0, band))
+        ImageDraw.Draw(labelled).text((3, 1), label, fill="black")
+        picture = labelled
     return atomic_write(path, lambda handle: picture.save(handle, format="PNG"))

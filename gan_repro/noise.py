@@ -103,7 +103,7 @@ def stage_schedule(noise_cfg: DictConfig, stage: str) -> NoiseSchedule:
             raise ConfigError(
                 f"noise.{stage}",
                 f"noise=schedule needs a noise.{stage} entry, e.g. "
-                f"noise.{stage}={{kind: constant, std: 0.1}}",
+                f"'noise.{stage}={{kind: constant, std: 0.1}}'",
             )
         return parse_schedule(noise_cfg[stage], f"noise.{stage}")
     return parse_schedule(noise_cfg, "noise")

@@ -24,10 +24,10 @@ from gan_repro.data import place_dataset
 from gan_repro.download import download_dataset
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
-from gan_repro.plot import draw_figures
+from gan_repro.plot import draw_figures, draw_samples_figure
 from gan_repro.prepare import build_dataset
 from gan_repro.probe import probe
-from gan_repro.report import write_summary
+from gan_repro.report import format_claim, write_summary
 from gan_repro.runstate import Interrupted, NonFiniteError, RunControl, RunState, StopFlag
 from gan_repro.train import train
 
@@ -284,14 +284,13 @@ def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict
     draw_figures(
         run_dir, figures=list(cfg.plot.figures), window=cfg.plot.window, formats=list(cfg.plot.formats)
     )
+    draw_samples_figure(run_dir, formats=list(cfg.plot.formats))
     timings["plot_s"] = time.perf_counter() - start
     summary["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
     write_json(run_dir / "summary.json", summary)
     state.status = "done"
     state.save()
     for claim in summary["claims"]:
-        log.info(
-            "%s %s: measured %s", "HOLDS " if claim["holds"] else "FAILS ", claim["claim"], claim["measured"]
-        )
+        log.info("%s", format_claim(claim))
     log.info("done in %.1f s: %s", sum(timings.values()), run_dir)
     return summary

@@ -1,8 +1,10 @@
 """Stage 3: Figures 1-3 from probe.csv alone; `gan-repro-plot RUN_DIR` (cli.py) redraws a finished run.
 
-Curves are centered running averages, as in the paper, with the raw logged values faint behind them.
-Quantities on a log axis (D's cost, gradient norms) are averaged in log space (a geometric
-running mean), so one spike cannot hide a decay over orders of magnitude.
+Curves are centered running averages, as in the paper, with the raw logged values visible behind them.
+The window shrinks symmetrically at the ends (the first and last points are their own average), so a
+curve starts and ends where the data do. Quantities on a log axis (D's cost, gradient norms) are
+averaged in log space (a geometric running mean), so one spike cannot hide a decay over orders of
+magnitude.
 """
 
 from __future__ import annotations
@@ -35,9 +37,21 @@ GRADIENT_FIGURES = {
 
 
 def running_mean(values: np.ndarray, window: int, *, geometric: bool = False) -> np.ndarray:
-    """Centered running mean over `window` points (fewer at the ends); geometric = mean of logs."""
-    series = pd.Series(np.log(np.clip(values, np.finfo(float).tiny, None)) if geometric else values)
-    smoothed = series.rolling(window, center=True, min_periods=1).mean().to_numpy()
+    """Centered running mean over 2*(window//2)+1 points, the window shrinking symmetrically near the ends
+    (point i averages i-h..i+h, h = min(window//2, i, n-1-i)); NaNs are left out; geometric = mean of logs."""
+    values = np.asarray(values, dtype=float)
+    series = np.log(np.clip(values, np.finfo(float).tiny, None)) if geometric else values
+    finite = np.isfinite(series)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(finite, series, 0.0))])  # prefix sums, (n + 1,)
+    counts = np.concatenate([[0], np.cumsum(finite)])
+    index = np.arange(len(series))
+    half = np.minimum(window // 2, np.minimum(index, len(series) - 1 - index))
+    total, count = (
+        sums[index + half + 1] - sums[index - half],
+        counts[index + half + 1] - counts[index - half],
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smoothed = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return np.exp(smoothed) if geometric else smoothed
 
 
@@ -47,7 +61,7 @@ def plot_curves(axis, probe: pd.DataFrame, column: str, window: int, *, log_scal
         rows = rows.sort_values("iteration")
         color = f"C{index}"
         x, y = rows["iteration"].to_numpy(), rows[column].to_numpy(dtype=float)
-        axis.plot(x, y, color=color, alpha=0.2, linewidth=0.7)
+        axis.plot(x, y, color=color, alpha=0.35, linewidth=0.8, marker=".", markersize=2.5)  # raw points
         axis.plot(
             x,
             running_mean(y, window, geometric=log_scale),
@@ -196,11 +210,39 @@ def draw_figures(
             figure = draw_noise_bound_figure(pd.read_csv(run_dir / "noise.csv"))
         else:
             figure = draw_gradient_figure(noiseless_rows(probe), name, window)
-        for fmt in formats:
-            written.append(
-                atomic_write(
-                    run_dir / "figures" / f"{name}.{fmt}",
-                    lambda handle, figure=figure, fmt=fmt: figure.savefig(handle, format=fmt, dpi=150),
-                )
-            )
+        written += save_figure(figure, run_dir / "figures", name, formats)
     return written
+
+
+def save_figure(figure: Figure, folder: Path, name: str, formats: Sequence[str]) -> list[Path]:
+    """Write folder/name.<fmt> for each format, and remove the figure's files in other formats: drawn
+    earlier with other settings, they would contradict the new ones."""
+    for stale in (folder / f"{name}.{fmt}" for fmt in FORMATS if fmt not in formats):
+        if stale.is_file():
+            stale.unlink()
+            log.info("plot: removed %s (drawn earlier, maybe with other settings)", stale)
+    return [
+        atomic_write(
+            folder / f"{name}.{fmt}", lambda handle, fmt=fmt: figure.savefig(handle, format=fmt, dpi=150)
+        )
+        for fmt in formats
+    ]
+
+
+def draw_samples_figure(run_dir: Path, formats: Sequence[str] = ("png",)) -> list[Path]:
+    """figures/samples.<fmt>: the sample grids of samples/epoch_NNN.png side by side, one per snapshot."""
+    from PIL import Image
+
+    grids = sorted(Path(run_dir).glob("samples/epoch_*.png"))
+    if not grids:
+        return []
+    figure = Figure(figsize=(3.2 * len(grids), 3.6), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(grids)))
+    for axis, path in zip(axes, grids, strict=True):
+        with Image.open(path) as image:
+            axis.imshow(np.asarray(image.convert("RGB")), interpolation="nearest")
+        epoch = int(path.stem.split("_")[1])
+        axis.set_title(f"G after {epoch} epoch{'s' if epoch != 1 else ''}")
+        axis.axis("off")
+    figure.suptitle("Samples from one fixed z batch at each snapshot", fontsize=10)
+    return save_figure(figure, Path(run_dir) / "figures", "samples", formats)

@@ -41,6 +41,9 @@ NOISE_COLUMNS = [
     "bound_holds",
 ]
 MEASURES = ("d_loss", "d_accuracy", "grad_norm_minimax", "grad_norm_nonsaturating")
+CLAIMS_WINDOW = (
+    10  # logged points in the 'end' window when a run folder has no config.yaml (conf/config.yaml's)
+)
 CLAIM_THRESHOLDS = {"d_loss_decay_orders": 2.0, "minimax_decay_orders": 2.0, "nonsaturating_growth": 1.0}
 
 
@@ -164,6 +167,7 @@ def paper_claims(snapshots: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "paper": "1, sometimes in under 50 iterations",
             "measured": to_perfect,
             "unit": "iteration where accuracy first hit 1, per snapshot",
+            "threshold": "some logged batch reaches accuracy 1, for every snapshot",
             "holds": all(value is not None for value in to_perfect),
         },
         {
@@ -171,6 +175,7 @@ def paper_claims(snapshots: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "paper": "towards 0 on a log scale",
             "measured": d_loss_orders,
             "unit": "orders of magnitude, first to end, per snapshot",
+            "threshold": f">= {CLAIM_THRESHOLDS['d_loss_decay_orders']:g} orders, every snapshot",
             "holds": all(
                 v is not None and v >= CLAIM_THRESHOLDS["d_loss_decay_orders"] for v in d_loss_orders
             ),
@@ -180,6 +185,7 @@ def paper_claims(snapshots: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "paper": "up to 5 orders of magnitude in 4000 iterations",
             "measured": minimax_orders,
             "unit": "orders of magnitude, first to end",
+            "threshold": f">= {CLAIM_THRESHOLDS['minimax_decay_orders']:g} orders",
             "holds": minimax_orders is not None
             and minimax_orders >= CLAIM_THRESHOLDS["minimax_decay_orders"],
         },
@@ -188,9 +194,27 @@ def paper_claims(snapshots: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "paper": "grows, with growing noise",
             "measured": growth,
             "unit": "end / first ratio, per snapshot",
+            "threshold": f"> {CLAIM_THRESHOLDS['nonsaturating_growth']:g}, every snapshot",
             "holds": all(v is not None and v > CLAIM_THRESHOLDS["nonsaturating_growth"] for v in growth),
         },
     ]
+
+
+def format_value(value: Any) -> str:
+    """Numbers to 3 significant digits, lists item by item, None as 'never'."""
+    if isinstance(value, list):
+        return ", ".join(format_value(v) for v in value)
+    if value is None:
+        return "never"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def format_claim(claim: dict[str, Any]) -> str:
+    """One readable line: verdict, claim, value with its unit, and the threshold it was held to."""
+    threshold = f" (threshold: {claim['threshold']})" if claim.get("threshold") else ""
+    unit = f" {claim['unit']}" if claim.get("unit") else ""
+    verdict = "HOLDS" if claim["holds"] else "FAILS"
+    return f"{verdict}  {claim['claim']}: {format_value(claim['measured'])}{unit}{threshold}"
 
 
 def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -227,14 +251,37 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
     return summary
 
 
-def refresh_summary(run_dir: Path, *, window: int) -> dict[str, Any]:
-    """Recompute summary.json from the CSVs, keeping what the run itself wrote there (settings, timings)."""
+def claims_changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """'claim: old -> new' for each claim whose value or verdict differs between two summaries."""
+    old = {claim["claim"]: claim for claim in before.get("claims", [])}
+    lines = []
+    for claim in after.get("claims", []):
+        previous = old.get(claim["claim"])
+        if previous is None or (previous.get("measured"), previous.get("holds")) != (
+            claim["measured"],
+            claim["holds"],
+        ):
+            was = "absent" if previous is None else format_claim(previous)
+            lines.append(f"{claim['claim']}: was {was}; now {format_claim(claim)}")
+    return lines
+
+
+def refresh_summary(run_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """Recompute summary.json from the CSVs, keeping what the run wrote there (settings, timings); returns it
+    and the claims whose values changed.
+
+    The one place that decides how claims are computed: always with the run's own plot.window, so neither
+    gan-repro-plot (whatever --window it draws with) nor scripts/check_claims.py rewrites them otherwise."""
     path = Path(run_dir) / "summary.json"
     try:
-        extra = {k: v for k, v in json.loads(path.read_text()).items() if k not in ("snapshots", "claims")}
-    except (OSError, ValueError, AttributeError):
-        extra = {}
-    return write_summary(run_dir, window=window, extra=extra)
+        before = json.loads(path.read_text())
+    except (OSError, ValueError):
+        before = {}
+    before = before if isinstance(before, dict) else {}
+    extra = {key: value for key, value in before.items() if key not in ("snapshots", "claims")}
+    window = int(saved_plot_settings(run_dir).get("window", CLAIMS_WINDOW))
+    after = write_summary(run_dir, window=window, extra=extra)
+    return after, claims_changed(before, after)
 
 
 def saved_config(run_dir: Path) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from gan_repro.steps import (
 log = logging.getLogger(__name__)
 
 TRAIN_COLUMNS = ["epoch", "iteration", "d_loss", "g_loss", "d_accuracy", "noise_std"]
-SNAPSHOT_COLUMNS = [
+SNAPSHOT_COLUMNS = [  # one row per snapshot epoch
     "epoch",
     "iteration",
     "noise_std",
@@ -50,6 +50,8 @@ SNAPSHOT_COLUMNS = [
     "wasserstein_exact",
     "dimension",
     "clip_sigmas",
+    "distance_samples",
+    "exact_samples",
 ]
 
 
@@ -138,12 +140,20 @@ def measure_distances(
             ]
         ).cpu()
     exact_count = min(int(distance_cfg.exact_samples), count)
+    if count < int(distance_cfg.samples) or exact_count < int(distance_cfg.exact_samples):
+        log.warning(
+            "train: distances from %d images of each kind (sliced) and %d (exact), not distance.samples=%d "
+            "and distance.exact_samples=%d: the dataset has %d readable images",
+            count, exact_count, distance_cfg.samples, distance_cfg.exact_samples, count,
+        )  # fmt: skip
     return {
         "sliced_wasserstein": sliced_wasserstein(
             real, fake, projections=int(distance_cfg.projections), rng=rng
         ),
         "wasserstein_exact": exact_wasserstein(real[:exact_count], fake[:exact_count]),
         "dimension": real[0].numel(),
+        "distance_samples": count,  # images of each kind the sliced W1 used (fewer than asked on small data)
+        "exact_samples": exact_count,  # images of each kind the exact W1 used
     }
 
 
@@ -354,7 +364,11 @@ class EpochLoop:
         )
         with torch.no_grad():
             samples = generator(fixed_z)  # (sample_count, C, H, W)
-        save_image_grid(run_dir / "samples" / f"epoch_{epoch:03d}.png", samples)
+        save_image_grid(
+            run_dir / "samples" / f"epoch_{epoch:03d}.png",
+            samples,
+            label=f"G after epoch {epoch} (iteration {position.iteration})",
+        )
         distances = measure_distances(
             generator, dataset, distance_cfg, nz=self.nz, device=self.device, seed=seed + epoch
         )

@@ -11,16 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gan_repro.report import refresh_summary, saved_plot_settings
-
-
-def format_value(value) -> str:
-    """Numbers to 3 significant digits, lists item by item, None as 'never'."""
-    if isinstance(value, list):
-        return ", ".join(format_value(v) for v in value)
-    if value is None:
-        return "never"
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+from gan_repro.report import format_claim, format_value, refresh_summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,20 +22,21 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.run_dir / "probe.csv").is_file():
         print(f"error: run_dir: no probe.csv in {args.run_dir}", file=sys.stderr)
         return 2
-    window = saved_plot_settings(args.run_dir).get("window", 10)
-    summary = refresh_summary(args.run_dir, window=window)
+    summary, changed = refresh_summary(args.run_dir)  # the run's own window, as gan-repro-plot uses
+    for line in changed:
+        print(f"summary.json: {line}", file=sys.stderr)
     epochs = ", ".join(summary["snapshots"])
     if args.markdown:
-        print(f"| paper's claim | paper | this run (snapshots after epochs {epochs}) | holds |")
-        print("|---|---|---|---|")
+        print(f"| paper's claim | paper | this run (snapshots after epochs {epochs}) | threshold | holds |")
+        print("|---|---|---|---|---|")
     for claim in summary["claims"]:
         measured = f"{format_value(claim['measured'])} ({claim['unit']})"
         if args.markdown:
-            print(
-                f"| {claim['claim']} | {claim['paper']} | {measured} | {'yes' if claim['holds'] else 'NO'} |"
-            )
+            verdict = "yes" if claim["holds"] else "NO"
+            threshold = claim.get("threshold", "")
+            print(f"| {claim['claim']} | {claim['paper']} | {measured} | {threshold} | {verdict} |")
         else:
-            print(f"{'HOLDS' if claim['holds'] else 'FAILS'}  {claim['claim']}: {measured}")
+            print(format_claim(claim))
     return 0 if all(claim["holds"] for claim in summary["claims"]) else 1
 
 

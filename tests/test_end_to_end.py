@@ -105,7 +105,7 @@ def test_plot_entry_redraws_from_csv_alone(tiny_run, tmp_path: Path, capsys) -> 
     for figure in (tmp_path / "figures").iterdir():
         figure.unlink()
     assert plot_main([str(tmp_path), "--figures", "fig2", "--formats", "svg"]) == 0
-    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["fig2.svg"]
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["fig2.svg", "samples.svg"]
     assert plot_main([str(tmp_path / "nowhere")]) == 2
     assert "nowhere is not a folder" in capsys.readouterr().err
     (tmp_path / "probe.csv").unlink()  # an unfinished run
@@ -176,7 +176,14 @@ def test_bad_input_on_the_command_line_is_one_line_and_nonzero(
     assert len(lines) == 1 and lines[0].startswith(f"error: {setting}:"), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert (tmp_path / "keep.txt").read_text() == "precious"
-    assert (tmp_path / "run" / "log.txt").read_text().strip().endswith(lines[0])
+    assert not (tmp_path / "run").exists()  # refused before any work: no folder with only .hydra/ and a log
+
+
+def test_a_run_refused_after_it_began_keeps_its_log(tmp_path: Path) -> None:
+    result = gan_repro(tmp_path, "quiet=true", *TINY, "train.batch_size=5000")  # found when the data is read
+    assert result.returncode == 2 and result.stderr.startswith("error: train.batch_size:"), result.stderr
+    assert (tmp_path / "run" / "log.txt").read_text().strip().endswith(result.stderr.strip())
+    assert (tmp_path / "run" / "state.json").is_file()
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from gan_repro.config import check_rules
 from gan_repro.errors import ConfigError
 from gan_repro.files import write_json
 from gan_repro.lab.figures import draw_lab_figure
+from gan_repro.report import format_claim
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ def run_lab(cfg: DictConfig, *, run_dir: Path, device: torch.device) -> dict[str
     write_json(run_dir / "summary.json", summary)
     draw_lab_figure(name, run_dir, formats=list(cfg.plot.formats))
     for claim in summary["claims"]:
-        verdict = "HOLDS " if claim["holds"] else "FAILS "
-        log.info("%s %s: measured %s", verdict, claim["claim"], claim["measured"])
+        log.info("%s", format_claim(claim))
     log.info("done in %.1f s: %s", seconds, run_dir)
     return summary
