@@ -270,7 +270,7 @@ def aggregate(
     window: int = 10,
     band: str = "minmax",
     formats: Sequence[str] = ("png",),
-    figures: Sequence[str] = ("fig1", "fig2", "fig3"),
+    figures: Sequence[str] = tuple(FIGURE_MEASURES),
 ) -> list[Path]:
     """Write results.csv, training_results.csv, aggregate.json and the aggregate figures into output."""
     collected = collect(paths)

@@ -45,12 +45,18 @@ def save_checkpoint(path: Path, state: dict[str, Any], signature: dict[str, Any]
 
 
 def load_checkpoint(
-    path: Path, signature: dict[str, Any], *, setting: str, device: torch.device, needs: tuple[str, ...] = ()
+    path: Path,
+    signature: dict[str, Any],
+    *,
+    setting: str,
+    needs: tuple[str, ...] = (),
+    advice: str = "use the run's own config",
 ) -> dict[str, Any]:
-    """A checkpoint's dict, loaded as weights only, holding `needs` and saved for `signature`;
-    anything else is refused with a ConfigError naming `setting`."""
+    """A checkpoint's dict on the CPU (load_state_dict moves weights to their module's device; RNG states must
+    stay CPU tensors), loaded as weights only, holding `needs` and saved for `signature`; anything else is
+    refused with a ConfigError naming `setting` and ending in `advice`."""
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a torn, foreign or malicious file
         raise ConfigError(setting, f"cannot load {path}: {error.__class__.__name__}: {error}") from None
     if not isinstance(state, dict) or any(key not in state for key in needs):
@@ -60,8 +66,7 @@ def load_checkpoint(
     if state.get("signature") != signature:
         raise ConfigError(
             setting,
-            f"{path} was saved for {state.get('signature')}, but this run's config "
-            f"is {signature}; use the run's own config",
+            f"{path} was saved for {state.get('signature')}, but this run's config is {signature}; {advice}",
         )
     return state
 
@@ -74,7 +79,6 @@ def load_generator(
         path,
         model_signature(model_cfg, dataset_cfg),
         setting="checkpoint",
-        device=device,
         needs=("generator",),
     )
     generator = build_generator(

@@ -171,7 +171,7 @@ def hydra_main(cfg: DictConfig) -> None:
         report_error(f"interrupted at {error}; state saved. To resume: {command}", run_dir)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as error:
-        known = EXIT_CODES.get(type(error))
+        known = next((entry for kind, entry in EXIT_CODES.items() if isinstance(error, kind)), None)
         if show_traceback or (known is None and not multirun):
             raise
         if known is None:
@@ -251,7 +251,7 @@ def redraw_run(run_dir: Path, args: argparse.Namespace) -> int:
 
 def aggregate_runs(args: argparse.Namespace) -> int:
     """Several runs (a sweep, or several folders): results.csv and the aggregate figures."""
-    from gan_repro.aggregate import aggregate, find_run_folders
+    from gan_repro.aggregate import FIGURE_MEASURES, aggregate, find_run_folders
 
     if not find_run_folders(args.paths):
         report_error(
@@ -262,9 +262,7 @@ def aggregate_runs(args: argparse.Namespace) -> int:
     if args.output is None and len(args.paths) > 1:
         report_error("--output: several folders given; say where the aggregate goes with --output DIR")
         return EXIT_BAD_INPUT
-    figures = [
-        name for name in (args.figures or ("fig1", "fig2", "fig3")) if name in ("fig1", "fig2", "fig3")
-    ]
+    figures = [name for name in (args.figures or FIGURE_MEASURES) if name in FIGURE_MEASURES]
     for path in aggregate(
         args.paths,
         output=args.output or args.paths[0],
@@ -281,8 +279,7 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
     """gan-repro-plot RUN_DIR: redraw a finished run's figures and summary.json from its CSVs.
     gan-repro-plot SWEEP_DIR [MORE ...]: aggregate many runs (mean over seeds with a band, results.csv)."""
     from gan_repro.aggregate import BANDS, is_run_folder
-    from gan_repro.plot import FORMATS
-    from gan_repro.report import FIGURES
+    from gan_repro.report import FIGURES, FORMATS
 
     parser = argparse.ArgumentParser(
         prog="gan-repro-plot", formatter_class=HELP_FORMAT, description=plot_main.__doc__

@@ -23,7 +23,7 @@ from gan_repro.errors import ConfigError
 from gan_repro.losses import GENERATOR_LOSSES
 from gan_repro.models import MODEL_NAMES, dcgan_depth
 from gan_repro.noise import check_noise_config
-from gan_repro.report import FIGURES
+from gan_repro.report import FIGURES, FORMATS
 
 CONFIG_DIR_CANDIDATES = (
     Path(__file__).resolve().parent / "conf",  # installed wheel: conf/ ships as gan_repro/conf
@@ -59,6 +59,7 @@ class Rule:
 
     accepts: Callable[[Any], bool]
     expects: str  # completes "must be ...", or a full message with {value} when it starts with "!"
+    optional: bool = False  # the key may be absent (e.g. dataset.bad_images, which only file datasets have)
 
     def problem(self, value: Any) -> str | None:
         """None when value is acceptable, else the one-line message (without the key)."""
@@ -105,15 +106,24 @@ def flag() -> Rule:
     return Rule(lambda v: isinstance(v, bool), "true or false")
 
 
+def spell(value: Any) -> str:
+    """A value as YAML writes it: true, false, null, or the value itself."""
+    return (
+        {True: "true", False: "false", None: "null"}.get(value, str(value))
+        if not is_number(value)
+        else str(value)
+    )
+
+
 def choice(options: Sequence[Any], message: str | None = None, *, optional: bool = False) -> Rule:
-    """One of `options`, compared with their types (true/false are not 1/0); None too if optional."""
+    """One of `options`, compared with their types (true is not 1); the key may be absent if optional."""
 
     def accepts(value: Any) -> bool:
-        return (optional and value is None) or any(
-            value == option and type(value) is type(option) for option in options
-        )
+        return any(value == option and type(value) is type(option) for option in options)
 
-    return Rule(accepts, message or " or ".join(str(option) for option in options))
+    spelled = [spell(option) for option in options]
+    default = ", ".join(spelled[:-1]) + f" or {spelled[-1]}" if len(spelled) > 1 else spelled[0]
+    return Rule(accepts, message or default, optional=optional)
 
 
 def list_of(options: Sequence[str]) -> Rule:
@@ -172,6 +182,7 @@ RULES: dict[str, Rule] = {
     "probe.iterations": whole(),
     "probe.log_every": whole(),
     "probe.batch_size": whole(),
+    "probe.init_seed": whole(minimum=None),  # the fresh D's initial weights, the same for every snapshot
     "probe.lr": number(),
     "probe.beta1": BETA,
     "probe.beta2": BETA,
@@ -189,19 +200,25 @@ RULES: dict[str, Rule] = {
     "performance.autocast": choice(
         ("none", "bf16"), "!must be none or bf16 (the probe always runs in fp32), got {value!r}"
     ),
-    "performance.compile_mode": choice(("default", "reduce-overhead", "max-autotune")),
+    "performance.compile_mode": choice(
+        ("default", "reduce-overhead", "max-autotune"),
+        "default, reduce-overhead (CUDA graphs) or max-autotune",
+    ),
     "performance.data_on_device": choice(("auto", False)),
     "performance.log_buffer": whole(),
     "plot.figures": list_of(FIGURES),
     "plot.window": whole(),
-    "plot.formats": list_of(("png", "pdf", "svg")),
+    "plot.formats": list_of(FORMATS),
 }
 
 
-def read(cfg: DictConfig, key: str) -> Any:
-    """cfg's value at a dotted key, with a missing (???) or absent value reported as a ConfigError."""
+ABSENT = object()  # what read() returns for a key the config does not have, when asked to tell
+
+
+def read(cfg: DictConfig, key: str, default: Any = None) -> Any:
+    """cfg's value at a dotted key (default if absent), a missing (???) value reported as a ConfigError."""
     try:
-        value = OmegaConf.select(cfg, key, throw_on_missing=True)
+        value = OmegaConf.select(cfg, key, default=default, throw_on_missing=True)
     except Exception as error:  # MissingMandatoryValue, InterpolationResolutionError
         raise ConfigError(
             key, f"is required and cannot be read ({str(error).splitlines()[0]}); set it, e.g. {key}=..."
@@ -212,7 +229,10 @@ def read(cfg: DictConfig, key: str) -> Any:
 def check_rules(cfg: DictConfig, rules: dict[str, Rule], *, prefix: str = "") -> None:
     """Apply each rule to its key under cfg; the first refusal is a ConfigError naming the full key."""
     for key, rule in rules.items():
-        problem = rule.problem(read(cfg, key))
+        value = read(cfg, key, default=ABSENT)
+        if value is ABSENT and rule.optional:
+            continue
+        problem = rule.problem(None if value is ABSENT else value)
         if problem is not None:
             raise ConfigError(f"{prefix}{key}", problem)
 
@@ -248,6 +268,8 @@ def check_model(cfg: DictConfig) -> None:
     if cfg.model.name.startswith("dcgan"):
         dcgan_depth(int(cfg.dataset.image_size))
         check_rules(cfg, {"model.ngf": whole(), "model.ndf": whole()})
+    else:  # mlp
+        check_rules(cfg, {"model.hidden": whole()})
 
 
 def check_snapshots(cfg: DictConfig) -> None:

@@ -370,7 +370,10 @@ class BadImagePolicy:
     """What to do with images that cannot be decoded: `stop` the run, or `skip` them and count."""
 
     def __init__(self, mode: str | None = "stop"):
-        self.mode, self.skipped = mode or "stop", 0  # dataset.bad_images, checked by config.py
+        self.mode = (
+            "skip" if mode == "skip" else "stop"
+        )  # dataset.bad_images (config.py checks it); absent = stop
+        self.skipped = 0
 
     def handle(self, bad: list[BadImage]) -> None:
         """Raise on the first bad image (stop), or count them (skip)."""

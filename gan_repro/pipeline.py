@@ -88,6 +88,7 @@ def train_stage(
     control: RunControl | None = None,
 ) -> dict[int, Path]:
     """train.train with the config nodes it reads; returns {snapshot epoch: checkpoint path}."""
+    control = control or RunControl(on_nonfinite=cfg.on_nonfinite, quiet=cfg.quiet)
     return train(
         cfg.train,
         model_cfg=cfg.model,
@@ -115,6 +116,7 @@ def probe_stage(
     control: RunControl | None = None,
 ) -> Path:
     """probe.probe with the config nodes it reads; returns probe.csv."""
+    control = control or RunControl(on_nonfinite=cfg.on_nonfinite, quiet=cfg.quiet)
     return probe(
         cfg.probe,
         model_cfg=cfg.model,
@@ -215,19 +217,32 @@ def run_stages(
     timings["probe_s"] = time.perf_counter() - start
 
 
-def run_lab(cfg: DictConfig, run_dir: Path, state: RunState, device: torch.device) -> dict[str, Any]:
-    """A theory-lab experiment: the function its config names in lab._target_ does the work."""
+def lab_entry(cfg: DictConfig) -> Callable[..., dict[str, Any]]:
+    """The function a theory-lab config names in lab._target_ (no core module imports the lab)."""
     from hydra.utils import get_method
 
     target = cfg.lab.get("_target_")
-    if not target:
+    try:
+        return get_method(target)
+    except Exception as error:  # absent, misspelt, or not a function
         raise ConfigError(
             "lab._target_",
-            "a lab experiment names its entry point, e.g. lab._target_=gan_repro.lab.runner.run_lab",
-        )
-    summary = get_method(target)(cfg, run_dir=run_dir, device=device)
-    state.status = "done"
-    state.save()
+            f"cannot use {target!r} ({' '.join(str(error).split())[:120]}); experiment=lab_* sets "
+            "gan_repro.lab.runner.run_lab",
+        ) from None
+
+
+def run_lab(cfg: DictConfig, run_dir: Path, device: torch.device) -> dict[str, Any]:
+    """A theory-lab experiment: its entry checks lab.*, then calls `begin` to open the run folder (so a bad
+    setting leaves no run behind), then does the work."""
+    opened: list[RunState] = []
+
+    def begin() -> None:
+        opened.append(open_run(cfg, run_dir))
+
+    summary = lab_entry(cfg)(cfg, run_dir=run_dir, device=device, begin=begin)
+    opened[0].status = "done"
+    opened[0].save()
     return summary
 
 
@@ -253,10 +268,10 @@ def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict
     seed_everything(cfg.seed)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = open_run(cfg, run_dir)
     log.info("run folder %s, device %s, %d CPU threads", run_dir, device, torch.get_num_threads())
     if cfg.get("lab") is not None:  # a theory-lab experiment (experiment=lab_*) instead of the GAN pipeline
-        return run_lab(cfg, run_dir, state, device)
+        return run_lab(cfg, run_dir, device)
+    state = open_run(cfg, run_dir)
 
     # Step 2: data, training and the probe; a stop or a NaN leaves a resumable state and a summary saying so.
     timings: dict[str, float] = {}

@@ -19,11 +19,10 @@ from matplotlib import cm
 from matplotlib.figure import Figure
 
 from gan_repro.files import atomic_write
-from gan_repro.report import FIGURES, noiseless_rows
+from gan_repro.report import FIGURES, FORMATS, noiseless_rows
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("png", "pdf", "svg")
 GRADIENT_FIGURES = {
     "fig2": (
         "grad_norm_minimax",

@@ -21,13 +21,8 @@ import pandas as pd
 from gan_repro.files import atomic_write, write_json
 
 LOG_2 = math.log(2.0)
-FIGURES = (
-    "fig1",
-    "fig2",
-    "fig3",
-    "noise",
-    "noise_bound",
-)  # what a run can draw (plot.py), drawn from the CSVs
+FIGURES = ("fig1", "fig2", "fig3", "noise", "noise_bound")  # what a run can draw (plot.py), from the CSVs
+FORMATS = ("png", "pdf", "svg")  # the files a figure can be written as
 NOISE_COLUMNS = [
     "snapshot_epoch",
     "noise_std",

@@ -118,8 +118,9 @@ class RunState:
         data.pop("path")
         write_json(self.path, data)
 
-    def unit_done(self, epoch: int, sweep_noise_std: float | None) -> bool:
-        return [epoch, sweep_noise_std] in self.probe_units_done
+    def unit_done(self, epoch: int, sweep_sigma: float | None) -> bool:
+        """Whether the probe of (snapshot epoch, swept sigma) finished."""
+        return [epoch, sweep_sigma] in self.probe_units_done
 
 
 def keep_rows(path: Path, keep: Callable[[pd.DataFrame], pd.Series]) -> int:

@@ -171,17 +171,22 @@ def resume(
     if not path.is_file():
         return Position()
     saved = load_checkpoint(
-        path, signature, setting="resume", device=device, needs=("generator", "epoch", "torch_rng")
+        path,
+        signature,
+        setting="resume",
+        needs=("generator", "epoch", "torch_rng"),
+        advice="use a new hydra.run.dir, or rerun the run's own command",
     )
     gan.load(saved)
     position = Position(saved["epoch"], saved["batches_done"], saved["iteration"])
     torch.set_rng_state(saved["torch_rng"])
     if device.type == "cuda" and "cuda_rng" in saved:
         torch.cuda.set_rng_state(saved["cuda_rng"], device)
-    data_order.set_state(
-        saved["order_state"] if position.batches_done < steps_per_epoch else saved["data_order_state"]
-    )
-    if position.batches_done == steps_per_epoch:
+    # A state saved after the epoch's last batch but before its end (a stop, or checkpoint_every landing
+    # there) still owes the epoch's snapshot: redo the epoch's end from the state before its order was drawn.
+    epoch_done = position.batches_done == steps_per_epoch and saved.get("epoch_done", True)
+    data_order.set_state(saved["data_order_state"] if epoch_done else saved["order_state"])
+    if epoch_done:
         position.epoch, position.batches_done = position.epoch + 1, 0
     dropped = keep_rows(run_dir / "train.csv", lambda rows: rows["iteration"] <= position.iteration)
     keep_rows(run_dir / "snapshots.csv", lambda rows: rows["epoch"] < position.epoch)
@@ -203,9 +208,12 @@ def save_state(
     order_state: torch.Tensor,
     data_order: torch.Generator,
     device: torch.device,
+    epoch_done: bool = False,
 ) -> None:
-    """checkpoints/last.pt: everything needed to continue exactly from here."""
+    """checkpoints/last.pt: everything needed to continue exactly from here (epoch_done: after the
+    epoch's snapshot and end, not merely after its last batch)."""
     state = {
+        "epoch_done": epoch_done,
         **gan.weights(),
         "epoch": position.epoch,
         "batches_done": position.batches_done,
@@ -398,10 +406,10 @@ class EpochLoop:
                 self.bad_images.skipped,
             )
         position.batches_done = self.steps_per_epoch
-        self.save(position, order_state)
+        self.save(position, order_state, epoch_done=True)
         position.batches_done = 0
 
-    def save(self, position: Position, order_state: torch.Tensor) -> None:
+    def save(self, position: Position, order_state: torch.Tensor, *, epoch_done: bool = False) -> None:
         """checkpoints/last.pt at this position (order_state redraws the current epoch's order)."""
         save_state(
             self.gan,
@@ -411,6 +419,7 @@ class EpochLoop:
             order_state=order_state,
             data_order=self.data_order,
             device=self.device,
+            epoch_done=epoch_done,
         )
 
     def step(self, real: torch.Tensor, sigma: float) -> dict[str, Any]:
@@ -436,7 +445,8 @@ class EpochLoop:
         self, dataset: Dataset, position: Position, logger: CSVLogger, order_state: torch.Tensor
     ) -> float:
         """The epoch's batches from position on (its order drawn from data_order); returns the last sigma."""
-        sigma, total = 0.0, self.train_cfg.epochs * self.steps_per_epoch
+        total = self.train_cfg.epochs * self.steps_per_epoch
+        sigma = self.schedule.sigma(position.iteration - 1, total) if position.iteration else 0.0  # none left
         order = epoch_order(dataset, self.data_order)
         for real in iterate_epoch(
             dataset,

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from omegaconf import OmegaConf
 
-from gan_repro.config import config_dir
+from gan_repro.config import RULES, check_rules, config_dir
+from gan_repro.errors import ConfigError
 from tests.helpers import compose_config
 
 SKIPPED_GROUPS = ("hydra",)  # Hydra's own settings (launchers): test_sweeps composes those
@@ -62,3 +63,15 @@ def test_every_group_option_composes(group: str, option: str) -> None:
             if identity in own:
                 assert composed[group][identity] == own[identity]
     assert not missing, f"{group}={option}: keys of {path.name} missing from the composed config: {missing}"
+
+
+@pytest.mark.parametrize(("group", "option"), group_options())
+def test_every_group_option_passes_the_schema(group: str, option: str) -> None:
+    """Each shipped option sets values its keys' rules accept (a dataset's files are checked at run time)."""
+    check_rules(compose_config([f"{group}={option}"]), RULES)
+
+
+def test_the_schema_refuses_with_one_line_naming_the_key() -> None:
+    cfg = compose_config(["probe.batched_backward=1", "performance.compile_mode=fast"])
+    with pytest.raises(ConfigError, match=r"^probe.batched_backward: must be auto, true or false, got 1$"):
+        check_rules(cfg, RULES)

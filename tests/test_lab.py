@@ -248,3 +248,13 @@ def test_point_masses_need_one_weight_per_point(tmp_path):
     cfg = lab_config("lab_noise_bound", ["lab.real.weights=[1.0]"])
     with pytest.raises(ConfigError, match="lab.real: needs one weight per point"):
         run_lab(cfg, run_dir=tmp_path, device=torch.device("cpu"))
+
+
+def test_a_bad_lab_setting_is_refused_before_the_run_folder_opens(tmp_path) -> None:
+    from gan_repro.pipeline import run
+
+    with pytest.raises(ConfigError, match=r"^lab.iterations: must be a whole number >= 1"):
+        run(lab_config("lab_manifold", ["lab.iterations=0"]), tmp_path / "run")
+    assert not (tmp_path / "run" / "state.json").exists() and not (tmp_path / "run" / "config.yaml").exists()
+    with pytest.raises(ConfigError, match=r"^lab._target_: cannot use 'gan_repro.lab.nowhere'"):
+        run(lab_config("lab_manifold", ["lab._target_=gan_repro.lab.nowhere"]), tmp_path / "other")

@@ -13,7 +13,14 @@ from tests.helpers import REPO
 
 PACKAGE = "gan_repro"
 DRAWING = ("gan_repro.plot", "gan_repro.report", "gan_repro.aggregate")  # redraw from CSVs alone
-COMPUTING = ("gan_repro.train", "gan_repro.probe")  # torch training loops
+COMPUTING = (
+    "gan_repro.train",
+    "gan_repro.probe",
+    "gan_repro.steps",
+    "gan_repro.checkpoints",
+    "gan_repro.cache",
+    "gan_repro.pipeline",
+)  # training loops, their pieces, and what runs them
 LAB = "gan_repro.lab"
 MAY_IMPORT_LAB = ("gan_repro.cli",)
 

@@ -16,7 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_repro.checkpoints import load_generator
-from gan_repro.config import Rule, check_dataset, whole
+from gan_repro.config import Rule, whole
 from gan_repro.errors import ConfigError
 from gan_repro.files import write_csv
 from gan_repro.pipeline import train_stage
@@ -47,8 +47,7 @@ def trained_here(cfg: DictConfig, run_dir: Path, *, device: torch.device) -> Sna
         "lab: training a DCGAN for %d epochs to take its Jacobians (lab.run_dir=RUN uses a run's snapshots)",
         epochs,
     )
-    check_dataset(train_cfg.dataset)
-    dataset = build_dataset(train_cfg.dataset)
+    dataset = build_dataset(train_cfg.dataset)  # the dataset node was checked with the whole config
     return train_stage(train_cfg, dataset=dataset, run_dir=run_dir, device=device), train_cfg
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,12 @@ LABS = {
 }
 
 
-def run_lab(cfg: DictConfig, *, run_dir: Path, device: torch.device) -> dict[str, Any]:
-    """Run experiment cfg.lab.name into run_dir: CSVs, figures/<name>.*, summary.json; returns the summary."""
+def run_lab(
+    cfg: DictConfig, *, run_dir: Path, device: torch.device, begin: Callable[[], Any] | None = None
+) -> dict[str, Any]:
+    """Run experiment cfg.lab.name into run_dir: CSVs, figures/<name>.*, summary.json; returns the summary.
+
+    lab.* is checked first; then `begin()` (the pipeline's: open the run folder) before any work."""
     name = cfg.lab.get("name")
     if name not in LABS:
         raise ConfigError(
@@ -40,6 +45,8 @@ def run_lab(cfg: DictConfig, *, run_dir: Path, device: torch.device) -> dict[str
         )
     module = importlib.import_module(f"gan_repro.lab.{name}")
     check_rules(cfg.lab, module.SETTINGS, prefix="lab.")
+    if begin is not None:
+        begin()
     log.info("lab: %s (%s)", name, LABS[name])
     run_dir, start = Path(run_dir), time.perf_counter()
     summary = module.run(cfg, run_dir=run_dir, device=device)
