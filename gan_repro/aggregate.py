@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import GRADIENT_FIGURES, running_mean
-from gan_repro.report import noiseless_rows
+from gan_repro.report import snapshot_rows
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def draw_aggregate_figure(
     name: str, results: pd.DataFrame, keys: list[str], unfinished: dict[str, str], *, window: int, band: str
 ) -> Figure:
     """One panel per (measure, snapshot epoch); one color per group of runs that differ only in seed."""
-    rows = noiseless_rows(results)
+    rows = snapshot_rows(results)
     group_keys = [key for key in keys if key != "seed"]
     rows = rows.assign(group=rows.apply(group_label, axis=1, group_keys=group_keys) if len(rows) else [])
     measures, epochs = FIGURE_MEASURES[name], sorted(rows["snapshot_epoch"].unique())

@@ -164,6 +164,9 @@ RULES: dict[str, Rule] = {
     ),
     "dataset.channels": choice((1, 3)),
     "dataset.image_size": whole(),
+    "dataset.heldout_fraction": number(high=0.5, high_inclusive=True),  # held out at least this share
+    "dataset.heldout_minimum": whole(minimum=0),
+    "dataset.heldout_seed": whole(minimum=None),
     "dataset.bad_images": choice(("stop", "skip"), optional=True),  # file datasets only; absent = stop
     "model.name": choice(MODEL_NAMES, "!unknown model '{value}'; choose one of " + ", ".join(MODEL_NAMES)),
     "model.nz": whole(),
@@ -191,6 +194,10 @@ RULES: dict[str, Rule] = {
     ),
     "probe.noise_stds": sigmas(),
     "probe.batched_backward": choice(("auto", True, False)),
+    "probe.variance_every": whole(),
+    "probe.variance_batches": whole(minimum=2),  # a variance needs two gradients at least
+    "probe.control": flag(),
+    "claims.minimax_best_orders": number(),
     "distance.samples": whole(),
     "distance.projections": whole(),
     "distance.exact_samples": whole(),

@@ -7,13 +7,16 @@ lazily by a DataLoader with workers.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import logging
+import math
 import pickle
 import warnings
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from gan_repro.errors import ConfigError
 
@@ -101,17 +104,23 @@ def collate_images(items: list) -> tuple[torch.Tensor | None, list[BadImage]]:
 
 # ----------------------------------------------------------------------------- datasets
 class TensorImages(Dataset):
-    """Images held in memory as uint8 (N, C, H, W); items are float (C, H, W) in [-1, 1]."""
+    """Images held in memory as uint8 (N, C, H, W), or the rows `indices` of them (a split, no copy);
+    items are float (C, H, W) in [-1, 1]."""
 
-    def __init__(self, images: torch.Tensor):
+    def __init__(self, images: torch.Tensor, indices: torch.Tensor | None = None):
         assert images.dtype == torch.uint8 and images.ndim == 4, images.shape
-        self.images = images
+        self.images, self.indices = images, indices
 
     def __len__(self) -> int:
-        return self.images.shape[0]
+        return self.images.shape[0] if self.indices is None else len(self.indices)
+
+    def rows(self, positions: torch.Tensor) -> torch.Tensor:
+        """uint8 (len(positions), C, H, W): the images at these positions of the dataset."""
+        positions = positions.to(self.images.device)
+        return self.images[positions if self.indices is None else self.indices[positions]]
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        return to_unit_range(self.images[index])
+        return to_unit_range(self.rows(torch.tensor([index]))[0])
 
 
 class ImageFiles(Dataset):
@@ -347,14 +356,15 @@ def place_dataset(dataset: Dataset, device: torch.device, mode: str | bool) -> D
         )
         return dataset
     log.info("data: %.2f GB of uint8 images placed on %s", dataset.images.numel() / 1e9, device)
-    return TensorImages(dataset.images.to(device))
+    indices = None if dataset.indices is None else dataset.indices.to(device)
+    return TensorImages(dataset.images.to(device), indices)
 
 
 def sample_images(dataset: Dataset, count: int, *, rng: torch.Generator) -> torch.Tensor:
     """count distinct images drawn at random, float (count, C, H, W) in [-1, 1] on the CPU."""
     indices = torch.randperm(len(dataset), generator=rng)[:count]
     if isinstance(dataset, TensorImages):
-        return to_unit_range(dataset.images[indices.to(dataset.images.device)]).cpu()
+        return to_unit_range(dataset.rows(indices)).cpu()
     images = [dataset[int(i)] for i in indices]
     return torch.stack(
         [image for image in images if isinstance(image, torch.Tensor)]
@@ -407,9 +417,7 @@ def iterate_epoch(
     if isinstance(dataset, TensorImages):  # index the uint8 array where it lives (the GPU, if placed there)
         order = order.to(dataset.images.device)
         for start in range(0, len(order), batch_size):
-            yield to_unit_range(dataset.images[order[start : start + batch_size]]).to(
-                device, non_blocking=True
-            )
+            yield to_unit_range(dataset.rows(order[start : start + batch_size])).to(device, non_blocking=True)
         return
     policy = bad_images or BadImagePolicy("stop")
     loader = DataLoader(
@@ -446,3 +454,54 @@ def infinite_batches(
             num_workers=num_workers,
             bad_images=bad_images,
         )
+
+
+# ----------------------------------------------------------------------------- splits
+def heldout_count(size: int, fraction: float, minimum: int) -> int:
+    """Held-out images: at least `fraction` of the dataset, and at least `minimum` where the dataset allows
+    (the minimum never takes more than a quarter of it)."""
+    return max(math.ceil(fraction * size), min(minimum, size // 4))
+
+
+def subset(dataset: Dataset, positions: torch.Tensor) -> Dataset:
+    """The images of dataset at these positions: a view for in-memory images, a Subset otherwise."""
+    if isinstance(dataset, TensorImages):
+        rows = positions if dataset.indices is None else dataset.indices[positions.to(dataset.indices.device)]
+        return TensorImages(dataset.images, rows.to(dataset.images.device))
+    return Subset(dataset, positions.tolist())
+
+
+def split_off(dataset: Dataset, count: int, seed: int) -> tuple[Dataset, Dataset]:
+    """(the rest, `count` images drawn at random): a seeded split, each part in the dataset's order."""
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    return subset(dataset, order[count:].sort().values), subset(dataset, order[:count].sort().values)
+
+
+@dataclass
+class DataSplits:
+    """The dataset split once per run: `train` feeds training and the probe's D steps; `heldout` is never
+    in either, and tells whether D separates real from fake or merely memorized its training images."""
+
+    train: Dataset
+    heldout: Dataset
+    seed: int  # the split's seed (dataset.heldout_seed), not the run's
+
+    @functools.cached_property
+    def control_pools(self) -> tuple[Dataset, Dataset]:
+        """The negative control's two disjoint halves of `train`: D's real images, and its "fakes"."""
+        return split_off(self.train, len(self.train) // 2, self.seed + 1)
+
+    @functools.cached_property
+    def heldout_halves(self) -> tuple[Dataset, Dataset]:
+        """Held-out images in two halves, labelled real and fake when the control is evaluated."""
+        return split_off(self.heldout, len(self.heldout) // 2, self.seed + 2)
+
+
+def split_dataset(dataset: Dataset, *, fraction: float, minimum: int, seed: int) -> DataSplits:
+    """The run's fixed split (dataset.heldout_fraction, heldout_minimum, heldout_seed)."""
+    count = heldout_count(len(dataset), fraction, minimum)
+    train, heldout = split_off(dataset, count, seed)
+    log.info(
+        "data: %d training images, %d held out (never in training or in a D step)", len(train), len(heldout)
+    )
+    return DataSplits(train, heldout, seed)

@@ -118,13 +118,20 @@ def check_noise_config(noise_cfg: DictConfig) -> None:
         raise ConfigError("noise.clip_sigmas", f"must be a finite number > 0, got {clip!r}")
 
 
-def add_instance_noise(images: torch.Tensor, sigma: float, *, clip_sigmas: float) -> torch.Tensor:
+def add_instance_noise(
+    images: torch.Tensor, sigma: float, *, clip_sigmas: float, rng: torch.Generator | None = None
+) -> torch.Tensor:
     """images + eps, eps ~ N(0, sigma^2 I) clipped at +-clip_sigmas*sigma; sigma = 0 returns images itself.
 
     At sigma = 0 no random numbers are drawn, so a run without noise is bit-identical to one with sigma = 0.
-    Not detached: gradients flow through images, as Corollary 3.2 needs for G(z) + eps.
+    eps comes from `rng` when given (the probe's own, so units that differ in sigma share every other draw),
+    else from the global RNG (training). Not detached: gradients flow through images, as Corollary 3.2 needs
+    for G(z) + eps.
     """
     if sigma == 0:
         return images
-    epsilon = torch.randn_like(images).clamp_(-clip_sigmas, clip_sigmas).mul_(sigma)
-    return images + epsilon
+    if rng is None:
+        epsilon = torch.randn_like(images)
+    else:
+        epsilon = torch.randn(images.shape, generator=rng, device=images.device, dtype=images.dtype)
+    return images + epsilon.clamp_(-clip_sigmas, clip_sigmas).mul_(sigma)

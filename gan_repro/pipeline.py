@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from gan_repro.cache import stage_entry
 from gan_repro.checkpoints import snapshot_paths
 from gan_repro.config import check_config
-from gan_repro.data import place_dataset
+from gan_repro.data import DataSplits, place_dataset, split_dataset
 from gan_repro.download import download_dataset
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
@@ -109,7 +109,7 @@ def probe_stage(
     cfg: DictConfig,
     *,
     checkpoints: dict[int, Path],
-    dataset: Dataset,
+    splits: DataSplits,
     run_dir: Path,
     device: torch.device,
     state: RunState | None = None,
@@ -126,11 +126,29 @@ def probe_stage(
         seed=cfg.seed,
         num_workers=cfg.train.num_workers,
         checkpoints=checkpoints,
-        dataset=dataset,
+        splits=splits,
         run_dir=run_dir,
         device=device,
         state=state,
         control=control,
+    )
+
+
+def load_splits(dataset_cfg: DictConfig, device: torch.device, data_on_device: str | bool) -> DataSplits:
+    """The dataset, placed (on the GPU when it fits), and split once: training images and held-out ones."""
+    dataset = place_dataset(build_dataset(dataset_cfg), device, data_on_device)
+    log.info(
+        "data: %s, %d images at %dx%d",
+        dataset_cfg.name,
+        len(dataset),
+        dataset_cfg.image_size,
+        dataset_cfg.image_size,
+    )
+    return split_dataset(
+        dataset,
+        fraction=float(dataset_cfg.heldout_fraction),
+        minimum=int(dataset_cfg.heldout_minimum),
+        seed=int(dataset_cfg.heldout_seed),
     )
 
 
@@ -163,19 +181,12 @@ def run_stages(
     timings: dict[str, float],
 ) -> None:
     """Data, training and the probe, each skipped when this run finished it, or copied from the cache."""
-    # Step 1: data, scaled to [-1, 1] at dataset.image_size.
+    # Step 1: data, scaled to [-1, 1] at dataset.image_size, split into training and held-out images.
     start = time.perf_counter()
     if cfg.dataset.get("download"):
         download_dataset(cfg.dataset)
-    dataset = place_dataset(build_dataset(cfg.dataset), device, cfg.performance.data_on_device)
+    splits = load_splits(cfg.dataset, device, cfg.performance.data_on_device)
     timings["data_s"] = time.perf_counter() - start
-    log.info(
-        "data: %s, %d images at %dx%d",
-        cfg.dataset.name,
-        len(dataset),
-        cfg.dataset.image_size,
-        cfg.dataset.image_size,
-    )
 
     # Step 2: train the GAN, snapshotting G after each of train.snapshot_epochs.
     start = time.perf_counter()
@@ -187,7 +198,7 @@ def run_stages(
             "train",
             device,
             run_dir,
-            lambda: train_stage(cfg, dataset=dataset, run_dir=run_dir, device=device, control=control),
+            lambda: train_stage(cfg, dataset=splits.train, run_dir=run_dir, device=device, control=control),
         )
         state.train_complete = True
         state.save()
@@ -205,7 +216,7 @@ def run_stages(
             lambda: probe_stage(
                 cfg,
                 checkpoints=checkpoints,
-                dataset=dataset,
+                splits=splits,
                 run_dir=run_dir,
                 device=device,
                 state=state,

@@ -19,7 +19,7 @@ from matplotlib import cm
 from matplotlib.figure import Figure
 
 from gan_repro.files import atomic_write
-from gan_repro.report import FIGURES, FORMATS, noiseless_rows
+from gan_repro.report import CONTROL_EPOCH, FIGURES, FORMATS, noiseless_rows, snapshot_rows
 
 log = logging.getLogger(__name__)
 
@@ -54,48 +54,109 @@ def running_mean(values: np.ndarray, window: int, *, geometric: bool = False) ->
     return np.exp(smoothed) if geometric else smoothed
 
 
-def plot_curves(axis, probe: pd.DataFrame, column: str, window: int, *, log_scale: bool) -> None:
-    """One faint raw curve and one running average per snapshot epoch."""
+def epoch_label(epoch: int) -> str:
+    """'after 1 epoch', 'after 10 epochs', or the control's name."""
+    return (
+        "control: real images as fakes"
+        if epoch == CONTROL_EPOCH
+        else f"after {epoch} epoch{'s' * (epoch != 1)}"
+    )
+
+
+def plot_curves(
+    axis,
+    probe: pd.DataFrame,
+    column: str,
+    window: int,
+    *,
+    log_scale: bool,
+    dashed: bool = False,
+    label: bool = True,
+) -> None:
+    """Per snapshot epoch, its raw logged points and their running average (dashed: a second quantity)."""
     for index, (epoch, rows) in enumerate(probe.groupby("snapshot_epoch")):
-        rows = rows.sort_values("iteration")
-        color = f"C{index}"
+        rows = rows.sort_values("iteration").dropna(subset=[column])
+        color = "0.3" if epoch == CONTROL_EPOCH else f"C{index}"
         x, y = rows["iteration"].to_numpy(), rows[column].to_numpy(dtype=float)
-        axis.plot(x, y, color=color, alpha=0.35, linewidth=0.8, marker=".", markersize=2.5)  # raw points
+        axis.plot(
+            x,
+            y,
+            color=color,
+            alpha=0.35,
+            linewidth=0.8,
+            marker=".",
+            markersize=2.5,
+            linestyle="--" if dashed else "-",
+        )  # raw points
         axis.plot(
             x,
             running_mean(y, window, geometric=log_scale),
             color=color,
             linewidth=1.8,
-            label=f"after {int(epoch)} epoch{'s' if epoch != 1 else ''}",
+            linestyle="--" if dashed else "-",
+            label=epoch_label(int(epoch)) if label else None,
         )
     if log_scale:
         axis.set_yscale("log")
     axis.set_xlabel("discriminator iterations")
     axis.grid(True, which="major", alpha=0.3)
-    axis.legend()
 
 
 def draw_figure1(probe: pd.DataFrame, window: int) -> Figure:
-    """Figure 1: D's cost (log scale) and accuracy while a fresh D trains against a frozen G."""
-    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    """Figure 1: D's cost (log scale) and accuracy while a fresh D trains against a frozen G; solid on fresh
+    training-split batches, dashed on held-out real images (never in a D step)."""
+    figure = Figure(figsize=(11, 4.4), layout="constrained")
     error_axis, accuracy_axis = figure.subplots(1, 2)
-    plot_curves(error_axis, probe, "d_loss", window, log_scale=True)
+    for axis, column, log_scale in ((error_axis, "d_loss", True), (accuracy_axis, "d_accuracy", False)):
+        plot_curves(axis, probe, column, window, log_scale=log_scale)
+        if f"{column}_heldout" in probe:
+            plot_curves(
+                axis, probe, f"{column}_heldout", window, log_scale=log_scale, dashed=True, label=False
+            )
+        axis.legend(title="solid: training images, dashed: held out", title_fontsize=8, fontsize=8)
     error_axis.set_ylabel(r"D's cost $-\frac{1}{2}(E\,\log D(x) + E\,\log(1-D(G(z))))$")
     error_axis.set_title("Figure 1: discriminator error")
-    plot_curves(accuracy_axis, probe, "d_accuracy", window, log_scale=False)
     accuracy_axis.set_ylabel("D's accuracy")
     accuracy_axis.set_title("Figure 1: discriminator accuracy")
     return figure
 
 
 def draw_gradient_figure(probe: pd.DataFrame, figure_name: str, window: int) -> Figure:
-    """Figures 2 and 3: the generator's gradient norm (log scale) as the fresh D trains."""
+    """Figures 2 and 3: the generator's gradient norm (log scale) as the fresh D trains; Figure 3 adds the
+    relative variance of that gradient over K z batches (its second claim)."""
     column, title = GRADIENT_FIGURES[figure_name]
-    figure = Figure(figsize=(6.5, 4.5), layout="constrained")
+    relvar = column.replace("grad_norm", "grad_relvar")
+    second = figure_name == "fig3" and relvar in probe and probe[relvar].notna().any()
+    figure = Figure(figsize=(11 if second else 6.5, 4.5), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, 2 if second else 1))
+    plot_curves(axes[0], probe, column, window, log_scale=True)
+    axes[0].set_ylabel("gradient norm")
+    axes[0].set_title(title, fontsize=10)
+    axes[0].legend()
+    if second:
+        points = max(1, window // 5)  # variance points are sparse (about 20 per probe): a short average
+        plot_curves(axes[1], probe, relvar, points, log_scale=True)
+        axes[1].set_ylabel(r"$\sum_k \|g_k - \bar g\|^2 / ((K-1)\,\|\bar g\|^2)$")
+        axes[1].set_title("Figure 3: relative variance of the gradient over z batches", fontsize=10)
+        axes[1].legend()
+    return figure
+
+
+def draw_control_figure(probe: pd.DataFrame, window: int) -> Figure:
+    """The negative control beside the real probes: held-out accuracy (dashed) and training-batch accuracy."""
+    figure = Figure(figsize=(7, 4.6), layout="constrained")
     axis = figure.subplots()
-    plot_curves(axis, probe, column, window, log_scale=True)
-    axis.set_ylabel("gradient norm")
-    axis.set_title(title, fontsize=10)
+    plot_curves(axis, probe, "d_accuracy_heldout", window, log_scale=False, dashed=True)
+    plot_curves(axis, probe, "d_accuracy", window, log_scale=False, label=False)
+    axis.axhline(0.5, color="k", linewidth=0.8, linestyle=":")
+    axis.set_ylabel("D's accuracy")
+    axis.set_ylim(0.3, 1.02)
+    axis.set_title(
+        "Figure 1's claim and its negative control\n"
+        "dashed: held-out images (never seen), solid: training images",
+        fontsize=10,
+    )
+    axis.legend(fontsize=8)
     return figure
 
 
@@ -201,14 +262,20 @@ def draw_figures(
         ):
             log.warning("plot: %s needs a sigma sweep (experiment=noise); skipped", name)
             continue
+        if name == "control" and CONTROL_EPOCH not in set(probe["snapshot_epoch"]):
+            log.warning("plot: control needs the negative control's probe (experiment=control); skipped")
+            continue
+        snapshots = snapshot_rows(probe)
         if name == "fig1":
-            figure = draw_figure1(noiseless_rows(probe), window)
+            figure = draw_figure1(snapshots, window)
+        elif name == "control":
+            figure = draw_control_figure(noiseless_rows(probe), window)
         elif name == "noise":
             figure = draw_noise_figure(probe, window)
         elif name == "noise_bound":
             figure = draw_noise_bound_figure(pd.read_csv(run_dir / "noise.csv"))
         else:
-            figure = draw_gradient_figure(noiseless_rows(probe), name, window)
+            figure = draw_gradient_figure(snapshots, name, window)
         written += save_figure(figure, run_dir / "figures", name, formats)
     return written
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -22,26 +23,32 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from gan_repro.checkpoints import load_generator
-from gan_repro.data import BadImagePolicy, infinite_batches
+from gan_repro.data import BadImagePolicy, DataSplits, infinite_batches
+from gan_repro.errors import ConfigError
 from gan_repro.logger import CSVLogger
-from gan_repro.losses import GENERATOR_LOSSES, log_cost_slopes
+from gan_repro.losses import GENERATOR_LOSSES, discriminator_accuracy, discriminator_loss, log_cost_slopes
 from gan_repro.models import build_discriminator, requires_grad
 from gan_repro.noise import NoiseSchedule, add_instance_noise, stage_schedule
+from gan_repro.report import CONTROL_EPOCH
 from gan_repro.runstate import Interrupted, RunControl, RunState, keep_rows
 from gan_repro.steps import discriminator_step, make_adam, memory_format, sample_z
 
 log = logging.getLogger(__name__)
 
-PROBE_COLUMNS = [
-    "snapshot_epoch",
+PROBE_COLUMNS = [  # one row per logged iteration; every value describes D after that iteration's step
+    "snapshot_epoch",  # CONTROL_EPOCH (0) for the negative control's rows
     "iteration",
-    "d_loss",
+    "d_loss",  # on a fresh training-split real batch and the fakes of the fresh z below
     "d_accuracy",
-    "grad_norm_minimax",
-    "grad_norm_nonsaturating",
+    "d_loss_heldout",  # on a held-out real batch and the same fakes (the control: held-out "fakes")
+    "d_accuracy_heldout",
+    "grad_norm_minimax",  # Figure 2, at a fresh z batch (blank for the control: no G)
+    "grad_norm_nonsaturating",  # Figure 3
+    "grad_relvar_minimax",  # every probe.variance_every iterations: relative variance over K z batches
+    "grad_relvar_nonsaturating",
     "noise_std",
-    "sweep_noise_std",
-]  # sweep_noise_std: blank unless sweeping
+    "sweep_noise_std",  # blank unless sweeping sigma (experiment=noise)
+]
 PROBE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -57,6 +64,61 @@ def exact_float_math(device: torch.device) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
 
 
+def scaled_cost_gradients(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    z: torch.Tensor,
+    *,
+    kinds: Sequence[str] = GENERATOR_LOSSES,
+    batched: bool = True,
+    sigma: float = 0.0,
+    clip_sigmas: float = 4.0,
+    rng: torch.Generator | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+    """For each generator cost, its gradient over G's parameters divided by max_j |c_j|, and that log factor.
+
+    Every cost is a function of D's logits l_i, so grad cost = sum_i c_i grad l_i with c_i = d cost / d l_i.
+    We backpropagate the weights |c_i| / max_j |c_j| (in (0, 1], so the largest never underflows) and keep
+    log max_j |c_j| in float64: a norm of 1e-30 comes out as 1e-30, not 0. With noise, the cost is taken at
+    D(G(z) + eps) and the gradient flows through the noisy samples, as Corollary 3.2 prescribes.
+    One forward, and one batched backward for all costs (or one backward per cost when batched=False).
+    Returns (log peaks (K,) float64, per parameter a (K, *shape) gradient, D's logits (B,) detached)."""
+    parameters = list(generator.parameters())
+    was_tracking = [p.requires_grad for p in parameters]
+    requires_grad(generator, True)
+    try:
+        with torch.enable_grad():
+            logits = discriminator(add_instance_noise(generator(z), sigma, clip_sigmas=clip_sigmas, rng=rng))
+            log_slopes = torch.stack([log_cost_slopes(logits, kind) for kind in kinds])  # (K, B), float64
+            peaks = log_slopes.max(dim=1).values  # (K,): log max_j |c_j|
+            weights = torch.exp(log_slopes - peaks[:, None]).to(logits.dtype)  # (K, B) in (0, 1]
+            if batched:
+                grads = list(
+                    torch.autograd.grad(logits, parameters, grad_outputs=weights, is_grads_batched=True)
+                )
+            else:
+                per_cost = [
+                    torch.autograd.grad(
+                        logits, parameters, grad_outputs=weights[k], retain_graph=k + 1 < len(kinds)
+                    )
+                    for k in range(len(kinds))
+                ]
+                grads = [torch.stack(gradients) for gradients in zip(*per_cost, strict=True)]
+    finally:  # leave G as it was (frozen in the probe)
+        for parameter, flag in zip(parameters, was_tracking, strict=True):
+            parameter.requires_grad_(flag)
+    return peaks, grads, logits.detach()
+
+
+def gradient_norms(
+    log_peaks: torch.Tensor, grads: list[torch.Tensor], kinds: Sequence[str] = GENERATOR_LOSSES
+) -> dict[str, torch.Tensor]:
+    """grad_norm_<cost> = exp(log peak) * ||scaled gradient||_2, in float64."""
+    squares = sum(g.double().pow(2).reshape(len(kinds), -1).sum(1) for g in grads)  # (K,); scalars too
+    norms = log_peaks.exp() * squares.sqrt()
+    return {f"grad_norm_{kind}": norms[k] for k, kind in enumerate(kinds)}
+
+
 def generator_grad_norms(
     generator: nn.Module,
     discriminator: nn.Module,
@@ -66,48 +128,20 @@ def generator_grad_norms(
     batched: bool = True,
     sigma: float = 0.0,
     clip_sigmas: float = 4.0,
+    rng: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
-    """|| grad_theta cost ||_2 over all of G's parameters, for each generator cost, D held fixed.
-
-    With noise, the cost is taken at D(G(z) + eps) and the gradient flows through the noisy
-    samples, as Corollary 3.2 prescribes (eps does not depend on theta).
-
-    Every cost is a function of D's logits l_i, so grad cost = sum_i c_i grad l_i with c_i = d cost / d l_i.
-    We backpropagate the weights |c_i| / max_j |c_j| (in (0, 1], so the largest never underflows) and
-    scale the norm back by max_j |c_j| in float64: a norm of 1e-30 comes out as 1e-30, not 0.
-    One forward, and one batched backward for all costs (or one backward per cost when batched=False).
-    """
-    parameters = list(generator.parameters())
-    was_tracking = [p.requires_grad for p in parameters]
-    requires_grad(generator, True)
-    try:
-        with torch.enable_grad():
-            logits = discriminator(add_instance_noise(generator(z), sigma, clip_sigmas=clip_sigmas))  # (B,)
-            log_slopes = torch.stack([log_cost_slopes(logits, kind) for kind in kinds])  # (K, B), float64
-            peaks = log_slopes.max(dim=1, keepdim=True).values  # (K, 1): log max_j |c_j|
-            weights = torch.exp(log_slopes - peaks).to(logits.dtype)  # (K, B) in (0, 1]
-            if batched:
-                grads = torch.autograd.grad(logits, parameters, grad_outputs=weights, is_grads_batched=True)
-                squares = sum(
-                    g.double().pow(2).reshape(len(kinds), -1).sum(1) for g in grads
-                )  # (K,); scalars too
-            else:
-                squares = torch.stack(
-                    [
-                        sum(
-                            g.double().pow(2).sum()
-                            for g in torch.autograd.grad(
-                                logits, parameters, grad_outputs=weights[k], retain_graph=k + 1 < len(kinds)
-                            )
-                        )
-                        for k in range(len(kinds))
-                    ]
-                )
-    finally:  # leave G as it was (frozen in the probe)
-        for parameter, flag in zip(parameters, was_tracking, strict=True):
-            parameter.requires_grad_(flag)
-    norms = peaks.squeeze(1).exp() * squares.sqrt()  # (K,), float64
-    return {f"grad_norm_{kind}": norms[k] for k, kind in enumerate(kinds)}
+    """|| grad_theta cost ||_2 over all of G's parameters, for each generator cost, D held fixed."""
+    log_peaks, grads, _ = scaled_cost_gradients(
+        generator,
+        discriminator,
+        z,
+        kinds=kinds,
+        batched=batched,
+        sigma=sigma,
+        clip_sigmas=clip_sigmas,
+        rng=rng,
+    )
+    return gradient_norms(log_peaks, grads, kinds)
 
 
 def use_batched_backward(setting: str | bool, device: torch.device) -> bool:
@@ -115,9 +149,141 @@ def use_batched_backward(setting: str | bool, device: torch.device) -> bool:
     return device.type == "cuda" if setting == "auto" else bool(setting)
 
 
+def relative_variance(scaled: torch.Tensor, log_peaks: torch.Tensor) -> torch.Tensor:
+    """sum_k ||g_k - mean g||^2 / ((K - 1) ||mean g||^2) per cost, from K scaled gradients.
+
+    scaled: (K, C, P) float64, g_k = exp(log_peaks[k]) * scaled[k]; log_peaks: (K, C). The ratio does not
+    change when every g_k is multiplied by one factor, so g_k is used divided by exp(max_k log_peaks[k]):
+    every factor is in (0, 1] and nothing overflows or underflows that matters."""
+    weights = torch.exp(log_peaks - log_peaks.max(dim=0).values)  # (K, C) in (0, 1]
+    gradients = scaled * weights[..., None]  # (K, C, P)
+    mean = gradients.mean(dim=0)  # (C, P)
+    spread = (gradients - mean).pow(2).sum(dim=(0, 2))  # (C,)
+    return spread / ((gradients.shape[0] - 1) * mean.pow(2).sum(dim=1))
+
+
+class GeneratorSource:
+    """The frozen G as the source of fakes: a D step's fakes, and at logged points the gradient norms (and
+    at variance points their relative variance) from fresh z, whose fakes D is also evaluated on."""
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        *,
+        nz: int,
+        batch_size: int,
+        dtype: torch.dtype,
+        device: torch.device,
+        batched: bool,
+        clip_sigmas: float,
+        variance_batches: int,
+    ) -> None:
+        self.generator, self.nz, self.batch_size, self.dtype, self.device = (
+            generator,
+            nz,
+            batch_size,
+            dtype,
+            device,
+        )
+        self.batched, self.clip_sigmas, self.variance_batches = batched, clip_sigmas, variance_batches
+
+    def z(self, count: int) -> torch.Tensor:
+        """A fresh z batch (the global RNG, seeded per probe unit)."""
+        return sample_z(count, self.nz, device=self.device, dtype=self.dtype)
+
+    def step_fakes(self, count: int) -> torch.Tensor:
+        """G(z) for a D step, no graph kept."""
+        with torch.no_grad():
+            return self.generator(self.z(count))
+
+    def measure(
+        self, discriminator: nn.Module, sigma: float, rng: torch.Generator, with_variance: bool
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """D's logits on fresh fakes G(z) (+ eps), and the gradient norms (and relative variances) there."""
+        log_peaks, grads, fake_logits = scaled_cost_gradients(
+            self.generator,
+            discriminator,
+            self.z(self.batch_size),
+            batched=self.batched,
+            sigma=sigma,
+            clip_sigmas=self.clip_sigmas,
+            rng=rng,
+        )
+        measured: dict[str, Any] = gradient_norms(log_peaks, grads)
+        if with_variance:
+            measured |= self.relative_variances(discriminator, sigma, rng)
+        return fake_logits, measured
+
+    def relative_variances(
+        self, discriminator: nn.Module, sigma: float, rng: torch.Generator
+    ) -> dict[str, Any]:
+        """grad_relvar_<cost> over probe.variance_batches fresh z batches, D held fixed."""
+        vectors, peaks = [], []
+        for _ in range(self.variance_batches):
+            log_peaks, grads, _ = scaled_cost_gradients(
+                self.generator,
+                discriminator,
+                self.z(self.batch_size),
+                batched=self.batched,
+                sigma=sigma,
+                clip_sigmas=self.clip_sigmas,
+                rng=rng,
+            )
+            vectors.append(torch.cat([g.double().reshape(len(GENERATOR_LOSSES), -1) for g in grads], dim=1))
+            peaks.append(log_peaks)
+        relvar = relative_variance(torch.stack(vectors), torch.stack(peaks))  # (C,)
+        return {f"grad_relvar_{kind}": relvar[index] for index, kind in enumerate(GENERATOR_LOSSES)}
+
+
+class RealImageSource:
+    """The negative control's "generator": real images from a pool disjoint from D's real ones. No G, so no
+    gradient columns; D may memorize its finite pool, but cannot tell held-out images apart."""
+
+    def __init__(
+        self,
+        step_batches: Iterator[torch.Tensor],
+        eval_batches: Iterator[torch.Tensor],
+        dtype: torch.dtype,
+        layout: torch.memory_format,
+        clip_sigmas: float,
+    ) -> None:
+        self.step_batches, self.eval_batches, self.dtype, self.layout = (
+            step_batches,
+            eval_batches,
+            dtype,
+            layout,
+        )
+        self.clip_sigmas = clip_sigmas
+
+    def step_fakes(self, count: int) -> torch.Tensor:
+        """The next batch of the "fake" pool."""
+        return next(self.step_batches).to(dtype=self.dtype, memory_format=self.layout)
+
+    def measure(
+        self, discriminator: nn.Module, sigma: float, rng: torch.Generator, with_variance: bool
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """D's logits on a fresh batch of the "fake" pool; no gradient columns."""
+        images = next(self.eval_batches).to(dtype=self.dtype, memory_format=self.layout)
+        with torch.no_grad():
+            logits = discriminator(add_instance_noise(images, sigma, clip_sigmas=self.clip_sigmas, rng=rng))
+        return logits.detach(), {}
+
+
+@dataclass
+class ProbeStreams:
+    """Every source of randomness of one probe unit, each with its own seed, so that two units that differ
+    only in sigma share D's initial weights, data order, evaluation batches and z batches exactly."""
+
+    step_real: Iterator[torch.Tensor]  # D's real training batches
+    eval_real: Iterator[torch.Tensor]  # fresh real batches (the training split) for the logged evaluation
+    heldout_real: Iterator[torch.Tensor]  # held-out real batches, never in a D step
+    heldout_fake: Iterator[torch.Tensor] | None  # the control's held-out "fakes" (other held-out images)
+    noise_rng: torch.Generator  # instance noise, on D's device
+
+
 @dataclass
 class SnapshotProbe:
-    """What probing one snapshot needs: the probe's settings, the architecture, and where rows go."""
+    """What probing one snapshot (or the control) needs: settings, architecture, data, and where rows go."""
 
     probe_cfg: DictConfig
     model_cfg: DictConfig
@@ -126,7 +292,7 @@ class SnapshotProbe:
     clip_sigmas: float
     seed: int
     num_workers: int  # DataLoader workers for on-disk datasets (train.num_workers)
-    dataset: Dataset
+    splits: DataSplits
     device: torch.device
     logger: CSVLogger
     control: RunControl
@@ -136,14 +302,14 @@ class SnapshotProbe:
         """Check the rows the logger just wrote for NaN/inf and show the newest in the progress bar."""
         self.control.check_rows(
             rows,
-            ("d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"),
+            ("d_loss", "d_loss_heldout", "grad_norm_minimax", "grad_norm_nonsaturating"),
             lambda row: f"probe of snapshot {epoch}, iteration {row['iteration']}",
         )
         if rows:
             self.progress.set_postfix(
                 epoch=epoch,
                 d_loss=f"{rows[-1]['d_loss']:.2e}",
-                minimax=f"{rows[-1]['grad_norm_minimax']:.2e}",
+                heldout_accuracy=f"{rows[-1]['d_accuracy_heldout']:.3f}",
                 refresh=False,
             )
 
@@ -154,73 +320,140 @@ class SnapshotProbe:
             self.model_cfg,
             image_size=int(self.dataset_cfg.image_size),
             channels=int(self.dataset_cfg.channels),
-        ).to(self.device, dtype, memory_format=memory_format(self.performance_cfg))
+        )
+        discriminator = discriminator.to(
+            self.device, dtype, memory_format=memory_format(self.performance_cfg)
+        )
         return discriminator, make_adam(discriminator, self.probe_cfg)
 
-    def run(
-        self, generator: nn.Module, epoch: int, schedule: NoiseSchedule, sweep_sigma: float | None
-    ) -> None:
-        """Train a fresh D against the frozen generator for probe.iterations, logging every log_every.
+    def batches(self, dataset: Dataset, seed: int) -> Iterator[torch.Tensor]:
+        """Shuffled batches of dataset forever, in an order drawn from its own seed (batches no larger than a
+        small held-out set: then every batch is the whole set)."""
+        if len(dataset) == 0:
+            raise ConfigError(
+                "dataset.heldout_fraction",
+                "leaves a split of the probe without images; use a larger dataset or heldout_fraction",
+            )
+        return infinite_batches(
+            dataset,
+            batch_size=min(self.probe_cfg.batch_size, len(dataset)),
+            rng=torch.Generator().manual_seed(seed),
+            device=self.device,
+            num_workers=self.num_workers,
+            bad_images=BadImagePolicy(self.dataset_cfg.get("bad_images")),
+        )
 
-        Every (snapshot, sigma) pair starts from the same D weights, data order and z batches."""
-        probe_cfg, dtype = self.probe_cfg, PROBE_DTYPES[self.probe_cfg.dtype]
-        layout, device, nz = memory_format(self.performance_cfg), self.device, self.model_cfg.nz
+    def streams(self, epoch: int, control: bool) -> ProbeStreams:
+        """The unit's data streams and noise RNG, each seeded from (seed, snapshot epoch)."""
+        base = self.seed + 1000 * epoch
+        train = self.splits.control_pools[0] if control else self.splits.train  # D's real images
+        heldout = self.splits.heldout
+        if control:  # held-out images in two halves: one labelled real, one labelled fake
+            heldout, heldout_fakes = self.splits.heldout_halves
+        return ProbeStreams(
+            step_real=self.batches(train, base),
+            eval_real=self.batches(train, base + 1),
+            heldout_real=self.batches(heldout, base + 2),
+            heldout_fake=self.batches(heldout_fakes, base + 3) if control else None,
+            noise_rng=torch.Generator(self.device).manual_seed(base + 4),
+        )
+
+    def source(
+        self, generator: nn.Module | None, epoch: int, dtype: torch.dtype
+    ) -> GeneratorSource | RealImageSource:
+        """Where the fakes come from: the frozen G, or (control) a pool of real images."""
+        layout = memory_format(self.performance_cfg)
+        if generator is None:
+            base = self.seed + 1000 * epoch
+            pool = self.splits.control_pools[1]  # disjoint from D's real images
+            return RealImageSource(
+                self.batches(pool, base + 5), self.batches(pool, base + 6), dtype, layout, self.clip_sigmas
+            )
         generator = generator.to(
             dtype=dtype, memory_format=layout
         )  # layout only: the math stays fp32 (or fp64)
         requires_grad(generator, False)  # frozen: G has no optimizer, and no gradient is kept on it
         # G stays in train mode (BatchNorm on batch statistics), as when it was trained and as it would be
         # when these gradients were applied; its parameters never change.
+        return GeneratorSource(
+            generator,
+            nz=int(self.model_cfg.nz),
+            batch_size=self.probe_cfg.batch_size,
+            dtype=dtype,
+            device=self.device,
+            batched=use_batched_backward(self.probe_cfg.batched_backward, self.device),
+            clip_sigmas=self.clip_sigmas,
+            variance_batches=self.probe_cfg.variance_batches,
+        )
+
+    def evaluate(
+        self,
+        discriminator: nn.Module,
+        streams: ProbeStreams,
+        fake_logits: torch.Tensor,
+        sigma: float,
+        dtype: torch.dtype,
+    ) -> dict[str, torch.Tensor]:
+        """D (after this iteration's step) on a fresh real batch and on a held-out one, each against the
+        fresh fakes the gradient norms used (the control: against held-out "fakes"); float64."""
+        layout, rng = memory_format(self.performance_cfg), streams.noise_rng
+
+        def logits(batches: Iterator[torch.Tensor]) -> torch.Tensor:
+            images = next(batches).to(dtype=dtype, memory_format=layout)
+            with torch.no_grad():  # (B,) logits
+                return discriminator(add_instance_noise(images, sigma, clip_sigmas=self.clip_sigmas, rng=rng))
+
+        real, heldout = logits(streams.eval_real).double(), logits(streams.heldout_real).double()
+        heldout_fake = (
+            fake_logits.double() if streams.heldout_fake is None else logits(streams.heldout_fake).double()
+        )
+        fake = fake_logits.double()
+        return {
+            "d_loss": discriminator_loss(real, fake),
+            "d_accuracy": discriminator_accuracy(real, fake),
+            "d_loss_heldout": discriminator_loss(heldout, heldout_fake),
+            "d_accuracy_heldout": discriminator_accuracy(heldout, heldout_fake),
+        }
+
+    def run(
+        self, generator: nn.Module | None, epoch: int, schedule: NoiseSchedule, sweep_sigma: float | None
+    ) -> None:
+        """Train a fresh D against the frozen generator (None: the control's real-image pool) for
+        probe.iterations; after the step of each logged iteration, measure that D (one D per row)."""
+        probe_cfg, dtype = self.probe_cfg, PROBE_DTYPES[self.probe_cfg.dtype]
+        layout = memory_format(self.performance_cfg)
         discriminator, optimizer = self.fresh_discriminator(dtype)
         torch.manual_seed(self.seed + 1000 * epoch)  # the probe's z batches, reproducible per snapshot
-        batches = infinite_batches(
-            self.dataset,
-            batch_size=probe_cfg.batch_size,
-            rng=torch.Generator().manual_seed(self.seed + 1000 * epoch),
-            device=device,
-            num_workers=self.num_workers,
-            bad_images=BadImagePolicy(self.dataset_cfg.get("bad_images")),
-        )
-        batched_backward = use_batched_backward(probe_cfg.batched_backward, device)
+        streams = self.streams(epoch, control=generator is None)
+        source = self.source(generator, epoch, dtype)
         for iteration in range(1, probe_cfg.iterations + 1):
             sigma = schedule.sigma(iteration - 1, probe_cfg.iterations)
-            real = next(batches).to(dtype=dtype, memory_format=layout)
-            with torch.no_grad():
-                fake = generator(sample_z(real.shape[0], nz, device=device, dtype=dtype))
-            metrics = discriminator_step(
-                discriminator, optimizer, real, fake, sigma=sigma, clip_sigmas=self.clip_sigmas
+            real = next(streams.step_real).to(dtype=dtype, memory_format=layout)
+            discriminator_step(
+                discriminator,
+                optimizer,
+                real,
+                source.step_fakes(real.shape[0]),
+                sigma=sigma,
+                clip_sigmas=self.clip_sigmas,
+                rng=streams.noise_rng,
             )
-            if iteration == 1 or iteration % probe_cfg.log_every == 0:
-                z = sample_z(probe_cfg.batch_size, nz, device=device, dtype=dtype)  # a fresh batch
-                norms = generator_grad_norms(
-                    generator,
-                    discriminator,
-                    z,
-                    batched=batched_backward,
-                    sigma=sigma,
-                    clip_sigmas=self.clip_sigmas,
-                )
-                self.written(
-                    self.logger.log(
-                        {
-                            "snapshot_epoch": epoch,
-                            "iteration": iteration,
-                            **metrics,
-                            **norms,
-                            "noise_std": sigma,
-                            "sweep_noise_std": sweep_sigma,
-                        }
-                    ),
-                    epoch,
-                )
+            with_variance = iteration == 1 or iteration % probe_cfg.variance_every == 0
+            if with_variance or iteration % probe_cfg.log_every == 0:
+                fake_logits, measured = source.measure(discriminator, sigma, streams.noise_rng, with_variance)
+                row = {
+                    "snapshot_epoch": epoch,
+                    "iteration": iteration,
+                    "noise_std": sigma,
+                    "sweep_noise_std": sweep_sigma,
+                    **measured,
+                    **self.evaluate(discriminator, streams, fake_logits, sigma, dtype),
+                }
+                self.written(self.logger.log(row), epoch)
             self.progress.update()
-            if (
-                self.control.stop.requested
-            ):  # this snapshot's probe reruns from its start on resume (it is seeded)
+            if self.control.stop.requested:  # this unit reruns from its start on resume (it is seeded)
                 raise Interrupted(f"probe of snapshot {epoch}, iteration {iteration}")
-        self.written(
-            self.logger.flush(), epoch
-        )  # every row of this probe is on disk before it is marked done
+        self.written(self.logger.flush(), epoch)  # every row of this unit is on disk before it is marked done
 
 
 def probe_noises(probe_cfg: DictConfig, noise_cfg: DictConfig) -> list[tuple[NoiseSchedule, float | None]]:
@@ -268,19 +501,18 @@ def probe(
     seed: int,
     num_workers: int,
     checkpoints: dict[int, Path],
-    dataset: Dataset,
+    splits: DataSplits,
     run_dir: Path,
     device: torch.device,
     state: RunState | None = None,
     control: RunControl | None = None,
 ) -> Path:
-    """Probe every snapshot (with every swept sigma), skipping those `state` marks done; returns probe.csv."""
+    """Probe every snapshot (with every swept sigma), and with probe.control the negative control, skipping
+    the units `state` marks done; returns probe.csv."""
     path, control = Path(run_dir) / "probe.csv", control or RunControl()
-    units = [
-        (epoch, schedule, sweep)
-        for epoch in sorted(checkpoints)
-        for schedule, sweep in probe_noises(probe_cfg, noise_cfg)
-    ]
+    noises = probe_noises(probe_cfg, noise_cfg)
+    epochs = sorted(checkpoints) + ([CONTROL_EPOCH] if probe_cfg.control else [])
+    units = [(epoch, schedule, sweep) for epoch in epochs for schedule, sweep in noises]
     if state is not None and state.probe_units_done:
         keep_finished_units(path, state, units)
     progress = control.progress(len(units) * probe_cfg.iterations, desc="probe")
@@ -297,7 +529,7 @@ def probe(
             float(noise_cfg.clip_sigmas),
             seed,
             num_workers,
-            dataset,
+            splits,
             device,
             logger,
             control,
@@ -307,15 +539,15 @@ def probe(
             if state is not None and state.unit_done(epoch, sweep_sigma):
                 progress.update(probe_cfg.iterations)
                 continue
-            if epoch not in loaded:
+            if epoch != CONTROL_EPOCH and epoch not in loaded:
                 loaded = {epoch: load_generator(checkpoints[epoch], model_cfg, dataset_cfg, device=device)}
-            log.info(
-                "probe: snapshot after epoch %d, %d D iterations, instance noise: %s",
-                epoch,
-                probe_cfg.iterations,
-                schedule,
+            what = (
+                "the negative control (real images as fakes)"
+                if epoch == CONTROL_EPOCH
+                else f"snapshot {epoch}"
             )
-            snapshot_probe.run(loaded[epoch], epoch, schedule, sweep_sigma)
+            log.info("probe: %s, %d D iterations, instance noise: %s", what, probe_cfg.iterations, schedule)
+            snapshot_probe.run(loaded.get(epoch), epoch, schedule, sweep_sigma)
             if state is not None:
                 state.probe_units_done.append([epoch, sweep_sigma])
                 state.save()

@@ -38,13 +38,14 @@ def discriminator_step(
     *,
     sigma: float = 0.0,
     clip_sigmas: float = 4.0,
+    rng: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One Adam step on D's cost, instance noise on both inputs; returns cost and accuracy before the step."""
+    """One Adam step on D's cost, instance noise (from rng, if given) on both inputs; returns cost and
+    accuracy before the step."""
     # real and fake in separate calls, as in DCGAN (BatchNorm statistics); (B,) logits each
-    real_logits = at_least_float32(discriminator(add_instance_noise(real, sigma, clip_sigmas=clip_sigmas)))
-    fake_logits = at_least_float32(
-        discriminator(add_instance_noise(fake.detach(), sigma, clip_sigmas=clip_sigmas))
-    )
+    real_logits = discriminator(add_instance_noise(real, sigma, clip_sigmas=clip_sigmas, rng=rng))
+    fake_logits = discriminator(add_instance_noise(fake.detach(), sigma, clip_sigmas=clip_sigmas, rng=rng))
+    real_logits, fake_logits = at_least_float32(real_logits), at_least_float32(fake_logits)
     loss = discriminator_loss(
         real_logits, fake_logits
     )  # Eq. (1), negated: D maximizes log D(x) + log(1 - D(G(z)))

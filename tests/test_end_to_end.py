@@ -25,7 +25,7 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     train = pd.read_csv(tmp_path / "train.csv")
     assert list(train.columns) == ["epoch", "iteration", "d_loss", "g_loss", "d_accuracy", "noise_std"]
     assert (train["noise_std"] == 0).all()
-    assert len(train) == 2 * (1797 // 64)  # every iteration of 2 epochs, global step
+    assert len(train) == 2 * ((1797 - 256) // 64)  # every iteration of 2 epochs (256 images held out)
     assert train["iteration"].tolist() == list(range(1, len(train) + 1))
     assert set(train["epoch"]) == {1, 2}
 
@@ -34,7 +34,8 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     assert probe["snapshot_epoch"].tolist() == [1] * 5 + [2] * 5  # iterations 1, 3, 6, 9, 12 per snapshot
     assert probe["iteration"].tolist()[:5] == [1, 3, 6, 9, 12]
     assert (probe[["d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"]] > 0).all().all()
-    assert probe["d_accuracy"].between(0, 1).all()
+    assert probe[["d_accuracy", "d_accuracy_heldout"]].stack().between(0, 1).all()
+    assert probe["grad_relvar_nonsaturating"].notna().tolist() == [True, False, False, False, False] * 2
     assert (probe["noise_std"] == 0).all() and probe["sweep_noise_std"].isna().all()
 
     snapshots = pd.read_csv(tmp_path / "snapshots.csv")
@@ -54,9 +55,9 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["snapshots"].keys() == {"1", "2"} and saved == json.loads(json.dumps(summary))
     for snapshot in saved["snapshots"].values():
-        assert {"first", "last", "end"} <= snapshot["grad_norm_minimax"].keys()
+        assert {"first", "end", "first_point", "last_point"} <= snapshot["grad_norm_minimax"].keys()
         assert "iterations_to_accuracy_1" in snapshot and snapshot["sliced_wasserstein"] > 0
-    assert len(saved["claims"]) == 4
+    assert len(saved["claims"]) == 5 and all("threshold" in claim for claim in saved["claims"])
 
 
 def test_same_seed_same_numbers(tmp_path: Path) -> None:

@@ -125,7 +125,7 @@ def test_bench_help_shows_defaults(capsys) -> None:
 
 
 def test_small_image_folder_records_how_many_images_the_distances_used(tmp_path: Path, caplog) -> None:
-    write_images(tmp_path / "images", [(20, 20)] * 70)
+    write_images(tmp_path / "images", [(20, 20)] * 90)  # 22 held out, 68 to train on
     summary_dir = tmp_path / "run"
     run(
         compose_config(
@@ -141,8 +141,8 @@ def test_small_image_folder_records_how_many_images_the_distances_used(tmp_path:
         summary_dir,
     )
     snapshots = pd.read_csv(summary_dir / "snapshots.csv")
-    assert snapshots["distance_samples"].tolist() == [70] and snapshots["exact_samples"].tolist() == [64]
-    assert "distances from 70 images of each kind" in caplog.text
+    assert snapshots["distance_samples"].tolist() == [68] and snapshots["exact_samples"].tolist() == [64]
+    assert "distances from 68 images of each kind" in caplog.text
 
 
 def test_sweep_labels_say_how_g_was_trained() -> None:

@@ -1,0 +1,207 @@
+"""Evidence that can fail: one D per probe.csv row, a sigma sweep that differs only through the noise, a
+held-out split, the relative variance, the negative control, and claims that fail where their phenomenon is
+absent."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import gan_repro.probe
+from gan_repro.data import TensorImages, split_dataset
+from gan_repro.pipeline import run
+from gan_repro.probe import SnapshotProbe, relative_variance
+from gan_repro.report import CLAIM_THRESHOLDS, control_claims, paper_claims, summarize_snapshot
+from tests.helpers import TINY, compose_config
+
+SHORT = [*TINY, "train.epochs=1", "train.snapshot_epochs=[1]", "probe.iterations=9", "probe.variance_every=4"]
+
+
+def parameters_of(module: torch.nn.Module) -> torch.Tensor:
+    """All of a module's parameters as one flat vector (a fingerprint of that D)."""
+    return torch.cat([p.detach().flatten().clone() for p in module.parameters()])
+
+
+def test_every_row_describes_d_after_that_iterations_step(tmp_path: Path, monkeypatch) -> None:
+    seen: dict[str, list] = {"step": [], "measure": [], "evaluate": []}
+    step, measure = gan_repro.probe.discriminator_step, gan_repro.probe.GeneratorSource.measure
+    evaluate = SnapshotProbe.evaluate
+
+    def counting_step(discriminator, *args, **kwargs):
+        result = step(discriminator, *args, **kwargs)
+        seen["step"].append(parameters_of(discriminator))  # D after this step
+        return result
+
+    def recording(name, original):
+        def wrapper(self, discriminator, *args, **kwargs):
+            seen[name].append((len(seen["step"]), parameters_of(discriminator)))
+            return original(self, discriminator, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(gan_repro.probe, "discriminator_step", counting_step)
+    monkeypatch.setattr(gan_repro.probe.GeneratorSource, "measure", recording("measure", measure))
+    monkeypatch.setattr(SnapshotProbe, "evaluate", recording("evaluate", evaluate))
+    run(compose_config(SHORT), tmp_path)
+    logged = pd.read_csv(tmp_path / "probe.csv")["iteration"].tolist()
+    assert logged == [1, 3, 4, 6, 8, 9]  # log_every=3, variance_every=4, and the first
+    assert [steps for steps, _ in seen["measure"]] == logged == [steps for steps, _ in seen["evaluate"]]
+    for (steps, norms_d), (_, eval_d) in zip(seen["measure"], seen["evaluate"], strict=True):
+        assert torch.equal(norms_d, seen["step"][steps - 1]) and torch.equal(eval_d, norms_d)
+
+
+def test_a_sigma_sweep_differs_only_through_the_noise(tmp_path: Path, monkeypatch) -> None:
+    inputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+    step = gan_repro.probe.discriminator_step
+
+    def recording_step(discriminator, optimizer, real, fake, **kwargs):
+        inputs.append((real.clone(), fake.clone()))
+        return step(discriminator, optimizer, real, fake, **kwargs)
+
+    monkeypatch.setattr(gan_repro.probe, "discriminator_step", recording_step)
+    run(
+        compose_config([*SHORT, "experiment=noise", "probe.noise_stds=[0,0.1]", "plot.figures=[noise]"]),
+        tmp_path,
+    )
+    sigma_0, sigma_01 = inputs[:9], inputs[9:]
+    assert len(sigma_01) == 9
+    for (real_a, fake_a), (real_b, fake_b) in zip(sigma_0, sigma_01, strict=True):
+        assert torch.equal(real_a, real_b) and torch.equal(fake_a, fake_b)  # same data order, same z
+    rows = pd.read_csv(tmp_path / "probe.csv")
+    assert not np.allclose(
+        rows[rows["sweep_noise_std"] == 0]["d_loss"], rows[rows["sweep_noise_std"] == 0.1]["d_loss"]
+    )
+
+
+def test_the_heldout_split_is_fixed_disjoint_and_large_enough() -> None:
+    images = torch.arange(1797, dtype=torch.int64).remainder(256).to(torch.uint8).reshape(-1, 1, 1, 1)
+    dataset = TensorImages(images.expand(-1, 1, 2, 2).contiguous())
+    splits = split_dataset(dataset, fraction=0.1, minimum=256, seed=0)
+    train, heldout = set(splits.train.indices.tolist()), set(splits.heldout.indices.tolist())
+    assert len(heldout) == 256 and len(train) == 1797 - 256 and not train & heldout
+    assert train | heldout == set(range(1797))
+    again = split_dataset(dataset, fraction=0.1, minimum=256, seed=0)
+    assert torch.equal(again.heldout.indices, splits.heldout.indices)  # fixed by the split's seed
+    pools, halves = splits.control_pools, splits.heldout_halves
+    assert not set(pools[0].indices.tolist()) & set(pools[1].indices.tolist())
+    assert set(pools[0].indices.tolist()) | set(pools[1].indices.tolist()) == train
+    assert {len(half) for half in halves} == {128} and not set(halves[0].indices.tolist()) & set(
+        halves[1].indices.tolist()
+    )
+    assert len(split_dataset(dataset, fraction=0.3, minimum=256, seed=0).heldout) == 540  # 30% > 256
+
+
+def test_relative_variance_by_hand_and_without_underflow() -> None:
+    g = torch.tensor([[[1.0, 0.0]], [[3.0, 0.0]], [[2.0, 3.0]]], dtype=torch.float64)  # (K=3, C=1, P=2)
+    mean = g.mean(0)
+    expected = ((g - mean) ** 2).sum() / (2 * (mean**2).sum())
+    assert relative_variance(g, torch.zeros(3, 1, dtype=torch.float64))[0] == pytest.approx(float(expected))
+    assert relative_variance(g.expand(3, 1, 2).clone()[:1].expand(3, 1, 2), torch.zeros(3, 1))[0] == 0.0
+    # g_k = exp(-800) * scaled_k: exp(-800) is 0 in float64, but the ratio is scale-free
+    assert relative_variance(g, torch.full((3, 1), -800.0, dtype=torch.float64))[0] == pytest.approx(
+        float(expected)
+    )
+    shifted = relative_variance(
+        g / torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)[:, None, None],
+        torch.log(torch.tensor([[1.0], [2.0], [4.0]], dtype=torch.float64)),
+    )
+    assert shifted[0] == pytest.approx(float(expected))  # scaled vectors with their log factors: the same g
+
+
+def synthetic_probe(
+    *,
+    accuracy: float = 1.0,
+    d_loss_orders: float = 3.0,
+    minimax_orders: float = 4.0,
+    growth: float = 10.0,
+    relvar_growth: float = 3.0,
+    noise: float = 0.05,
+) -> pd.DataFrame:
+    """probe.csv rows of one snapshot: each quantity moves by the given factor, with multiplicative noise."""
+    rng = np.random.default_rng(0)
+    iterations = np.arange(1, 201) * 5
+    fraction = (iterations - 5) / (iterations[-1] - 5)
+    jitter = np.exp(rng.normal(0, noise, len(iterations)))
+    relvar_rows = (iterations == 5) | (iterations % 50 == 0)
+    return pd.DataFrame(
+        {
+            "snapshot_epoch": 1,
+            "iteration": iterations,
+            "d_loss": 0.7 * 10 ** (-d_loss_orders * fraction) * jitter,
+            "d_accuracy": np.full(200, accuracy),
+            "d_loss_heldout": 0.7 * 10 ** (-d_loss_orders * fraction) * jitter,
+            "d_accuracy_heldout": np.full(200, accuracy),
+            "grad_norm_minimax": 9.0 * 10 ** (-minimax_orders * fraction) * jitter,
+            "grad_norm_nonsaturating": 0.5 * growth**fraction * jitter,
+            "grad_relvar_minimax": np.where(relvar_rows, 0.3 * jitter, np.nan),
+            "grad_relvar_nonsaturating": np.where(
+                relvar_rows, 0.3 * relvar_growth**fraction * jitter, np.nan
+            ),
+        }
+    )
+
+
+def verdicts(**changes: float) -> dict[str, bool]:
+    """Each claim's verdict on a synthetic snapshot."""
+    snapshot = summarize_snapshot(synthetic_probe(**changes), window=10)
+    return {claim["claim"].split(" (")[0]: claim["holds"] for claim in paper_claims({"1": snapshot}, {})}
+
+
+def test_every_claim_holds_where_its_phenomenon_is_present() -> None:
+    assert all(verdicts().values()), verdicts()
+
+
+@pytest.mark.parametrize(
+    ("change", "failing"),
+    [
+        ({"accuracy": 0.95}, "D separates held-out real images from fakes: accuracy 1"),
+        ({"d_loss_orders": 0.0}, "D's cost falls by orders of magnitude"),
+        ({"d_loss_orders": 1.5}, "D's cost falls by orders of magnitude"),
+        ({"minimax_orders": 0.0}, "the minimax gradient vanishes"),
+        ({"minimax_orders": 2.0}, "the minimax gradient vanishes"),  # decays, but less than 3 orders at best
+        ({"growth": 1.0, "noise": 0.3}, "the -log D gradient grows"),  # flat and noisy
+        ({"growth": 1.5}, "the -log D gradient grows"),
+        ({"relvar_growth": 1.0, "noise": 0.3}, "the -log D gradient's relative variance grows"),
+    ],
+)
+def test_each_claim_fails_where_its_phenomenon_is_absent(change: dict, failing: str) -> None:
+    result = verdicts(**change)
+    assert result[failing] is False, result
+    assert all(holds for claim, holds in result.items() if claim != failing), result
+
+
+def test_a_converged_snapshot_is_exempt_from_growth_only() -> None:
+    snapshot = summarize_snapshot(synthetic_probe(growth=1.0), window=10)
+    converged = {**snapshot, "wasserstein_exact": 10.5, "wasserstein_exact_real_real": 10.0}
+    claims = {c["claim"].split(" (")[0]: c for c in paper_claims({"25": converged}, {})}
+    assert (
+        claims["the -log D gradient grows"]["holds"]
+        and "exempt: 25" in claims["the -log D gradient grows"]["unit"]
+    )
+    far = {**converged, "wasserstein_exact": 11.5}  # 15% above the floor: not converged
+    assert not {c["claim"].split(" (")[0]: c for c in paper_claims({"25": far}, {})}[
+        "the -log D gradient grows"
+    ]["holds"]
+
+
+def test_the_negative_control_fails_figure_1s_claim(tmp_path: Path) -> None:
+    summary = run(compose_config([*SHORT, "experiment=control", "probe.iterations=30"]), tmp_path)
+    control = summary["control"]
+    assert control["figure1_claim_on_control"]["holds"] is False
+    assert abs(control["d_accuracy_heldout"]["end"] - 0.5) <= CLAIM_THRESHOLDS["control_accuracy_band"]
+    assert summary["claims"][-1] == control["claim"] and control["claim"]["holds"]
+    rows = pd.read_csv(tmp_path / "probe.csv")
+    assert rows.loc[rows["snapshot_epoch"] == 0, "grad_norm_minimax"].isna().all()  # no G: no gradient
+    assert (tmp_path / "figures" / "control.png").is_file()
+    assert math.isfinite(control["d_loss_heldout"]["end"])
+
+
+def test_control_claims_on_a_d_that_does_separate_held_out_images() -> None:
+    separating = summarize_snapshot(synthetic_probe(), window=10)  # accuracy 1 on held-out images
+    claims = control_claims(separating, {})
+    assert claims["figure1_claim_on_control"]["holds"] and not claims["claim"]["holds"]
