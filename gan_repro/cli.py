@@ -222,11 +222,12 @@ def saved_lab_name(run_dir: Path) -> str | None:
 
 
 def redraw_run(run_dir: Path, args: argparse.Namespace) -> int:
-    """One run folder: its figures, sample sheet and summary.json again, from its CSVs.
+    """One run folder: its figures, sample sheet, summary.json and report.md again, from its CSVs.
 
     --window changes only the figures' smoothing: the claims in summary.json keep the run's own window."""
     from gan_repro.plot import draw_figures, draw_samples_figure
     from gan_repro.report import FIGURES, refresh_summary
+    from gan_repro.writeup import write_report
 
     saved = saved_plot_settings(run_dir)
     formats = args.formats or saved.get("formats", ("png", "pdf"))
@@ -234,7 +235,7 @@ def redraw_run(run_dir: Path, args: argparse.Namespace) -> int:
     if lab is not None:  # a theory-lab run: its one figure, from its own CSVs
         from gan_repro.lab.figures import draw_lab_figure
 
-        for path in draw_lab_figure(lab, run_dir, formats=formats):
+        for path in [*draw_lab_figure(lab, run_dir, formats=formats), write_report(run_dir)]:
             print(path)
         return 0
     _, changed = refresh_summary(run_dir)
@@ -244,7 +245,7 @@ def redraw_run(run_dir: Path, args: argparse.Namespace) -> int:
     paths = draw_figures(
         run_dir, figures=args.figures or saved.get("figures", FIGURES[:3]), window=window, formats=formats
     )
-    for path in [*paths, *draw_samples_figure(run_dir, formats=formats)]:
+    for path in [*paths, *draw_samples_figure(run_dir, formats=formats), write_report(run_dir)]:
         print(path)
     return 0
 
@@ -276,7 +277,7 @@ def aggregate_runs(args: argparse.Namespace) -> int:
 
 
 def plot_main(argv: Sequence[str] | None = None) -> int:
-    """gan-repro-plot RUN_DIR: redraw a finished run's figures and summary.json from its CSVs.
+    """gan-repro-plot RUN_DIR: redraw a finished run's figures, summary.json and report.md from its CSVs.
     gan-repro-plot SWEEP_DIR [MORE ...]: aggregate many runs (mean over seeds with a band, results.csv)."""
     from gan_repro.aggregate import BANDS, is_run_folder
     from gan_repro.report import FIGURES, FORMATS

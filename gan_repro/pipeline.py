@@ -30,6 +30,7 @@ from gan_repro.probe import probe
 from gan_repro.report import format_claim, write_summary
 from gan_repro.runstate import Interrupted, NonFiniteError, RunControl, RunState, StopFlag
 from gan_repro.train import train
+from gan_repro.writeup import write_report
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +315,7 @@ def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict
     timings["plot_s"] = time.perf_counter() - start
     summary["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
     write_json(run_dir / "summary.json", summary)
+    write_report(run_dir)  # report.md, from the files just written
     state.status = "done"
     state.save()
     for claim in summary["claims"]:

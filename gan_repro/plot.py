@@ -19,7 +19,7 @@ from matplotlib import cm
 from matplotlib.figure import Figure
 
 from gan_repro.files import atomic_write
-from gan_repro.report import CONTROL_EPOCH, FIGURES, FORMATS, noiseless_rows, snapshot_rows
+from gan_repro.report import CONTROL_EPOCH, FIGURES, FORMATS, data_diameter, noiseless_rows, snapshot_rows
 
 log = logging.getLogger(__name__)
 
@@ -200,37 +200,20 @@ def draw_noise_figure(probe: pd.DataFrame, window: int) -> Figure:
     return figure
 
 
-def draw_noise_bound_figure(table: pd.DataFrame) -> Figure:
-    """Theorem 3.3's bound against W1 measured between real and generated images, per sigma and snapshot."""
+def draw_noise_bound_figure(table: pd.DataFrame, *, dimension: int | None = None) -> Figure:
+    """Theorem 3.3's bound against W1 measured between real and generated images, per sigma and snapshot,
+    with the exact W1's real-vs-real floor and the data cube's diameter 2 sqrt(d) (when dimension is known):
+    a bound above the diameter says nothing."""
     figure = Figure(figsize=(7, 5.6), layout="constrained")
     axis = figure.subplots()
     for index, (epoch, rows) in enumerate(table.groupby("snapshot_epoch")):
-        rows = rows.sort_values("noise_std")
-        color = f"C{index}"
-        axis.plot(
-            rows["noise_std"],
-            rows["bound"],
-            "o-",
-            color=color,
-            label=f"bound, G after {int(epoch)} epoch{'s' if epoch != 1 else ''}",
-        )
-        axis.plot(
-            rows["noise_std"],
-            rows["wasserstein_exact"],
-            "s--",
-            color=color,
-            alpha=0.8,
-            markersize=4,
-            label=f"exact empirical $W_1$ ({int(epoch)})",
-        )
-        axis.plot(
-            rows["noise_std"],
-            rows["sliced_wasserstein"],
-            "^:",
-            color=color,
-            alpha=0.8,
-            markersize=4,
-            label=f"sliced $W_1$ ({int(epoch)})",
+        plot_bound_rows(axis, rows.sort_values("noise_std"), int(epoch), f"C{index}")
+    if dimension is not None:  # no two points of [-1, 1]^d are further apart, so neither are distributions
+        axis.axhline(
+            data_diameter(dimension),
+            color="black",
+            linewidth=1.2,
+            label=rf"diameter $2\sqrt{{d}}$, d = {dimension}",
         )
     axis.set_xscale("symlog", linthresh=0.01)
     axis.set_yscale("log")
@@ -243,6 +226,21 @@ def draw_noise_bound_figure(table: pd.DataFrame) -> Figure:
     axis.grid(True, which="major", alpha=0.3)
     figure.legend(*axis.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=7)
     return figure
+
+
+def plot_bound_rows(axis, rows: pd.DataFrame, epoch: int, color: str) -> None:
+    """One snapshot's curves against sigma: the bound, the exact and sliced W1, the real-vs-real floor."""
+    curves = [
+        ("bound", "o-", 1.0, 6, f"bound, G after {epoch} epoch{'s' if epoch != 1 else ''}"),
+        ("wasserstein_exact", "s--", 0.8, 4, f"exact empirical $W_1$ ({epoch})"),
+        ("sliced_wasserstein", "^:", 0.8, 4, f"sliced $W_1$ ({epoch})"),
+        ("exact_w1_real_real", "x-.", 0.6, 5, f"exact $W_1$ real vs real, the floor ({epoch})"),
+    ]
+    for column, style, alpha, size, label in curves:
+        if column in rows and rows[column].notna().any():  # runs before the floor existed lack it
+            axis.plot(
+                rows["noise_std"], rows[column], style, color=color, alpha=alpha, markersize=size, label=label
+            )
 
 
 def draw_figures(
@@ -273,11 +271,19 @@ def draw_figures(
         elif name == "noise":
             figure = draw_noise_figure(probe, window)
         elif name == "noise_bound":
-            figure = draw_noise_bound_figure(pd.read_csv(run_dir / "noise.csv"))
+            figure = draw_noise_bound_figure(
+                pd.read_csv(run_dir / "noise.csv"), dimension=data_dimension(run_dir)
+            )
         else:
             figure = draw_gradient_figure(snapshots, name, window)
         written += save_figure(figure, run_dir / "figures", name, formats)
     return written
+
+
+def data_dimension(run_dir: Path) -> int | None:
+    """d, the numbers per image, from the run's snapshots.csv (None without one)."""
+    path = Path(run_dir) / "snapshots.csv"
+    return int(pd.read_csv(path)["dimension"].iloc[0]) if path.is_file() else None
 
 
 def save_figure(figure: Figure, folder: Path, name: str, formats: Sequence[str]) -> list[Path]:

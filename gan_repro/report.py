@@ -7,6 +7,10 @@ Theorem 3.3 (Section 3): W(P_r, P_g) <= 2 V^(1/2) + 2 C JSD(P_r+eps || P_g+eps)^
         (W1 <= diameter * TV), so we use the diameter: the safe reading.
     JSD ~ log 2 - d_loss at the end of the probe (d_loss = -1/2 (E log D + E log(1 - D)) >= log 2 - JSD for
         any D, so this is a lower estimate of the JSD of the noisy distributions).
+The data cube [-1, 1]^d has diameter 2 sqrt(d), so no W1 between image distributions exceeds it:
+noise.csv's bound_over_diameter = bound / (2 sqrt(d)) >= 1 means the bound says nothing there.
+exact_w1_real_real, the exact W1 between two disjoint real samples of the same n, is what the exact W1
+reads when P_g = P_r: the estimator's floor.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ NOISE_COLUMNS = [
     "grad_norm_minimax_end",
     "jsd_estimate",
     "bound",
+    "bound_over_diameter",
     "sliced_wasserstein",
     "wasserstein_exact",
+    "exact_w1_real_real",
     "bound_holds",
 ]
 LOG_MEASURES = (  # spanning orders of magnitude: averaged in log space (geometric means)
@@ -152,8 +158,14 @@ def theorem_33_bound(*, jsd: float, sigma: float, dimension: int, clip_sigmas: f
     return 2.0 * sigma * root_d + 2.0 * diameter * math.sqrt(max(jsd, 0.0))
 
 
+def data_diameter(dimension: int) -> float:
+    """2 sqrt(d): the diameter of the data cube [-1, 1]^d, the largest W1 any two distributions on it have."""
+    return 2.0 * math.sqrt(dimension)
+
+
 def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd.DataFrame:
-    """One row per (snapshot, swept sigma): end values, JSD estimate, Theorem 3.3's bound, measured W1."""
+    """One row per (snapshot, swept sigma): end values, JSD estimate, Theorem 3.3's bound (and over the data's
+    diameter: >= 1 says nothing), the measured W1 and its real-vs-real floor (NaN in runs that predate it)."""
     swept = probe.dropna(subset=["sweep_noise_std"]) if "sweep_noise_std" in probe else probe.iloc[:0]
     distances = snapshots.set_index("epoch")
     rows = []
@@ -178,8 +190,10 @@ def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd
                 "grad_norm_minimax_end": geometric_mean(tail["grad_norm_minimax"]),
                 "jsd_estimate": jsd,
                 "bound": bound,
+                "bound_over_diameter": bound / data_diameter(int(snapshot["dimension"])),
                 "sliced_wasserstein": float(snapshot["sliced_wasserstein"]),
                 "wasserstein_exact": float(snapshot["wasserstein_exact"]),
+                "exact_w1_real_real": float(snapshot.get("wasserstein_exact_real_real", math.nan)),
                 "bound_holds": bound >= measured,
             }
         )

@@ -52,6 +52,8 @@ SNAPSHOT_COLUMNS = [  # one row per snapshot epoch
     "clip_sigmas",
     "distance_samples",
     "exact_samples",
+    "wasserstein_exact_real_real",
+    "exact_samples_real_real",
 ]
 
 
@@ -118,6 +120,15 @@ def build_gan(
     )
 
 
+def real_real_wasserstein(dataset: Dataset, count: int, *, rng: torch.Generator) -> tuple[float, int]:
+    """Exact W1 between two disjoint real samples of `count` images each, and that count: the estimator's
+    floor, what the exact W1 of `count` samples reads when P_g = P_r. With fewer than 2 * count readable
+    images, the largest equal halves of the dataset."""
+    pool = sample_images(dataset, min(2 * count, len(dataset)), rng=rng)  # distinct images: halves disjoint
+    half = min(count, pool.shape[0] // 2)
+    return exact_wasserstein(pool[:half], pool[half : 2 * half]), half
+
+
 def measure_distances(
     generator: nn.Module,
     dataset: Dataset,
@@ -127,7 +138,8 @@ def measure_distances(
     device: torch.device,
     seed: int,
 ) -> dict[str, float]:
-    """Sliced and exact W1 between real and generated images (pixel space), from their own RNG."""
+    """Sliced and exact W1 between real and generated images (pixel space), and the exact W1 between two
+    disjoint real samples of the same size (the floor), all from their own RNG."""
     rng = torch.Generator().manual_seed(seed)
     count = min(int(distance_cfg.samples), len(dataset))
     real = sample_images(dataset, count, rng=rng)
@@ -146,14 +158,17 @@ def measure_distances(
             "and distance.exact_samples=%d: the dataset has %d readable images",
             count, exact_count, distance_cfg.samples, distance_cfg.exact_samples, count,
         )  # fmt: skip
+    sliced = sliced_wasserstein(real, fake, projections=int(distance_cfg.projections), rng=rng)
+    # The real-real floor draws from rng last, so the draws above (and their distances) are as before it.
+    floor, floor_count = real_real_wasserstein(dataset, exact_count, rng=rng)
     return {
-        "sliced_wasserstein": sliced_wasserstein(
-            real, fake, projections=int(distance_cfg.projections), rng=rng
-        ),
+        "sliced_wasserstein": sliced,
         "wasserstein_exact": exact_wasserstein(real[:exact_count], fake[:exact_count]),
         "dimension": real[0].numel(),
         "distance_samples": count,  # images of each kind the sliced W1 used (fewer than asked on small data)
         "exact_samples": exact_count,  # images of each kind the exact W1 used
+        "wasserstein_exact_real_real": floor,  # two disjoint real samples: the exact W1's finite-sample floor
+        "exact_samples_real_real": floor_count,  # images in each (exact_samples, or half a small dataset)
     }
 
 

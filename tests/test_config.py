@@ -75,3 +75,29 @@ def test_the_schema_refuses_with_one_line_naming_the_key() -> None:
     cfg = compose_config(["probe.batched_backward=1", "performance.compile_mode=fast"])
     with pytest.raises(ConfigError, match=r"^probe.batched_backward: must be auto, true or false, got 1$"):
         check_rules(cfg, RULES)
+
+
+def test_experiments_leave_what_scale_sets_alone() -> None:
+    """No conf/experiment/*.yaml sets a key that a conf/scale/*.yaml sets: scale= decides those, whatever the
+    experiment, unless the user overrides them on the command line."""
+    scale_keys = {
+        key
+        for path in sorted((config_dir() / "scale").glob("*.yaml"))
+        for key in leaf_keys(OmegaConf.to_container(OmegaConf.load(path), resolve=False))
+    }
+    assert {"probe.iterations", "probe.log_every", "plot.window"} <= scale_keys
+    for path in sorted((config_dir() / "experiment").glob("*.yaml")):
+        own = set(leaf_keys(OmegaConf.to_container(OmegaConf.load(path), resolve=False)))
+        assert not own & scale_keys, f"{path.name} overrides what scale= sets: {sorted(own & scale_keys)}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "iterations"),
+    [
+        (["scale=paper", "experiment=noise"], 4000),  # the paper's 4000, not a shorter sweep's
+        (["experiment=noise"], 1000),  # the small scale's
+        (["experiment=noise", "probe.iterations=500"], 500),  # the user asks for a shorter one
+    ],
+)
+def test_noise_experiment_keeps_the_scales_probe_length(overrides: list[str], iterations: int) -> None:
+    assert compose_config(overrides).probe.iterations == iterations

@@ -12,7 +12,12 @@ import pytest
 from tests.helpers import REPO
 
 PACKAGE = "gan_repro"
-DRAWING = ("gan_repro.plot", "gan_repro.report", "gan_repro.aggregate")  # redraw from CSVs alone
+DRAWING = (
+    "gan_repro.plot",
+    "gan_repro.report",
+    "gan_repro.aggregate",
+    "gan_repro.writeup",
+)  # redraw from CSVs alone
 COMPUTING = (
     "gan_repro.train",
     "gan_repro.probe",

@@ -142,6 +142,7 @@ def test_small_image_folder_records_how_many_images_the_distances_used(tmp_path:
     )
     snapshots = pd.read_csv(summary_dir / "snapshots.csv")
     assert snapshots["distance_samples"].tolist() == [68] and snapshots["exact_samples"].tolist() == [64]
+    assert snapshots["exact_samples_real_real"].tolist() == [34]  # two disjoint halves of the 68 images
     assert "distances from 68 images of each kind" in caplog.text
 
 

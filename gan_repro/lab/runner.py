@@ -18,6 +18,7 @@ from gan_repro.errors import ConfigError
 from gan_repro.files import write_json
 from gan_repro.lab.figures import draw_lab_figure
 from gan_repro.report import format_claim
+from gan_repro.writeup import write_report
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def run_lab(
     }
     write_json(run_dir / "summary.json", summary)
     draw_lab_figure(name, run_dir, formats=list(cfg.plot.formats))
+    write_report(run_dir)
     for claim in summary["claims"]:
         log.info("%s", format_claim(claim))
     log.info("done in %.1f s: %s", seconds, run_dir)

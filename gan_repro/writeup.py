@@ -1,0 +1,202 @@
+"""report.md: one run folder as a page a student can paste into a seminar.
+
+The command that made the run, its settings, the paper's claims against this run's values with their
+thresholds, the noise table (experiment=noise), the figures and sample grids inline, and the stage times.
+It reads the run folder only (summary.json, config.yaml, .hydra/overrides.yaml, figures/*.png,
+samples/*.png, noise.csv), so `gan-repro-plot RUN_DIR` rewrites it from the files, and any piece that is
+missing (no figures yet, a theory-lab run's summary) is left out or said to be missing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gan_repro.files import atomic_write
+from gan_repro.report import FIGURES, format_value, saved_config
+
+NOISE_HEADINGS = {  # noise.csv column -> heading; columns a run's noise.csv lacks (older runs) are left out
+    "snapshot_epoch": "snapshot epoch",
+    "noise_std": "σ",
+    "d_loss_end": "final d_loss",
+    "grad_norm_minimax_end": "final grad_norm_minimax",
+    "jsd_estimate": "JSD estimate",
+    "bound": "bound 2V½ + 2C·JSD½",
+    "bound_over_diameter": "bound / 2√d",
+    "sliced_wasserstein": "sliced W1",
+    "wasserstein_exact": "exact W1",
+    "exact_w1_real_real": "exact W1 real vs real (floor)",
+    "bound_holds": "bound ≥ W1",
+}
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write run_dir/report.md (atomically) from what the run folder holds; returns its path."""
+    run_dir = Path(run_dir)
+    summary, config = read_summary(run_dir), saved_config(run_dir)
+    sections = [
+        title_lines(run_dir, summary),
+        command_lines(run_dir),
+        settings_lines(summary, config),
+        claims_lines(summary.get("claims") or [], summary.get("measured_as")),
+        noise_lines(run_dir),
+        image_lines(run_dir),
+        timing_lines(summary.get("timings_s") or {}),
+    ]
+    text = "\n\n".join("\n".join(section) for section in sections if section) + "\n"
+    return atomic_write(run_dir / "report.md", lambda handle: handle.write(text.encode()))
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """summary.json as a dict ({} when it is missing or unreadable: the report says so)."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
+def cell(text: Any) -> str:
+    """A Markdown table cell: pipes escaped, line breaks flattened."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def table(headings: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(map(cell, headings)) + " |", "|" + "---|" * len(headings)]
+    return lines + ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+
+
+def title_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
+    """The heading (a lab run names its experiment) and the run's status when it is not done."""
+    if "lab" in summary:
+        lines = [f"# gan-repro theory lab: {summary['lab']}", "", f"Checks {summary.get('checks', '?')}."]
+    else:
+        lines = ["# gan-repro run: Arjovsky & Bottou (ICLR 2017), Figures 1-3"]
+    lines += ["", f"Run folder `{run_dir.name}`."]
+    if not summary:
+        lines.append("No summary.json yet: the run has not finished (or its summary could not be read).")
+    elif summary.get("status", "done") != "done":
+        lines.append(f"Status: {summary['status']} ({summary.get('stopped_at', 'no reason recorded')}).")
+    return lines
+
+
+def command_lines(run_dir: Path) -> list[str]:
+    """The command that made the run: gan-repro and the overrides Hydra recorded, shell-quoted."""
+    overrides = recorded_overrides(run_dir)
+    note = (
+        [] if overrides is not None else ["", "(The overrides were not recorded: no .hydra/overrides.yaml.)"]
+    )
+    return ["## Command", "", "```", shlex.join(["gan-repro", *(overrides or [])]), "```", *note]
+
+
+def recorded_overrides(run_dir: Path) -> list[str] | None:
+    """The command-line overrides in .hydra/overrides.yaml (None when there is none)."""
+    from omegaconf import OmegaConf
+
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return None
+    overrides = OmegaConf.to_container(OmegaConf.load(path))
+    return [str(item) for item in overrides] if isinstance(overrides, list) else None
+
+
+def settings_lines(summary: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """One line of settings: from summary.json, else config.yaml (a lab: its name and seed)."""
+    if "lab" in summary:
+        return ["## Settings", "", f"lab {summary['lab']}, seed {summary.get('seed', config.get('seed'))}"]
+    fields = {
+        "dataset": summary.get("dataset", (config.get("dataset") or {}).get("name")),
+        "model": summary.get("model", (config.get("model") or {}).get("name")),
+        "loss": summary.get("loss", (config.get("loss") or {}).get("name")),
+        "noise": noise_words(summary.get("noise", config.get("noise"))),
+        "seed": summary.get("seed", config.get("seed")),
+        "device": summary.get("device", config.get("device")),
+        "torch": summary.get("torch"),
+        "image size": (config.get("dataset") or {}).get("image_size"),
+        "probe iterations": (config.get("probe") or {}).get("iterations"),
+    }
+    words = ", ".join(f"{name} {value}" for name, value in fields.items() if value is not None)
+    return ["## Settings", "", words] if words else []
+
+
+def noise_words(noise: Any) -> str | None:
+    """The noise setting in a few words: 'none', or its kind and parameters."""
+    if not isinstance(noise, dict):
+        return None if noise is None else str(noise)
+    if noise.get("kind") in (None, "none"):
+        return "none"
+    keys = ", ".join(f"{k}={v}" for k, v in noise.items() if k not in ("kind", "clip_sigmas"))
+    return f"{noise['kind']} ({keys})"
+
+
+def claims_lines(claims: Sequence[dict[str, Any]], measured_as: str | None = None) -> list[str]:
+    """The claims table: the paper's claim and value, this run's value with its unit, threshold, verdict;
+    then how the values were measured, when summary.json says."""
+    if not claims:
+        return []
+    rows = [
+        [
+            claim.get("claim", ""),
+            claim.get("paper", ""),
+            format_value(claim.get("measured")) + (f" ({claim['unit']})" if claim.get("unit") else ""),
+            claim.get("threshold", ""),
+            "yes" if claim.get("holds") else "no",
+        ]
+        for claim in claims
+    ]
+    headings = ["the paper's claim", "the paper's value", "this run", "threshold", "holds"]
+    note = ["", f"Measured as: {measured_as}."] if measured_as else []
+    return ["## The paper's claims", "", *table(headings, rows), *note]
+
+
+def noise_lines(run_dir: Path) -> list[str]:
+    """experiment=noise: noise.csv as a table, one row per (snapshot, sigma)."""
+    path = run_dir / "noise.csv"
+    if not path.is_file():
+        return []
+    frame = pd.read_csv(path)
+    columns = [column for column in NOISE_HEADINGS if column in frame]
+    rows = [[noise_cell(record[column]) for column in columns] for record in frame.to_dict("records")]
+    heading = "## Section 3: instance noise and Theorem 3.3 (bound / 2√d ≥ 1: the bound says nothing)"
+    return [heading, "", *table([NOISE_HEADINGS[column] for column in columns], rows)]
+
+
+def noise_cell(value: Any) -> str:
+    """A noise.csv value: yes/no for booleans, blank for missing, 3 significant digits for other numbers."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "" if math.isnan(value) else format_value(value)
+    return str(value)
+
+
+def image_lines(run_dir: Path) -> list[str]:
+    """The figures (figures/*.png, the paper's order first) and the sample grids (samples/*.png), inline."""
+    order = {name: index for index, name in enumerate(FIGURES)}
+    figures = sorted(
+        (path for path in (run_dir / "figures").glob("*.png") if path.stem != "samples"),
+        key=lambda path: (order.get(path.stem, len(order)), path.stem),
+    )  # figures/samples.png holds the grids below side by side
+    grids = sorted((run_dir / "samples").glob("*.png"))
+    lines: list[str] = []
+    for heading, folder, paths in (("Figures", "figures", figures), ("Samples", "samples", grids)):
+        if paths:  # each image its own paragraph, so they stack instead of running side by side
+            lines += [f"## {heading}", ""]
+            lines += [line for path in paths for line in (f"![{path.stem}]({folder}/{path.name})", "")]
+    return lines[:-1]  # no blank line at the end: sections are joined by one
+
+
+def timing_lines(timings: dict[str, Any]) -> list[str]:
+    """The stage times from summary.json's timings_s ('train_s' -> 'train'), and their total."""
+    seconds = {name.removesuffix("_s"): float(value) for name, value in timings.items()}
+    if not seconds:
+        return []
+    parts = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
+    return ["## Stage times", "", f"{parts}; total {sum(seconds.values()):.1f} s"]
