@@ -141,15 +141,37 @@ CACHE_HIT_MESSAGES = {  # what the log says when a stage is copied from the cach
 
 def cached_stage(
     cfg: DictConfig, stage: str, device: torch.device, run_dir: Path, compute: Callable[[], Any]
-) -> None:
-    """Copy the stage's results from the cache when a run with the same inputs made them; else compute them
-    and publish them. Jobs with the same inputs wait on the entry's lock, then reuse it."""
+) -> Path | None:
+    """Copy the stage's results from the cache when a run with the same inputs made them (and they pass
+    their SHA-256 check); else compute them and publish them. Jobs with the same inputs wait on the entry's
+    lock, then reuse it. Returns the cache entry the results were copied from, or None."""
     with stage_entry(cfg, stage, device).locked() as entry:
         if entry.restore(run_dir):
             log.info(CACHE_HIT_MESSAGES[stage], entry.folder)
-            return
+            return entry.folder
         compute()
         entry.publish(run_dir)
+    return None
+
+
+def blame_cache_entry(error: ConfigError, state: RunState) -> ConfigError:
+    """A snapshot that came from the cache and cannot be loaded: name the entry, move it aside, and mark
+    training unfinished, so that a rerun trains again instead of failing the same way."""
+    entry = Path(state.train_cache_entry or "")
+    if error.setting != "checkpoint" or not state.train_cache_entry:
+        return error
+    if entry.is_dir():
+        aside = entry.with_name(f"{entry.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+        try:
+            entry.rename(aside)
+        except OSError:
+            pass
+    state.train_complete, state.train_cache_entry = False, None
+    state.save()
+    return ConfigError(
+        "checkpoint",
+        f"{error.message}; it came from the cache entry {entry}, now moved aside: rerun to train again",
+    )
 
 
 def run_stages(
@@ -180,14 +202,14 @@ def run_stages(
     if state.train_complete:
         log.info("train: done in an earlier run; using its snapshots")
     else:
-        cached_stage(
+        source = cached_stage(
             cfg,
             "train",
             device,
             run_dir,
             lambda: train_stage(cfg, dataset=dataset, run_dir=run_dir, device=device, control=control),
         )
-        state.train_complete = True
+        state.train_complete, state.train_cache_entry = True, str(source) if source else None
         state.save()
     checkpoints = snapshot_paths(cfg.train.snapshot_epochs, run_dir)
     timings["train_s"] = time.perf_counter() - start
@@ -195,21 +217,24 @@ def run_stages(
     # Step 3: freeze each snapshot, train a fresh D from scratch, measure (finished probes are skipped).
     start = time.perf_counter()
     if not state.probe_complete:
-        cached_stage(
-            cfg,
-            "probe",
-            device,
-            run_dir,
-            lambda: probe_stage(
+        try:
+            cached_stage(
                 cfg,
-                checkpoints=checkpoints,
-                dataset=dataset,
-                run_dir=run_dir,
-                device=device,
-                state=state,
-                control=control,
-            ),
-        )
+                "probe",
+                device,
+                run_dir,
+                lambda: probe_stage(
+                    cfg,
+                    checkpoints=checkpoints,
+                    dataset=dataset,
+                    run_dir=run_dir,
+                    device=device,
+                    state=state,
+                    control=control,
+                ),
+            )
+        except ConfigError as error:
+            raise blame_cache_entry(error, state) from None
         state.probe_complete = True
         state.save()
     timings["probe_s"] = time.perf_counter() - start

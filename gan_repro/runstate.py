@@ -98,6 +98,7 @@ class RunState:
     train_complete: bool = False
     probe_units_done: list[list[Any]] = field(default_factory=list)  # [snapshot epoch, swept sigma or None]
     probe_complete: bool = False
+    train_cache_entry: str | None = None  # the cache entry the snapshots were copied from, if they were
 
     @classmethod
     def load(cls, path: Path) -> RunState | None:
@@ -109,6 +110,7 @@ class RunState:
             return cls(
                 path=Path(path),
                 **{k: data[k] for k in ("status", "train_complete", "probe_units_done", "probe_complete")},
+                train_cache_entry=data.get("train_cache_entry"),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise ConfigError("resume", f"{path} is unreadable ({error}); use a new hydra.run.dir") from None
