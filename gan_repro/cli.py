@@ -37,6 +37,7 @@ from gan_repro.runstate import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_NONFINITE,
+    LOCK_NAME,
     Interrupted,
     NonFiniteError,
     StopFlag,
@@ -130,8 +131,8 @@ def share_machine(cfg: DictConfig) -> None:
 def remove_debris(run_dir: Path) -> bool:
     """A single run refused before any work (no state.json) leaves nothing behind: Hydra's .hydra/ and
     log.txt go, then the folder and an emptied date folder of outputs/runs/. Returns whether it did."""
-    if (run_dir / "state.json").exists() or not run_dir.is_dir():
-        return False
+    if (run_dir / "state.json").exists() or (run_dir / LOCK_NAME).exists() or not run_dir.is_dir():
+        return False  # a run's folder (perhaps another run's, working in it now): kept
     shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
     (run_dir / "log.txt").unlink(missing_ok=True)
     for folder in (run_dir, run_dir.parent):  # rmdir only removes an empty folder

@@ -58,7 +58,9 @@ class CSVLogger:
         self.pending: list[dict[str, Any]] = []
         is_new = not self.path.exists() or self.path.stat().st_size == 0
         self.handle = open(self.path, "a", newline="")
-        self.writer = csv.DictWriter(self.handle, fieldnames=self.fieldnames)
+        self.writer = csv.DictWriter(  # LF, as the rows keep_rows rewrites on resume (csv's default is CRLF)
+            self.handle, fieldnames=self.fieldnames, lineterminator="\n"
+        )
         if is_new:
             self.writer.writeheader()
             self.handle.flush()

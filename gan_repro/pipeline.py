@@ -28,7 +28,14 @@ from gan_repro.plot import draw_figures, draw_samples_figure
 from gan_repro.prepare import build_dataset
 from gan_repro.probe import probe
 from gan_repro.report import format_claim, write_summary
-from gan_repro.runstate import Interrupted, NonFiniteError, RunControl, RunState, StopFlag
+from gan_repro.runstate import (
+    Interrupted,
+    NonFiniteError,
+    RunControl,
+    RunState,
+    StopFlag,
+    run_folder_lock,
+)
 from gan_repro.train import train
 
 log = logging.getLogger(__name__)
@@ -60,7 +67,17 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
             f"{run_dir} already holds a run; rerun with resume=true to continue it, "
             "or choose another hydra.run.dir",
         )
-    saved = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=True)
+    try:
+        saved = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=True)
+        if not isinstance(saved, dict):
+            raise ValueError("not a mapping of settings")
+    except Exception as error:  # missing, garbled YAML, or not a config at all
+        first = (str(error).strip().splitlines() or [error.__class__.__name__])[0][:160]
+        raise ConfigError(
+            "resume",
+            f"{run_dir / 'config.yaml'} is missing or unreadable ({first}), so this run cannot be checked "
+            "and continued; choose another hydra.run.dir",
+        ) from None
     current = OmegaConf.to_container(cfg, resolve=True)
     differing = sorted(
         key
@@ -272,12 +289,21 @@ def run_settings(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
 
 
 def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict[str, Any]:
-    """Train, probe and plot into run_dir, continuing what an earlier run there left; returns the summary."""
-    # Step 1: check every setting before anything is written or trained; seed; open the run folder.
-    device = check_config(cfg)
-    seed_everything(cfg.seed)
+    """Train, probe and plot into run_dir, continuing what an earlier run there left; returns the summary.
+    The run holds run_dir's lock throughout: a second run into the same folder is refused."""
+    device = check_config(cfg)  # every setting, before anything is written
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    with run_folder_lock(run_dir):
+        return run_locked(cfg, run_dir, device, stop=stop)
+
+
+def run_locked(
+    cfg: DictConfig, run_dir: Path, device: torch.device, *, stop: StopFlag | None = None
+) -> dict[str, Any]:
+    """run(), once the settings are checked and the folder is locked."""
+    # Step 1: seed; open the run folder.
+    seed_everything(cfg.seed)
     state = open_run(cfg, run_dir)
     log.info("run folder %s, device %s, %d CPU threads", run_dir, device, torch.get_num_threads())
     if cfg.get("lab") is not None:  # a theory-lab experiment (experiment=lab_*) instead of the GAN pipeline

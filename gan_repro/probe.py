@@ -281,7 +281,7 @@ def probe(
         for epoch in sorted(checkpoints)
         for schedule, sweep in probe_noises(probe_cfg, noise_cfg)
     ]
-    if state is not None and state.probe_units_done:
+    if state is not None and path.exists():  # even before the first probe is done: its rows are dropped
         keep_finished_units(path, state, units)
     progress = control.progress(len(units) * probe_cfg.iterations, desc="probe")
     loaded: dict[int, nn.Module] = {}
