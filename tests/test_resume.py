@@ -135,7 +135,7 @@ def test_resume_refuses_other_settings_and_resume_false(reference: Path, tmp_pat
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-# ----------------------------------------------------------------------------- kills anywhere, one run per folder
+# ------------------------------------------------------------------- kills anywhere, one run per folder
 # 2 epochs of 28 iterations, last.pt every 10, two probes of 16 iterations, every row written at once.
 KILLABLE = [
     o
