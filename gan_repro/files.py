@@ -31,10 +31,13 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
     The file gets the mode a plain open() would give (0666 less the umask), not the temporary file's 0600,
     so co-authors and a shared cache_dir can read it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        )
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
     try:
         os.fchmod(handle.fileno(), 0o666 & ~current_umask())
         with handle:
@@ -42,6 +45,9 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(handle.name, path)
+    except OSError as error:  # a full disk, a read-only place: name the file meant, not the temporary one
+        Path(handle.name).unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
@@ -115,10 +121,15 @@ def write_json(path: Path, data: Any) -> Path:
 
 
 def save_torch(path: Path, data: Any) -> Path:
-    """Atomically torch.save a dict of tensors and plain values (loadable with weights_only=True)."""
+    """Atomically torch.save a dict of tensors and plain values (loadable with weights_only=True). It is
+    serialized in memory first, so a full disk is an OSError naming the file, not torch's RuntimeError."""
+    import io
+
     import torch
 
-    return atomic_write(path, lambda handle: torch.save(data, handle))
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    return atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
 
 
 def image_grid(images: torch.Tensor, *, columns: int = 8, padding: int = 2) -> np.ndarray:

@@ -315,18 +315,25 @@ def run_locked(
     control = RunControl(stop=stop or StopFlag(), on_nonfinite=cfg.on_nonfinite, quiet=cfg.quiet)
     try:
         run_stages(cfg, run_dir, state, device, control, timings)
-    except (Interrupted, NonFiniteError) as error:
+    except (Interrupted, NonFiniteError, OSError) as error:
         state.status = "interrupted" if isinstance(error, Interrupted) else "failed"
-        state.save()
-        write_json(
-            run_dir / "summary.json",
-            {
-                **settings,
-                "status": state.status,
-                "stopped_at": str(error),
-                "state": {"train_complete": state.train_complete, "probe_units_done": state.probe_units_done},
-            },
-        )
+        try:  # on a full disk these may fail too: state.json then still says running, which resumes alike
+            state.save()
+            write_json(
+                run_dir / "summary.json",
+                {
+                    **settings,
+                    "status": state.status,
+                    "stopped_at": str(error),
+                    "state": {
+                        "train_complete": state.train_complete,
+                        "probe_units_done": state.probe_units_done,
+                    },
+                },
+            )
+        except OSError:
+            if not isinstance(error, OSError):
+                raise
         raise
 
     # Step 3: summary.json (and noise.csv), then the figures, from the CSVs alone.

@@ -202,9 +202,37 @@ def prepared_dataset(cfg: DictConfig, *, num_workers: int = 2) -> TensorImages:
     return dataset
 
 
+def warn_small_images(cfg: DictConfig, *, sample: int = 200) -> None:
+    """One warning line when source images (up to `sample` of them, evenly spread) are smaller than
+    dataset.image_size: they are upscaled, which invents no detail (a 1x1 image becomes a flat square)."""
+    from PIL import Image
+
+    root = Path(str(cfg.root)).expanduser()
+    folder = root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
+    paths = list_images(folder, cfg.get("max_images"))
+    picked = paths[:: max(1, len(paths) // sample)][:sample]
+    small = []
+    for path in picked:
+        try:
+            with Image.open(path) as image:
+                if min(image.size) < int(cfg.image_size):
+                    small.append((min(image.size), image.size, path))
+        except Exception:  # unreadable images follow dataset.bad_images when decoded
+            continue
+    if small:
+        _, size, path = min(small, key=lambda item: item[0])
+        log.warning(
+            "data: %d of %d images checked are smaller than dataset.image_size=%d and are upscaled "
+            "(smallest %dx%d: %s)",
+            len(small), len(picked), int(cfg.image_size), size[0], size[1], path,
+        )  # fmt: skip
+
+
 def build_dataset(cfg: DictConfig) -> Dataset:
     """The dataset a run uses, from its `dataset` node (checked by config.check_dataset): images in [-1, 1]
     at cfg.image_size. File datasets with dataset.prepare=true come from their prepared uint8 array."""
+    if cfg.name in ("image_folder", "celeba"):
+        warn_small_images(cfg)
     if cfg.name in FILE_DATASETS and cfg.get("prepare"):
         return prepared_dataset(cfg)
     dataset = read_dataset(cfg)

@@ -1,7 +1,8 @@
 """A run's progress on disk (state.json), stop requests from signals, and checks that keep a run honest.
 
-Exit codes of `gan-repro`: 0 done, 1 Hydra's own errors, 2 bad input, 3 a non-finite value,
-75 interrupted by SIGINT/SIGTERM with its state saved (rerun the same command to resume).
+Exit codes of `gan-repro`: 0 done, 1 Hydra's own errors, 2 bad input, 3 a non-finite value, 74 a file
+could not be written (a full disk, a read-only place; the state is saved), 75 interrupted by SIGINT/SIGTERM
+with its state saved (rerun the same command to resume).
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from gan_repro.files import atomic_write, write_json
 
 log = logging.getLogger(__name__)
 
-EXIT_BAD_INPUT, EXIT_NONFINITE, EXIT_INTERRUPTED = 2, 3, 75
+EXIT_BAD_INPUT, EXIT_NONFINITE, EXIT_STORAGE, EXIT_INTERRUPTED = (
+    2,
+    3,
+    74,
+    75,
+)  # 74: a full disk, a read-only place
 
 
 class Interrupted(Exception):
