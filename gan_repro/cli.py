@@ -247,8 +247,13 @@ def main() -> None:
         sys.exit(EXIT_BAD_INPUT)
     sys.argv += unique_folder_override(arguments)
     check_output_folder(sys.argv[1:])
-    hydra_main()
     sweep = sweep_folder(sys.argv[1:])
+    try:
+        hydra_main()
+    except SystemExit as stopped:  # a job of a basic-launcher sweep was interrupted: it ends the sweep
+        if sweep is not None and stopped.code == EXIT_INTERRUPTED:
+            print(f"sweep: stopped; resume it all: {sweep_resume_command(sweep)}", file=sys.stderr)
+        raise
     if sweep is not None and sweep.is_dir():  # a sweep: say which jobs finished, and fail if any did not
         from gan_repro.aggregate import job_statuses
 
@@ -262,7 +267,15 @@ def main() -> None:
         for folder, status in unfinished.items():
             print(f"error: job {folder}: {status}", file=sys.stderr)
         if unfinished:
+            print(f"sweep: to resume the whole sweep: {sweep_resume_command(sweep)}", file=sys.stderr)
             sys.exit(1)
+
+
+def sweep_resume_command(sweep: Path) -> str:
+    """The command that resumes every job of a sweep: the same arguments with the same hydra.sweep.dir
+    (finished jobs only redraw, interrupted ones continue, unstarted ones start)."""
+    kept = [a for a in sys.argv[1:] if not a.lstrip("+").startswith("hydra.sweep.dir=")]
+    return shlex.join(["gan-repro", *kept, f"hydra.sweep.dir={sweep.absolute()}"])
 
 
 # ----------------------------------------------------------------------------- gan-repro-plot
