@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import gan_repro
 from gan_repro.data import FILE_DATASETS
-from gan_repro.files import file_lock, write_json
+from gan_repro.files import content_digest, file_lock, sha256_file, write_json
 from gan_repro.noise import stage_schedule
 from gan_repro.prepare import source_fingerprint
 from gan_repro.probe import use_batched_backward
@@ -56,30 +57,46 @@ NOT_DATA_KEYS = (
 
 
 def code_version() -> str:
-    """A hash of the package version and of every source file the package ships, found by walking it (no
-    hand-kept list of the modules that decide the numbers: a change anywhere makes new keys)."""
+    """A hash of the package version and of every file the package ships (its modules, the lab, a wheel's
+    conf/), found by walking it (no hand-kept list of the modules that decide the numbers: a change anywhere
+    makes new keys)."""
     package = Path(gan_repro.__file__).parent
     digest = hashlib.sha256(gan_repro.__version__.encode())
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
+            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def dataset_fingerprint(dataset_cfg: DictConfig) -> dict[str, Any]:
-    """What identifies the dataset's files: their count, bytes and newest modification (none for digits)."""
+NUMERIC_PACKAGES = ("torch", "numpy", "scipy", "Pillow", "scikit-learn")  # their versions decide numbers too
+
+
+def package_versions() -> dict[str, str]:
+    """The installed versions of the packages whose arithmetic or decoding the results depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in NUMERIC_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "absent"
+    versions["torch"] = torch.__version__  # the build (+cpu, +cu121) as well as the release
+    return versions
+
+
+def dataset_fingerprint(dataset_cfg: DictConfig, store: Path | None = None) -> dict[str, Any]:
+    """What identifies the dataset's files: each file's content hash (remembered in `store` by path, size,
+    mtime and ctime); for the bundled digits, the scikit-learn version that ships them."""
     if dataset_cfg.name == "digits":
         import sklearn
 
         return {"bundled_with": f"scikit-learn {sklearn.__version__}"}
     root = Path(str(dataset_cfg.root)).expanduser()
     if dataset_cfg.name in FILE_DATASETS:
-        return source_fingerprint(dataset_cfg)
-    stats = [path.stat() for path in sorted(root.rglob("*")) if path.is_file()]
-    return {
-        "files": len(stats),
-        "bytes": sum(s.st_size for s in stats),
-        "newest_mtime_ns": max((s.st_mtime_ns for s in stats), default=0),
-    }
+        return source_fingerprint(dataset_cfg, store)
+    paths = [path for path in sorted(root.rglob("*")) if path.is_file() and not path.name.endswith(".part")]
+    return content_digest(paths, root=root, store=store)
 
 
 def cpu_threads(device: torch.device) -> int | None:
@@ -102,11 +119,12 @@ def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     return {
         "stage": "train",
         "code": code_version(),
-        "torch": torch.__version__,
+        "versions": package_versions(),
         "device": device.type,
         "cpu_threads": cpu_threads(device),
         "dataset": dataset,
-        "files": dataset_fingerprint(cfg.dataset),
+        "files": dataset_fingerprint(cfg.dataset, Path(str(cfg.cache_dir)).expanduser() / "file-hashes.json"),
+        "on_nonfinite": cfg.on_nonfinite,  # a warn run keeps NaN rows that a stop run refuses
         "model": plain(cfg.model),
         "loss": plain(cfg.loss),
         "noise": repr(stage_schedule(cfg.noise, "train")),
@@ -145,6 +163,7 @@ def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
         "noise": repr(stage_schedule(cfg.noise, "probe")),
         "clip_sigmas": cfg.noise.clip_sigmas,
         "seed": cfg.seed,
+        "on_nonfinite": cfg.on_nonfinite,
         "channels_last": cfg.performance.channels_last,
         "cpu_threads": cpu_threads(device),
     }
@@ -173,7 +192,11 @@ def link_or_copy(source: Path, target: Path) -> None:
 
 
 class StageEntry:
-    """One stage's cache entry: look it up, copy it into a run folder, or publish a run folder's files."""
+    """One stage's cache entry: look it up, copy it into a run folder, or publish a run folder's files.
+
+    manifest.json lists every file of the entry with its size and SHA-256; each reuse checks them all. An
+    entry that fails the check (edited, torn, truncated, missing a file) is moved aside as
+    `<key>.damaged-<time>`, logged in one line, and computed again: it is never copied into a run."""
 
     def __init__(self, root: Path, stage: str, inputs: dict[str, Any]):
         self.stage, self.inputs, self.key = stage, inputs, key_of(inputs)
@@ -185,8 +208,11 @@ class StageEntry:
 
     @contextmanager
     def locked(self) -> Iterator[StageEntry]:
-        """Hold the entry's lock: concurrent jobs with the same key wait here while one computes it."""
+        """Hold the entry's lock: concurrent jobs with the same key wait here while one computes it. Staging
+        folders a killed job left for this key are removed first (no one else can be writing them)."""
         with file_lock(self.folder.parent / f".{self.key}.lock"):
+            for staging in self.folder.parent.glob(f".{self.key}.*.tmp"):
+                shutil.rmtree(staging, ignore_errors=True)
             yield self
 
     def files(self, folder: Path) -> list[Path]:
@@ -195,26 +221,92 @@ class StageEntry:
             path.relative_to(folder) for pattern in STAGE_FILES[self.stage] for path in folder.glob(pattern)
         )
 
+    def damage(self) -> str | None:
+        """None when every file the manifest lists is there with its size and SHA-256, else what is wrong."""
+        try:
+            manifest = json.loads((self.folder / "manifest.json").read_text())
+            listed = manifest["files"]
+            if manifest.get("key") != self.key or not isinstance(listed, dict) or not listed:
+                return "its manifest.json is not this entry's"
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return f"its manifest.json is unreadable ({error.__class__.__name__})"
+        for relative, expected in sorted(listed.items()):
+            path = self.folder / relative
+            try:
+                if path.stat().st_size != expected["size"]:
+                    return f"{relative} has {path.stat().st_size} bytes, not {expected['size']}"
+                if sha256_file(path) != expected["sha256"]:
+                    return f"{relative} differs from its SHA-256 in manifest.json"
+            except OSError as error:
+                return f"{relative} cannot be read ({error.strerror or error})"
+            except (KeyError, TypeError):
+                return "its manifest.json is not this entry's"
+        return None
+
+    def move_aside(self, why: str) -> Path:
+        """Rename the entry to <key>.damaged-<time> (kept for inspection), and say so in one line."""
+        target = self.folder.with_name(f"{self.key}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        try:
+            os.replace(self.folder, target)
+        except OSError:  # a read-only cache: the entry stays, but is still not used
+            target = self.folder
+        log.warning(
+            "cache: %s entry %s is damaged (%s); moved aside to %s, computing it again",
+            self.stage, self.folder, why, target.name,
+        )  # fmt: skip
+        return target
+
     def restore(self, run_dir: Path) -> bool:
-        """Put a complete entry's files into run_dir (checkpoints and samples hard-linked); False if none."""
+        """Put a complete, verified entry's files into run_dir (checkpoints and samples hard-linked); False if
+        there is none, or it was damaged (then it is moved aside)."""
         if not self.complete:
             return False
-        for relative in self.files(self.folder):
-            link_or_copy(self.folder / relative, run_dir / relative)
+        why = self.damage()
+        if why is not None:
+            self.move_aside(why)
+            return False
+        listed = json.loads((self.folder / "manifest.json").read_text())["files"]
+        for relative in sorted(listed):
+            link_or_copy(self.folder / relative, Path(run_dir) / relative)
         return True
 
     def publish(self, run_dir: Path) -> None:
-        """Copy run_dir's stage files into the cache: a temporary folder renamed into place, manifest last."""
+        """Copy run_dir's stage files into the cache: a temporary folder renamed into place, manifest last.
+        A cache that cannot be written (full, read-only) costs only the reuse: the run goes on, and no
+        staging folder is left behind."""
         staging = self.folder.with_name(f".{self.key}.{os.getpid()}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        for relative in self.files(run_dir):
-            link_or_copy(run_dir / relative, staging / relative)
-        shutil.rmtree(self.folder, ignore_errors=True)  # an incomplete entry left by a killed job
-        os.replace(staging, self.folder)
-        write_json(
-            self.folder / "manifest.json",
-            {"stage": self.stage, "key": self.key, "inputs": self.inputs, "from_run": str(run_dir)},
-        )
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            listed = {}
+            for relative in self.files(run_dir):
+                link_or_copy(run_dir / relative, staging / relative)
+                listed[str(relative)] = {
+                    "size": (staging / relative).stat().st_size,
+                    "sha256": sha256_file(staging / relative),
+                }
+            shutil.rmtree(self.folder, ignore_errors=True)  # an incomplete or damaged entry left by a job
+            os.replace(staging, self.folder)
+            write_json(
+                self.folder / "manifest.json",
+                {
+                    "stage": self.stage,
+                    "key": self.key,
+                    "inputs": self.inputs,
+                    "from_run": str(run_dir),
+                    "files": listed,
+                },
+            )
+        except OSError as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not (self.folder / "manifest.json").is_file():
+                shutil.rmtree(self.folder, ignore_errors=True)
+            log.warning(
+                "cache: could not store the %s results in %s (%s: %s); the run goes on without caching them",
+                self.stage, self.folder, error.filename or self.folder, error.strerror or error,
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
 
 class NoCache:

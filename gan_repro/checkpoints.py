@@ -3,6 +3,7 @@ checks it. Loaded as weights only (nothing in the file is executed), refused unl
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from gan_repro.errors import ConfigError
 from gan_repro.files import save_torch
 from gan_repro.models import build_generator
+
+REFUSED = "not a gan-repro checkpoint, or unsafe to load: refused"  # never torch's weights_only advice
 
 
 def model_signature(model_cfg: DictConfig, dataset_cfg: DictConfig) -> dict[str, Any]:
@@ -57,8 +60,11 @@ def load_checkpoint(
     refused with a ConfigError naming `setting` and ending in `advice`."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a torn, foreign or malicious file
-        raise ConfigError(setting, f"cannot load {path}: {error.__class__.__name__}: {error}") from None
+    except pickle.UnpicklingError:  # weights_only refused what the file asks to build: foreign or malicious
+        raise ConfigError(setting, f"{path}: {REFUSED}") from None
+    except Exception as error:  # a torn or foreign file; torch's text can run over many lines
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        raise ConfigError(setting, f"cannot load {path}: {error.__class__.__name__}: {first}") from None
     if not isinstance(state, dict) or any(key not in state for key in needs):
         raise ConfigError(
             setting, f"{path} is not a gan-repro checkpoint (no {' or '.join(needs) or 'dict'} entry)"

@@ -29,7 +29,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from gan_repro.config import check_dataset, compose, config_dir
+from gan_repro.config import (
+    check_dataset,
+    compose,
+    config_dir,
+    unknown_added_key,
+    writable_folder_problem,
+)
 from gan_repro.errors import ConfigError
 from gan_repro.pipeline import run
 from gan_repro.report import saved_config, saved_plot_settings
@@ -37,6 +43,8 @@ from gan_repro.runstate import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_NONFINITE,
+    EXIT_STORAGE,
+    LOCK_NAME,
     Interrupted,
     NonFiniteError,
     StopFlag,
@@ -58,8 +66,20 @@ def report_error(message: str, run_dir: Path | None = None) -> None:
     """One line on stderr, and the same line in the run's log.txt."""
     print(f"error: {message}", file=sys.stderr)
     if run_dir is not None and run_dir.is_dir():
-        with open(run_dir / "log.txt", "a") as handle:
-            handle.write(f"error: {message}\n")
+        try:
+            with open(run_dir / "log.txt", "a") as handle:
+                handle.write(f"error: {message}\n")
+        except OSError:  # a full disk or a read-only folder: stderr has it
+            pass
+
+
+def storage_line(error: OSError) -> str:
+    """A file-system failure as one line: the path, the cause, and that the run can be resumed."""
+    where = error.filename or "a file"
+    return (
+        f"{where}: {error.strerror or error}; the run's state is saved: free some space or fix the place, "
+        "then rerun the same command to resume"
+    )
 
 
 def composed(overrides: Sequence[str]) -> DictConfig:
@@ -130,8 +150,8 @@ def share_machine(cfg: DictConfig) -> None:
 def remove_debris(run_dir: Path) -> bool:
     """A single run refused before any work (no state.json) leaves nothing behind: Hydra's .hydra/ and
     log.txt go, then the folder and an emptied date folder of outputs/runs/. Returns whether it did."""
-    if (run_dir / "state.json").exists() or not run_dir.is_dir():
-        return False
+    if (run_dir / "state.json").exists() or (run_dir / LOCK_NAME).exists() or not run_dir.is_dir():
+        return False  # a run's folder (perhaps another run's, working in it now): kept
     shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
     (run_dir / "log.txt").unlink(missing_ok=True)
     for folder in (run_dir, run_dir.parent):  # rmdir only removes an empty folder
@@ -151,7 +171,13 @@ class HELP_FORMAT(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptio
 EXIT_CODES: dict[type, tuple[int, Callable[[BaseException], str]]] = {  # error -> (exit code, its line)
     ConfigError: (EXIT_BAD_INPUT, lambda error: f"{error} (debug=true shows the traceback)"),
     NonFiniteError: (EXIT_NONFINITE, lambda error: f"on_nonfinite: {error}"),
+    OSError: (EXIT_STORAGE, storage_line),  # a full disk, a read-only place (and their subclasses)
 }
+
+
+def known_error(error: BaseException) -> tuple[int, Callable[[BaseException], str]] | None:
+    """The exit code and line of an error we expect (its class or a parent in EXIT_CODES), else None."""
+    return next((known for kind, known in EXIT_CODES.items() if isinstance(error, kind)), None)
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
@@ -162,6 +188,7 @@ def hydra_main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     show_traceback = cfg.get("debug") is True or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    logging.raiseExceptions = show_traceback  # a log.txt on a full disk: no "--- Logging error ---" pages
     share_machine(cfg)
     try:
         with StopFlag().installed() as stop:
@@ -171,7 +198,7 @@ def hydra_main(cfg: DictConfig) -> None:
         report_error(f"interrupted at {error}; state saved. To resume: {command}", run_dir)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as error:
-        known = next((entry for kind, entry in EXIT_CODES.items() if isinstance(error, kind)), None)
+        known = known_error(error)
         if show_traceback or (known is None and not multirun):
             raise
         if known is None:
@@ -186,6 +213,22 @@ def hydra_main(cfg: DictConfig) -> None:
         sys.exit(code)
 
 
+def check_output_folder(arguments: list[str]) -> None:
+    """hydra.run.dir (or hydra.sweep.dir) must be a folder we can write, or one we can create: else one line
+    and exit 2, before Hydra tries to make it (and prints a traceback)."""
+    if any(argument in ("--cfg", "-c", "--help", "-h", "--info", "--hydra-help") for argument in arguments):
+        return
+    multirun = any(argument in ("-m", "--multirun") for argument in arguments)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    values = [a.split("=", 1)[1] for a in arguments if a.lstrip("+").startswith(f"{key}=")]
+    if not values:
+        return
+    problem = writable_folder_problem(Path(values[-1]).expanduser().absolute())
+    if problem is not None:
+        report_error(f"{key}: {problem}; choose another {key}")
+        sys.exit(EXIT_BAD_INPUT)
+
+
 def main() -> None:
     """gan-repro [KEY=VALUE ...]: Figures 1-3 of Arjovsky & Bottou (2017). See conf/config.yaml."""
     arguments = sys.argv[1:]
@@ -195,9 +238,22 @@ def main() -> None:
         except ConfigError as error:
             report_error(str(error))
             sys.exit(EXIT_BAD_INPUT)
+    unknown = unknown_added_key(arguments)
+    if unknown is not None:
+        report_error(
+            f"{unknown}: unknown key (added with +{unknown}=...); every key is listed in conf/config.yaml, "
+            "and gan-repro --cfg job shows the composed config"
+        )
+        sys.exit(EXIT_BAD_INPUT)
     sys.argv += unique_folder_override(arguments)
-    hydra_main()
+    check_output_folder(sys.argv[1:])
     sweep = sweep_folder(sys.argv[1:])
+    try:
+        hydra_main()
+    except SystemExit as stopped:  # a job of a basic-launcher sweep was interrupted: it ends the sweep
+        if sweep is not None and stopped.code == EXIT_INTERRUPTED:
+            print(f"sweep: stopped; resume it all: {sweep_resume_command(sweep)}", file=sys.stderr)
+        raise
     if sweep is not None and sweep.is_dir():  # a sweep: say which jobs finished, and fail if any did not
         from gan_repro.aggregate import job_statuses
 
@@ -211,7 +267,15 @@ def main() -> None:
         for folder, status in unfinished.items():
             print(f"error: job {folder}: {status}", file=sys.stderr)
         if unfinished:
+            print(f"sweep: to resume the whole sweep: {sweep_resume_command(sweep)}", file=sys.stderr)
             sys.exit(1)
+
+
+def sweep_resume_command(sweep: Path) -> str:
+    """The command that resumes every job of a sweep: the same arguments with the same hydra.sweep.dir
+    (finished jobs only redraw, interrupted ones continue, unstarted ones start)."""
+    kept = [a for a in sys.argv[1:] if not a.lstrip("+").startswith("hydra.sweep.dir=")]
+    return shlex.join(["gan-repro", *kept, f"hydra.sweep.dir={sweep.absolute()}"])
 
 
 # ----------------------------------------------------------------------------- gan-repro-plot

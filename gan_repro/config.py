@@ -10,6 +10,7 @@ modules that implement them (data, models, losses, noise, report), so no list is
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,30 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
         GlobalHydra.instance().clear()
 
 
+def unknown_added_key(arguments: Sequence[str]) -> str | None:
+    """The first key that a `+key=value` (or `++key=value`) override adds although no config has it: Hydra
+    would accept it silently, and nothing reads it. None when every added key is known."""
+    added = [
+        a.lstrip("+").split("=", 1)[0]
+        for a in arguments
+        if a.startswith("+") and "=" in a and not a.lstrip("+").startswith("hydra")
+    ]
+    added = [key for key in added if "/" not in key]  # +group=option picks a config, not a key
+    if not added:
+        return None
+    plain = [
+        a
+        for a in arguments
+        if not a.startswith(("-", "+", "hydra.")) and "=" in a and "," not in a.split("=", 1)[1]
+    ]
+    try:
+        base = compose(plain)
+    except Exception:  # Hydra reports the bad override itself
+        return None
+    missing = object()
+    return next((key for key in added if OmegaConf.select(base, key, default=missing) is missing), None)
+
+
 # ----------------------------------------------------------------------------- rules
 @dataclass(frozen=True)
 class Rule:
@@ -75,12 +100,25 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def whole(minimum: int | None = 1) -> Rule:
-    """A whole number (not a bool, not a float), at least `minimum` unless None."""
-    return Rule(
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and (minimum is None or v >= minimum),
-        "a whole number" + (f" >= {minimum}" if minimum is not None else ""),
-    )
+def whole(minimum: int | None = 1, maximum: int | None = None, *, optional: bool = False) -> Rule:
+    """A whole number (not a bool, not a float), at least `minimum` unless None, at most `maximum` unless
+    None; null too if optional."""
+
+    def accepts(v: Any) -> bool:
+        if optional and v is None:
+            return True
+        return (
+            isinstance(v, int)
+            and not isinstance(v, bool)
+            and (minimum is None or v >= minimum)
+            and (maximum is None or v <= maximum)
+        )
+
+    if maximum is not None:
+        expects = f"a whole number in {minimum}..{maximum}"
+    else:
+        expects = "a whole number" + (f" >= {minimum}" if minimum is not None else "")
+    return Rule(accepts, ("null or " if optional else "") + expects)
 
 
 def number(
@@ -153,8 +191,10 @@ def sigmas() -> Rule:
 
 
 BETA = number(low=0.0, high=1.0, low_inclusive=True)  # Adam's betas, in [0, 1)
+SEED_MAX = 2**32 - 1  # numpy's seeds stop here; torch's derived seeds (seed + 1000 * epoch) stay in range
+IMAGE_SIZE_MAX = 1024  # 16x the paper's 64; larger sizes are refused before anything is allocated
 RULES: dict[str, Rule] = {
-    "seed": whole(minimum=None),  # any whole number; seeds torch, the data order and every noise batch
+    "seed": whole(0, SEED_MAX),  # seeds torch, the data order and every noise batch (seed + 1000 * epoch)
     "quiet": flag(),
     "debug": flag(),
     "resume": flag(),
@@ -163,7 +203,8 @@ RULES: dict[str, Rule] = {
         DATASET_NAMES, "!unknown dataset '{value}'; choose one of " + ", ".join(DATASET_NAMES)
     ),
     "dataset.channels": choice((1, 3)),
-    "dataset.image_size": whole(),
+    "dataset.image_size": whole(1, IMAGE_SIZE_MAX),  # and what fits in memory: check_memory
+    "dataset.max_images": whole(1, optional=True),  # file datasets: the first N files; null = all
     "dataset.heldout_fraction": number(high=0.5, high_inclusive=True),  # held out at least this share
     "dataset.heldout_minimum": whole(minimum=0),
     "dataset.heldout_seed": whole(minimum=None),
@@ -296,8 +337,70 @@ def check_snapshots(cfg: DictConfig) -> None:
         raise ConfigError("train.snapshot_epochs", f"has repeated epochs: {list(snapshots)}")
 
 
+IN_MEMORY_IMAGES = {"digits": 1797, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(cfg: DictConfig) -> None:
+    """A dataset held in memory as float32 at dataset.image_size must fit in half of this machine's memory
+    (dataset.image_size=4096 on the digits would ask for 120 GB)."""
+    count = IN_MEMORY_IMAGES.get(cfg.dataset.name)
+    memory = physical_memory()
+    if count is None or memory is None:
+        return
+    size, channels = int(cfg.dataset.image_size), int(cfg.dataset.channels)
+    needed = count * channels * size * size * 4
+    if needed > memory // 2:
+        raise ConfigError(
+            "dataset.image_size",
+            f"{size} would hold {count} {cfg.dataset.name} images of {channels}x{size}x{size} in memory: "
+            f"{needed / 1e9:.1f} GB, more than half of this machine's {memory / 1e9:.1f} GB; "
+            "use a smaller size",
+        )
+
+
+def writable_folder_problem(path: Path) -> str | None:
+    """None when path is a folder we can write in, or could be created as one; else why not."""
+    if path.exists():
+        if not path.is_dir():
+            return f"{path} is a file, not a folder"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"{path} is not writable (read-only or no permission)"
+        return None
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is a file, not a folder, so {path} cannot be created"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{path} cannot be created: {parent} is not writable (read-only or no permission)"
+    return None
+
+
+def check_cache_dir(cfg: DictConfig) -> None:
+    """cache_dir (and dataset.prepared_root, when a file dataset is prepared) must be folders we can write."""
+    places = []
+    if cfg.get("cache"):
+        places.append(("cache_dir", cfg.get("cache_dir")))
+    if cfg.dataset.get("prepare") and cfg.dataset.get("prepared_root"):
+        places.append(("dataset.prepared_root", cfg.dataset.prepared_root))
+    for setting, value in places:
+        problem = writable_folder_problem(Path(str(value)).expanduser())
+        if problem is not None:
+            raise ConfigError(setting, f"{problem}; point {setting} at a writable folder, or set cache=false")
+
+
 NODE_CHECKS: tuple[Callable[[DictConfig], None], ...] = (
     lambda cfg: check_dataset(cfg.dataset),
+    check_memory,
+    check_cache_dir,
     check_model,
     lambda cfg: check_noise_config(cfg.noise),  # the schedules' kinds and sigmas (noise.py parses them)
     check_snapshots,

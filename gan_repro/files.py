@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -30,10 +31,13 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
     The file gets the mode a plain open() would give (0666 less the umask), not the temporary file's 0600,
     so co-authors and a shared cache_dir can read it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        )
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
     try:
         os.fchmod(handle.fileno(), 0o666 & ~current_umask())
         with handle:
@@ -41,6 +45,9 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(handle.name, path)
+    except OSError as error:  # a full disk, a read-only place: name the file meant, not the temporary one
+        Path(handle.name).unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
@@ -67,16 +74,62 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_digest(paths: list[Path], *, root: Path, store: Path | None = None) -> dict[str, Any]:
+    """What the files hold: their count, bytes and one SHA-256 over each file's name (relative to root) and
+    content hash. Each file's hash is remembered in `store` (a JSON file) by path, size, mtime, ctime and
+    inode, so a rerun hashes only files that changed; a file rewritten with the same size and an old mtime
+    still gets a new ctime, so it is hashed again."""
+    known: dict[str, list] = {}
+    if store is not None:
+        try:
+            known = json.loads(Path(store).read_text())
+        except (OSError, ValueError):
+            known = {}
+    digest, total, changed = hashlib.sha256(), 0, False
+    for path in paths:
+        stat = path.stat()
+        signature = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+        key = str(Path(path).absolute())
+        entry = known.get(key)
+        if isinstance(entry, list) and entry[:4] == signature:
+            file_hash = entry[4]
+        else:
+            file_hash = sha256_file(path)
+            known[key], changed = [*signature, file_hash], True
+        total += stat.st_size
+        digest.update(f"{Path(path).relative_to(root)}\0{file_hash}\n".encode())
+    if changed and store is not None:
+        try:
+            write_json(store, known)
+        except OSError:  # a read-only or full cache: the hashes are computed again next time
+            pass
+    return {"files": len(paths), "bytes": total, "sha256": digest.hexdigest()}
+
+
 def write_json(path: Path, data: Any) -> Path:
     """Atomically write data as indented JSON."""
     return atomic_write(path, lambda handle: handle.write((json.dumps(data, indent=2) + "\n").encode()))
 
 
 def save_torch(path: Path, data: Any) -> Path:
-    """Atomically torch.save a dict of tensors and plain values (loadable with weights_only=True)."""
+    """Atomically torch.save a dict of tensors and plain values (loadable with weights_only=True). It is
+    serialized in memory first, so a full disk is an OSError naming the file, not torch's RuntimeError."""
+    import io
+
     import torch
 
-    return atomic_write(path, lambda handle: torch.save(data, handle))
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    return atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
 
 
 def image_grid(images: torch.Tensor, *, columns: int = 8, padding: int = 2) -> np.ndarray:

@@ -58,7 +58,9 @@ class CSVLogger:
         self.pending: list[dict[str, Any]] = []
         is_new = not self.path.exists() or self.path.stat().st_size == 0
         self.handle = open(self.path, "a", newline="")
-        self.writer = csv.DictWriter(self.handle, fieldnames=self.fieldnames)
+        self.writer = csv.DictWriter(  # LF, as the rows keep_rows rewrites on resume (csv's default is CRLF)
+            self.handle, fieldnames=self.fieldnames, lineterminator="\n"
+        )
         if is_new:
             self.writer.writeheader()
             self.handle.flush()
@@ -75,15 +77,23 @@ class CSVLogger:
         """Write every buffered row and flush the file; returns those rows as Python numbers."""
         rows = rows_to_numbers(self.pending)
         self.pending = []
-        for row in rows:
-            self.writer.writerow({key: format_cell(value) for key, value in row.items()})
-        if rows:
-            self.handle.flush()
+        try:
+            for row in rows:
+                self.writer.writerow({key: format_cell(value) for key, value in row.items()})
+            if rows:
+                self.handle.flush()
+        except OSError as error:  # a full disk: name the CSV (a torn last row is dropped on resume)
+            raise OSError(error.errno, error.strerror or str(error), str(self.path)) from None
         return rows
 
     def close(self) -> None:
-        self.flush()
-        self.handle.close()
+        try:
+            self.flush()
+        finally:
+            try:
+                self.handle.close()
+            except OSError:  # the flush already failed on a full disk
+                pass
 
     def __enter__(self) -> CSVLogger:
         return self

@@ -28,7 +28,14 @@ from gan_repro.plot import draw_figures, draw_samples_figure
 from gan_repro.prepare import build_dataset
 from gan_repro.probe import probe
 from gan_repro.report import format_claim, write_summary
-from gan_repro.runstate import Interrupted, NonFiniteError, RunControl, RunState, StopFlag
+from gan_repro.runstate import (
+    Interrupted,
+    NonFiniteError,
+    RunControl,
+    RunState,
+    StopFlag,
+    run_folder_lock,
+)
 from gan_repro.train import train
 from gan_repro.writeup import write_report
 
@@ -61,7 +68,17 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
             f"{run_dir} already holds a run; rerun with resume=true to continue it, "
             "or choose another hydra.run.dir",
         )
-    saved = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=True)
+    try:
+        saved = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=True)
+        if not isinstance(saved, dict):
+            raise ValueError("not a mapping of settings")
+    except Exception as error:  # missing, garbled YAML, or not a config at all
+        first = (str(error).strip().splitlines() or [error.__class__.__name__])[0][:160]
+        raise ConfigError(
+            "resume",
+            f"{run_dir / 'config.yaml'} is missing or unreadable ({first}), so this run cannot be checked "
+            "and continued; choose another hydra.run.dir",
+        ) from None
     current = OmegaConf.to_container(cfg, resolve=True)
     differing = sorted(
         key
@@ -162,15 +179,37 @@ CACHE_HIT_MESSAGES = {  # what the log says when a stage is copied from the cach
 
 def cached_stage(
     cfg: DictConfig, stage: str, device: torch.device, run_dir: Path, compute: Callable[[], Any]
-) -> None:
-    """Copy the stage's results from the cache when a run with the same inputs made them; else compute them
-    and publish them. Jobs with the same inputs wait on the entry's lock, then reuse it."""
+) -> Path | None:
+    """Copy the stage's results from the cache when a run with the same inputs made them (and they pass
+    their SHA-256 check); else compute them and publish them. Jobs with the same inputs wait on the entry's
+    lock, then reuse it. Returns the cache entry the results were copied from, or None."""
     with stage_entry(cfg, stage, device).locked() as entry:
         if entry.restore(run_dir):
             log.info(CACHE_HIT_MESSAGES[stage], entry.folder)
-            return
+            return entry.folder
         compute()
         entry.publish(run_dir)
+    return None
+
+
+def blame_cache_entry(error: ConfigError, state: RunState) -> ConfigError:
+    """A snapshot that came from the cache and cannot be loaded: name the entry, move it aside, and mark
+    training unfinished, so that a rerun trains again instead of failing the same way."""
+    entry = Path(state.train_cache_entry or "")
+    if error.setting != "checkpoint" or not state.train_cache_entry:
+        return error
+    if entry.is_dir():
+        aside = entry.with_name(f"{entry.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+        try:
+            entry.rename(aside)
+        except OSError:
+            pass
+    state.train_complete, state.train_cache_entry = False, None
+    state.save()
+    return ConfigError(
+        "checkpoint",
+        f"{error.message}; it came from the cache entry {entry}, now moved aside: rerun to train again",
+    )
 
 
 def run_stages(
@@ -194,14 +233,14 @@ def run_stages(
     if state.train_complete:
         log.info("train: done in an earlier run; using its snapshots")
     else:
-        cached_stage(
+        source = cached_stage(
             cfg,
             "train",
             device,
             run_dir,
             lambda: train_stage(cfg, dataset=splits.train, run_dir=run_dir, device=device, control=control),
         )
-        state.train_complete = True
+        state.train_complete, state.train_cache_entry = True, str(source) if source else None
         state.save()
     checkpoints = snapshot_paths(cfg.train.snapshot_epochs, run_dir)
     timings["train_s"] = time.perf_counter() - start
@@ -209,21 +248,24 @@ def run_stages(
     # Step 3: freeze each snapshot, train a fresh D from scratch, measure (finished probes are skipped).
     start = time.perf_counter()
     if not state.probe_complete:
-        cached_stage(
-            cfg,
-            "probe",
-            device,
-            run_dir,
-            lambda: probe_stage(
+        try:
+            cached_stage(
                 cfg,
-                checkpoints=checkpoints,
-                splits=splits,
-                run_dir=run_dir,
-                device=device,
-                state=state,
-                control=control,
-            ),
-        )
+                "probe",
+                device,
+                run_dir,
+                lambda: probe_stage(
+                    cfg,
+                    checkpoints=checkpoints,
+                    splits=splits,
+                    run_dir=run_dir,
+                    device=device,
+                    state=state,
+                    control=control,
+                ),
+            )
+        except ConfigError as error:
+            raise blame_cache_entry(error, state) from None
         state.probe_complete = True
         state.save()
     timings["probe_s"] = time.perf_counter() - start
@@ -274,12 +316,21 @@ def run_settings(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
 
 
 def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict[str, Any]:
-    """Train, probe and plot into run_dir, continuing what an earlier run there left; returns the summary."""
-    # Step 1: check every setting before anything is written or trained; seed; open the run folder.
-    device = check_config(cfg)
-    seed_everything(cfg.seed)
+    """Train, probe and plot into run_dir, continuing what an earlier run there left; returns the summary.
+    The run holds run_dir's lock throughout: a second run into the same folder is refused."""
+    device = check_config(cfg)  # every setting, before anything is written
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    with run_folder_lock(run_dir):
+        return run_locked(cfg, run_dir, device, stop=stop)
+
+
+def run_locked(
+    cfg: DictConfig, run_dir: Path, device: torch.device, *, stop: StopFlag | None = None
+) -> dict[str, Any]:
+    """run(), once the settings are checked and the folder is locked."""
+    # Step 1: seed; open the run folder (a theory-lab experiment checks its own settings first).
+    seed_everything(cfg.seed)
     log.info("run folder %s, device %s, %d CPU threads", run_dir, device, torch.get_num_threads())
     if cfg.get("lab") is not None:  # a theory-lab experiment (experiment=lab_*) instead of the GAN pipeline
         return run_lab(cfg, run_dir, device)
@@ -291,18 +342,25 @@ def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict
     control = RunControl(stop=stop or StopFlag(), on_nonfinite=cfg.on_nonfinite, quiet=cfg.quiet)
     try:
         run_stages(cfg, run_dir, state, device, control, timings)
-    except (Interrupted, NonFiniteError) as error:
+    except (Interrupted, NonFiniteError, OSError) as error:
         state.status = "interrupted" if isinstance(error, Interrupted) else "failed"
-        state.save()
-        write_json(
-            run_dir / "summary.json",
-            {
-                **settings,
-                "status": state.status,
-                "stopped_at": str(error),
-                "state": {"train_complete": state.train_complete, "probe_units_done": state.probe_units_done},
-            },
-        )
+        try:  # on a full disk these may fail too: state.json then still says running, which resumes alike
+            state.save()
+            write_json(
+                run_dir / "summary.json",
+                {
+                    **settings,
+                    "status": state.status,
+                    "stopped_at": str(error),
+                    "state": {
+                        "train_complete": state.train_complete,
+                        "probe_units_done": state.probe_units_done,
+                    },
+                },
+            )
+        except OSError:
+            if not isinstance(error, OSError):
+                raise
         raise
 
     # Step 3: summary.json (and noise.csv), then the figures, from the CSVs alone.

@@ -36,7 +36,7 @@ from gan_repro.data import (
     read_dataset,
 )
 from gan_repro.errors import ConfigError
-from gan_repro.files import file_lock, write_json
+from gan_repro.files import content_digest, file_lock, write_json
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +45,22 @@ TRANSFORM_VERSION = 1  # bump when the decoding or the transform changes: every 
 FORMAT = "gan-repro prepared images"
 
 
-def source_fingerprint(cfg: DictConfig) -> dict[str, Any]:
-    """What identifies the source files' contents cheaply: file count, total bytes, newest modification."""
+def hash_store(cfg: DictConfig) -> Path | None:
+    """Where the source files' content hashes are remembered: next to the prepared arrays' folder."""
+    prepared_root = cfg.get("prepared_root")
+    return Path(str(prepared_root)).expanduser().parent / "file-hashes.json" if prepared_root else None
+
+
+def source_fingerprint(cfg: DictConfig, store: Path | None = None) -> dict[str, Any]:
+    """What identifies the source files' contents: their count, bytes and SHA-256 (each file's hash
+    remembered by path, size, mtime and ctime in `store`, default hash_store(cfg), so reruns are cheap)."""
     root = Path(str(cfg.root)).expanduser()
+    store = store or hash_store(cfg)
     if cfg.name == "lsun":
         data = find_lsun_lmdb(root, cfg.category, cfg.split) / "data.mdb"
-        stat = data.stat()
-        return {"files": 1, "bytes": stat.st_size, "newest_mtime_ns": stat.st_mtime_ns}
+        return content_digest([data], root=root, store=store)
     folder = root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
-    stats = [path.stat() for path in list_images(folder, cfg.get("max_images"))]
-    return {
-        "files": len(stats),
-        "bytes": sum(s.st_size for s in stats),
-        "newest_mtime_ns": max(s.st_mtime_ns for s in stats),
-    }
+    return content_digest(list_images(folder, cfg.get("max_images")), root=root, store=store)
 
 
 def identity(cfg: DictConfig) -> dict[str, Any]:
@@ -106,8 +108,13 @@ def decode_into(
     dataset.as_uint8 = True
     shape = (len(dataset), dataset.channels, dataset.image_size, dataset.image_size)
     output = np.memmap(path, dtype=np.uint8, mode="w+", shape=shape)
-    loader = DataLoader(
-        dataset, batch_size=256, shuffle=False, num_workers=num_workers, collate_fn=collate_images
+    loader = DataLoader(  # its own generator: a DataLoader with workers otherwise draws its base seed from
+        dataset,  # the global torch RNG, and a run that prepares would then train differently from one that
+        batch_size=256,  # reuses the prepared array
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate_images,
+        generator=torch.Generator().manual_seed(0),
     )
     kept, started, reported = 0, time.perf_counter(), 0
     for batch, bad in loader:
@@ -181,8 +188,13 @@ def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
 
 
 def prepared_dataset(cfg: DictConfig, *, num_workers: int = 2) -> TensorImages:
-    """The file dataset cfg names, from its prepared array (made now if needed)."""
-    folder = prepare(cfg, num_workers=num_workers)
+    """The file dataset cfg names, from its prepared array (made now if needed). Preparing never touches the
+    global torch RNG: the run that prepares and the run that reuses train alike."""
+    rng_state = torch.get_rng_state()
+    try:
+        folder = prepare(cfg, num_workers=num_workers)
+    finally:
+        torch.set_rng_state(rng_state)
     dataset = open_prepared(folder)
     if dataset is None:  # removed between the two calls
         raise ConfigError("dataset.prepared_root", f"{folder} vanished while in use; rerun")
@@ -190,9 +202,37 @@ def prepared_dataset(cfg: DictConfig, *, num_workers: int = 2) -> TensorImages:
     return dataset
 
 
+def warn_small_images(cfg: DictConfig, *, sample: int = 200) -> None:
+    """One warning line when source images (up to `sample` of them, evenly spread) are smaller than
+    dataset.image_size: they are upscaled, which invents no detail (a 1x1 image becomes a flat square)."""
+    from PIL import Image
+
+    root = Path(str(cfg.root)).expanduser()
+    folder = root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
+    paths = list_images(folder, cfg.get("max_images"))
+    picked = paths[:: max(1, len(paths) // sample)][:sample]
+    small = []
+    for path in picked:
+        try:
+            with Image.open(path) as image:
+                if min(image.size) < int(cfg.image_size):
+                    small.append((min(image.size), image.size, path))
+        except Exception:  # unreadable images follow dataset.bad_images when decoded
+            continue
+    if small:
+        _, size, path = min(small, key=lambda item: item[0])
+        log.warning(
+            "data: %d of %d images checked are smaller than dataset.image_size=%d and are upscaled "
+            "(smallest %dx%d: %s)",
+            len(small), len(picked), int(cfg.image_size), size[0], size[1], path,
+        )  # fmt: skip
+
+
 def build_dataset(cfg: DictConfig) -> Dataset:
     """The dataset a run uses, from its `dataset` node (checked by config.check_dataset): images in [-1, 1]
     at cfg.image_size. File datasets with dataset.prepare=true come from their prepared uint8 array."""
+    if cfg.name in ("image_folder", "celeba"):
+        warn_small_images(cfg)
     if cfg.name in FILE_DATASETS and cfg.get("prepare"):
         return prepared_dataset(cfg)
     dataset = read_dataset(cfg)

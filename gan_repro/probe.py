@@ -513,7 +513,7 @@ def probe(
     noises = probe_noises(probe_cfg, noise_cfg)
     epochs = sorted(checkpoints) + ([CONTROL_EPOCH] if probe_cfg.control else [])
     units = [(epoch, schedule, sweep) for epoch in epochs for schedule, sweep in noises]
-    if state is not None and state.probe_units_done:
+    if state is not None and path.exists():  # even before the first probe is done: its rows are dropped
         keep_finished_units(path, state, units)
     progress = control.progress(len(units) * probe_cfg.iterations, desc="probe")
     loaded: dict[int, nn.Module] = {}

@@ -1,14 +1,17 @@
 """A run's progress on disk (state.json), stop requests from signals, and checks that keep a run honest.
 
-Exit codes of `gan-repro`: 0 done, 1 Hydra's own errors, 2 bad input, 3 a non-finite value,
-75 interrupted by SIGINT/SIGTERM with its state saved (rerun the same command to resume).
+Exit codes of `gan-repro`: 0 done, 1 Hydra's own errors, 2 bad input, 3 a non-finite value, 74 a file
+could not be written (a full disk, a read-only place; the state is saved), 75 interrupted by SIGINT/SIGTERM
+with its state saved (rerun the same command to resume).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
+import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +27,12 @@ from gan_repro.files import atomic_write, write_json
 
 log = logging.getLogger(__name__)
 
-EXIT_BAD_INPUT, EXIT_NONFINITE, EXIT_INTERRUPTED = 2, 3, 75
+EXIT_BAD_INPUT, EXIT_NONFINITE, EXIT_STORAGE, EXIT_INTERRUPTED = (
+    2,
+    3,
+    74,
+    75,
+)  # 74: a full disk, a read-only place
 
 
 class Interrupted(Exception):
@@ -98,6 +106,7 @@ class RunState:
     train_complete: bool = False
     probe_units_done: list[list[Any]] = field(default_factory=list)  # [snapshot epoch, swept sigma or None]
     probe_complete: bool = False
+    train_cache_entry: str | None = None  # the cache entry the snapshots were copied from, if they were
 
     @classmethod
     def load(cls, path: Path) -> RunState | None:
@@ -109,6 +118,7 @@ class RunState:
             return cls(
                 path=Path(path),
                 **{k: data[k] for k in ("status", "train_complete", "probe_units_done", "probe_complete")},
+                train_cache_entry=data.get("train_cache_entry"),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise ConfigError("resume", f"{path} is unreadable ({error}); use a new hydra.run.dir") from None
@@ -123,16 +133,67 @@ class RunState:
         return [epoch, sweep_sigma] in self.probe_units_done
 
 
+LOCK_NAME = ".lock"  # in a run folder: held by the run working in it
+
+
+@contextmanager
+def run_folder_lock(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on run_dir for the block (one run per folder; a second is refused with a
+    ConfigError), then remove the temporary files a killed run's atomic writes left (`.NAME.*.tmp`)."""
+    import fcntl  # POSIX; the lock goes with its holder, so a killed run's folder is free again
+
+    path = Path(run_dir) / LOCK_NAME
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise ConfigError(
+            "hydra.run.dir",
+            f"{run_dir} is in use by another gan-repro run (pid {holder}); wait for it to end, "
+            "or choose another hydra.run.dir",
+        ) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        for orphan in Path(run_dir).rglob(".*.tmp"):  # no one else writes here while we hold the lock
+            if orphan.is_file():
+                orphan.unlink(missing_ok=True)
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
 def keep_rows(path: Path, keep: Callable[[pd.DataFrame], pd.Series]) -> int:
-    """Rewrite a CSV atomically keeping the rows where keep(frame) is true; returns how many were dropped."""
-    if not Path(path).is_file() or Path(path).stat().st_size == 0:
+    """Rewrite a CSV atomically keeping the rows where keep(frame) is true; returns how many were dropped.
+
+    The kept lines are written back byte for byte (LF endings, as every CSV here). A last line with no line
+    end (a kill during a write) is torn and dropped; a file without a whole header line is removed."""
+    path = Path(path)
+    if not path.is_file():
         return 0
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # text as written: numbers keep every digit
-    numeric = pd.read_csv(path)
-    kept = frame[keep(numeric).to_numpy()]
-    if len(kept) != len(frame):
-        atomic_write(path, lambda handle: handle.write(kept.to_csv(index=False).encode()))
-    return len(frame) - len(kept)
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]  # whole lines only
+    lines = complete.splitlines(keepends=True)
+    if not lines:
+        path.unlink()
+        return 0
+    header, body = lines[0], lines[1:]
+    torn = int(len(complete) != len(data))
+    if body:
+        numeric = pd.read_csv(io.BytesIO(header + b"".join(body)))
+        mask = keep(numeric).to_numpy()
+        kept = [line for line, keep_it in zip(body, mask, strict=True) if keep_it]
+    else:
+        kept = []
+    if len(kept) != len(body) or torn:
+        atomic_write(path, lambda handle: handle.write(header + b"".join(kept)))
+    return len(body) - len(kept) + torn
 
 
 def check_finite(row: dict[str, Any], keys: tuple[str, ...], *, where: str, mode: str) -> None:

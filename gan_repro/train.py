@@ -183,7 +183,11 @@ def resume(
 ) -> Position:
     """Restore checkpoints/last.pt (if any) into gan and the RNGs; drop CSV rows written after it."""
     path = last_state_path(run_dir)
-    if not path.is_file():
+    if not path.is_file():  # killed before the first saved state: no row written so far survives
+        dropped = keep_rows(run_dir / "train.csv", lambda rows: rows["iteration"] <= 0)
+        keep_rows(run_dir / "snapshots.csv", lambda rows: rows["epoch"] < 1)
+        if dropped:
+            log.info("train: no saved state yet; starting again (dropped %d rows)", dropped)
         return Position()
     saved = load_checkpoint(
         path,

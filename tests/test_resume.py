@@ -133,3 +133,93 @@ def test_resume_refuses_other_settings_and_resume_false(reference: Path, tmp_pat
         result = run_cli(*arguments(run_dir), extra, cwd=tmp_path, timeout=300)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------- kills anywhere, one run per folder
+# 2 epochs of 28 iterations, last.pt every 10, two probes of 16 iterations, every row written at once.
+KILLABLE = [
+    o
+    for o in TINY
+    if not o.startswith(("train.epochs", "train.snapshot_epochs", "probe.iterations", "probe.log_every"))
+] + [
+    "train.epochs=2",
+    "train.snapshot_epochs=[1,2]",
+    "train.checkpoint_every=10",
+    "probe.iterations=16",
+    "probe.log_every=1",
+    "performance.log_buffer=1",
+    "plot.formats=[png]",
+    "plot.figures=[fig2]",
+]
+
+
+def killable(run_dir: Path) -> list[str]:
+    return [*KILLABLE, f"hydra.run.dir={run_dir}"]
+
+
+@pytest.fixture(scope="module")
+def killable_reference(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("killable") / "run"
+    result = run_cli(*killable(run_dir), cwd=run_dir.parent, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def test_sigkill_at_random_points_resumes_byte_identical(killable_reference: Path, tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(12)
+    run_dir = tmp_path / "run"
+    kill_points = [  # (file, rows it must hold) or a delay in seconds; each kill resumes the last one's state
+        ("train.csv", rng.randint(1, 9)),  # before the first last.pt
+        rng.uniform(0.2, 2.5),  # anywhere, start-up included
+        ("train.csv", rng.randint(20, 50)),
+        ("probe.csv", rng.randint(1, 15)),  # inside the first probe, before any probe is marked done
+        ("probe.csv", rng.randint(17, 31)),
+    ]
+    for point in kill_points:
+        process = start_cli(*killable(run_dir), cwd=tmp_path)
+        if isinstance(point, float):
+            time.sleep(point)
+        else:
+            deadline = time.monotonic() + 300
+            while rows(run_dir / point[0]) < point[1] and process.poll() is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.002)
+        process.kill()
+        process.communicate()
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (run_dir / "checkpoints" / ".last.pt.x1y2.tmp").write_bytes(b"torn")  # as a kill in atomic_write leaves
+    result = run_cli(*killable(run_dir), cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    for name in CSVS:
+        data = (run_dir / name).read_bytes()
+        assert b"\r" not in data, name  # one line ending everywhere (LF)
+        assert data == (killable_reference / name).read_bytes(), name
+    assert not list(run_dir.rglob("*.tmp"))
+    assert json.loads((run_dir / "state.json").read_text())["status"] == "done"
+
+
+def test_a_second_run_into_a_busy_folder_is_refused(killable_reference: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    first = start_and_wait_for(killable(run_dir), run_dir / "train.csv", 3, cwd=tmp_path)
+    second = run_cli(*killable(run_dir), cwd=tmp_path, timeout=300)
+    assert second.returncode == 2, second.stderr
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and "in use by another gan-repro run" in lines[0], second.stderr
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=300) == 75
+    written = (run_dir / "train.csv").read_text().splitlines()[1:]
+    iterations = [line.split(",")[1] for line in written]
+    assert len(iterations) == len(set(iterations)) > 0  # each row once
+    reference = (killable_reference / "train.csv").read_text().splitlines()[1:]
+    assert written == reference[: len(written)]
+
+
+def start_and_wait_for(arguments: list[str], path: Path, count: int, *, cwd: Path) -> subprocess.Popen:
+    process = start_cli(*arguments, cwd=cwd)
+    deadline = time.monotonic() + 300
+    while rows(path) < count:
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.005)
+    return process

@@ -1,0 +1,225 @@
+"""Faults and bad input without tracebacks: a full disk, read-only places, a file where a folder belongs,
+values out of range, unknown keys, a garbled config.yaml on resume, a malicious checkpoint. Each is one line
+naming the setting or the path; a property-based test generates many of them."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gan_repro.checkpoints import REFUSED, load_checkpoint
+from gan_repro.config import check_config, unknown_added_key
+from gan_repro.errors import ConfigError
+from tests.helpers import TINY, compose_config, run_cli, write_images
+from tests.test_untrusted import QUICK, call_main
+
+
+def one_error_line(code: int, output: str, setting: str) -> None:
+    assert code != 0 and "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {setting}"), output
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        (["dataset.image_size=4096"], "dataset.image_size"),
+        (["seed=99999999999999999999"], "seed"),
+        (["seed=-1"], "seed"),
+        (["+foo=1"], "foo"),
+        (["++train.nothing=2"], "train.nothing"),
+    ],
+)
+def test_bad_values_are_one_line(tmp_path: Path, overrides: list[str], setting: str) -> None:
+    code, output = call_main([*TINY, *overrides, f"hydra.run.dir={tmp_path / 'run'}"])
+    one_error_line(code, output, setting)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "1.5"])
+def test_max_images_must_be_a_count(tmp_path: Path, value: str) -> None:
+    root = tmp_path / "faces"
+    write_images(root, [(20, 20)] * 3)
+    code, output = call_main(
+        [
+            *TINY,
+            "dataset=image_folder",
+            f"dataset.root={root}",
+            f"dataset.max_images={value}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ]
+    )
+    one_error_line(code, output, "dataset.max_images")
+
+
+def test_places_that_are_files_are_one_line(tmp_path: Path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    code, output = call_main([*TINY, "cache=true", f"cache_dir={a_file}", f"hydra.run.dir={tmp_path / 'r'}"])
+    one_error_line(code, output, "cache_dir")
+    code, output = call_main([*TINY, f"hydra.run.dir={a_file / 'run'}"])
+    one_error_line(code, output, "hydra.run.dir")
+
+
+def mount_tmpfs(path: Path, options: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, check=False
+    )
+    return result.returncode == 0
+
+
+@pytest.fixture
+def mounts(tmp_path: Path):
+    mounted: list[Path] = []
+
+    def mount(name: str, options: str) -> Path:
+        path = tmp_path / name
+        if not mount_tmpfs(path, options):
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in mounted:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_read_only_places_are_one_line(tmp_path: Path, mounts) -> None:
+    read_only = mounts("ro", "ro,size=64k")
+    for overrides, setting in (
+        ([f"hydra.run.dir={read_only / 'run'}"], "hydra.run.dir"),
+        (["cache=true", f"cache_dir={read_only / 'cache'}", f"hydra.run.dir={tmp_path / 'r'}"], "cache_dir"),
+    ):
+        code, output = call_main([*TINY, *overrides])
+        one_error_line(code, output, setting)
+
+
+def test_full_disk_is_one_line_and_resumable(tmp_path: Path, mounts) -> None:
+    disk = mounts("full", "size=96k")
+    run_dir = disk / "run"
+    result = run_cli(*TINY, "plot.formats=[png]", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=600)
+    assert result.returncode == 74, result.stderr
+    assert "Traceback" not in result.stderr and "Logging error" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0] and str(run_dir) in errors[0]
+    assert not list(run_dir.rglob("*.tmp"))
+    assert json.loads((run_dir / "state.json").read_text())["status"] in ("failed", "running")
+
+
+def test_missing_or_garbled_config_on_resume_is_one_line(tmp_path: Path) -> None:
+    from gan_repro.pipeline import open_run
+    from gan_repro.runstate import RunState
+
+    cfg = compose_config(TINY)
+    for content in (None, "{{{: not yaml", "- a list\n"):
+        run_dir = tmp_path / str(content is None) / str(len(content or ""))
+        run_dir.mkdir(parents=True)
+        RunState(path=run_dir / "state.json").save()
+        if content is not None:
+            (run_dir / "config.yaml").write_text(content)
+        with pytest.raises(ConfigError) as error:
+            open_run(cfg, run_dir)
+        assert error.value.setting == "resume" and "\n" not in str(error.value)
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_malicious_checkpoint_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pt"
+    torch.save({"generator": Exploit()}, path, pickle_module=pickle)
+    with pytest.raises(ConfigError) as error:
+        load_checkpoint(path, {}, setting="checkpoint", device=torch.device("cpu"), needs=("generator",))
+    message = str(error.value)
+    assert message.endswith(REFUSED) and "weights_only" not in message and "\n" not in message
+
+
+# ----------------------------------------------------------------------------- property-based
+KEYS_WHOLE = ["seed", "train.epochs", "train.batch_size", "probe.iterations", "dataset.image_size"]
+VALUES = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(["abc", "1.5", "[1,2]", "null", "true", "''", "1e400", "-0"]),
+)
+OVERRIDES = st.one_of(
+    st.tuples(st.sampled_from(KEYS_WHOLE), VALUES).map(lambda kv: [f"{kv[0]}={kv[1]}"]),
+    st.tuples(st.sampled_from(["foo", "train.foo", "probe.x"]), VALUES).map(lambda kv: [f"+{kv[0]}={kv[1]}"]),
+    st.sampled_from([["dataset.image_size=4096"], ["train.batch_size=100000000"], ["seed=2**64"]]),
+)
+
+
+@settings(max_examples=120, **QUICK)
+@given(overrides=OVERRIDES)
+def test_generated_overrides_are_accepted_or_refused_in_one_line(overrides: list[str]) -> None:
+    """In-process (no run): compose and check each generated override; anything but a ConfigError (or Hydra's
+    own one-line refusal of the override's syntax) would be a traceback for the user."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    unknown = unknown_added_key(overrides)
+    if unknown is not None:
+        assert unknown in overrides[0]
+        return
+    try:
+        cfg = compose_config([*TINY, *overrides])
+    except (HydraException, OmegaConfBaseException, ValueError):
+        return  # cli.composed turns these into one `overrides:` line
+    try:
+        check_config(cfg)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        key = overrides[0].lstrip("+").split("=", 1)[0]
+        assert error.setting in (key, "train.snapshot_epochs", "dataset.image_size"), (overrides, error)
+
+
+FILE_CASES = st.tuples(
+    st.sampled_from(["truncated", "tiny", "not_an_image", "rewritten"]),
+    st.integers(min_value=1, max_value=64),
+)
+
+
+@settings(max_examples=8, **QUICK)
+@given(case=FILE_CASES)
+def test_generated_image_trees_give_no_traceback(tmp_path: Path, case) -> None:
+    kind, size = case
+    root = tmp_path / "trees" / f"{kind}-{size}-{os.urandom(3).hex()}"
+    write_images(root, [(20, 20)] * 66)
+    victim = root / "003.png"
+    if kind == "truncated":
+        victim.write_bytes(victim.read_bytes()[:size])
+    elif kind == "tiny":
+        write_images(root / "tiny", [(1, 1)])
+    elif kind == "not_an_image":
+        victim.write_bytes(os.urandom(size))
+    else:  # rewritten with another image's bytes at the same size, and the old mtime put back
+        stat, other = victim.stat(), (root / "004.png").read_bytes()
+        victim.write_bytes((other + b"\0" * stat.st_size)[: stat.st_size])
+        os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    code, output = call_main(
+        [
+            *TINY,
+            "dataset=image_folder",
+            f"dataset.root={root}",
+            "train.epochs=1",
+            "train.snapshot_epochs=[1]",
+            "probe.iterations=1",
+            "probe.log_every=1",
+            "plot.formats=[png]",
+            f"cache_dir={tmp_path / 'cache'}",
+            f"hydra.run.dir={tmp_path / 'runs' / root.name}",
+        ]
+    )
+    assert "Traceback" not in output, output
+    if code != 0:
+        one_error_line(code, output, "dataset.")
+        assert output.split("error: ")[1].startswith(("dataset.root", "dataset.bad_images")), output
