@@ -99,7 +99,7 @@ def test_redraw_with_another_window_keeps_the_claims_and_removes_stale_files(
     summary["claims"][0]["measured"] = [999]  # as if an older version had computed another value
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     assert plot_main([str(tmp_path), "--formats", "png"]) == 0
-    assert "summary.json: D's accuracy reaches 1" in capsys.readouterr().err  # a change is said
+    assert "summary.json: D separates held-out real images" in capsys.readouterr().err  # a change is said
 
 
 def test_help_describes_the_tool() -> None:
@@ -108,7 +108,7 @@ def test_help_describes_the_tool() -> None:
     for text in (
         "Figures 1-3",
         "dataset: celeba, cifar10, digits",
-        "experiment: fig1",
+        "experiment: control, fig1",
         "gan-repro-plot RUN_DIR",
         "scripts/check_claims.py",
         "gan-repro-bench",

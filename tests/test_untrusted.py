@@ -54,7 +54,9 @@ def folder_config(root: Path, policy: str, prepare: bool = False):
 
 @pytest.mark.parametrize("prepare", [False, True], ids=["lazy", "prepared"])
 def test_truncated_image_stops_the_run_naming_it(tmp_path: Path, prepare: bool) -> None:
-    root = image_folder(tmp_path / "images", good=70, truncated=2)
+    root = image_folder(
+        tmp_path / "images", good=90, truncated=2
+    )  # 69 to train on, both truncated among them
     with pytest.raises(ConfigError) as error:
         run(folder_config(root, "stop", prepare), tmp_path / "run")
     assert error.value.setting == "dataset.bad_images" and ".png" in error.value.message
@@ -62,7 +64,9 @@ def test_truncated_image_stops_the_run_naming_it(tmp_path: Path, prepare: bool) 
 
 @pytest.mark.parametrize("prepare", [False, True], ids=["lazy", "prepared"])
 def test_truncated_images_are_skipped_and_counted(tmp_path: Path, caplog, prepare: bool) -> None:
-    root = image_folder(tmp_path / "images", good=66, truncated=2)  # each epoch draws 64 of the 68
+    root = image_folder(
+        tmp_path / "images", good=88, truncated=2
+    )  # 68 to train on (both truncated); 64 an epoch
     with caplog.at_level(logging.WARNING, logger="gan_repro"):
         run(folder_config(root, "skip", prepare), tmp_path / "run")
     expected = (
