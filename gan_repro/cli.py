@@ -6,7 +6,8 @@
     gan-repro-bench    bench_main  (our training stage against the PyTorch DCGAN example loop)
 
 Exit codes: 0 done, 1 Hydra's own errors or a sweep with unfinished jobs, 2 bad input, 3 a non-finite
-value, 75 interrupted by SIGINT/SIGTERM with the state saved (rerun the same command to resume).
+value, 74 a file that could not be written (disk full, read-only), 75 interrupted by SIGINT/SIGTERM with
+the state saved (rerun the same command to resume).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def sweep_folder(arguments: list[str]) -> Path | None:
 def resume_command(run_dir: Path, overrides: Sequence[str]) -> str:
     """The command that continues this run: the same overrides, pointed at the same folder, each quoted for
     the shell where it needs it ('train.snapshot_epochs=[1,5]': zsh reads [..] as a glob)."""
-    kept = [override for override in overrides if not override.startswith("hydra.run.dir=")]
+    kept = [override for override in overrides if not override.lstrip("+").startswith("hydra.run.dir=")]
     return shlex.join(["gan-repro", *kept, f"hydra.run.dir={run_dir}"])
 
 
@@ -147,13 +148,31 @@ def share_machine(cfg: DictConfig) -> None:
             cfg.device = f"cuda:{hydra_cfg.job.num % torch.cuda.device_count()}"
 
 
+def lock_is_free(run_dir: Path) -> bool:
+    """Whether no process holds run_dir's lock now (probed without waiting)."""
+    import fcntl
+
+    path = run_dir / LOCK_NAME
+    if not path.exists():
+        return True
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
+
+
 def remove_debris(run_dir: Path) -> bool:
-    """A single run refused before any work (no state.json) leaves nothing behind: Hydra's .hydra/ and
-    log.txt go, then the folder and an emptied date folder of outputs/runs/. Returns whether it did."""
-    if (run_dir / "state.json").exists() or (run_dir / LOCK_NAME).exists() or not run_dir.is_dir():
-        return False  # a run's folder (perhaps another run's, working in it now): kept
+    """A run refused before any work, in a folder this command created, leaves nothing behind: Hydra's
+    .hydra/, log.txt and the lock file go, then the folder and an emptied date folder of outputs/runs/.
+    Returns whether it did (never for a folder with a state.json, or one whose lock is held)."""
+    if not run_dir.is_dir() or (run_dir / "state.json").exists() or not lock_is_free(run_dir):
+        return False
     shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
-    (run_dir / "log.txt").unlink(missing_ok=True)
+    for name in ("log.txt", LOCK_NAME):
+        (run_dir / name).unlink(missing_ok=True)
     for folder in (run_dir, run_dir.parent):  # rmdir only removes an empty folder
         if folder is run_dir.parent and folder.parent.name != "runs":
             break
@@ -164,8 +183,20 @@ def remove_debris(run_dir: Path) -> bool:
     return True
 
 
+def run_folder(arguments: list[str]) -> Path | None:
+    """The hydra.run.dir a single-run command writes to (the last one given)."""
+    values = [a.split("=", 1)[1] for a in arguments if a.lstrip("+").startswith("hydra.run.dir=")]
+    return Path(values[-1]) if values else None
+
+
 class HELP_FORMAT(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """--help shows each option's default and keeps the description's line breaks."""
+    """--help shows each option's default (where it has one) and keeps the description's line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        """The help with '(default: X)' only when X is a real default (not None, not already said)."""
+        if action.default is None or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
 
 
 EXIT_CODES: dict[type, tuple[int, Callable[[BaseException], str]]] = {  # error -> (exit code, its line)
@@ -209,7 +240,7 @@ def hydra_main(cfg: DictConfig) -> None:
         if multirun:  # the job's folder keeps its log: the sweep's summary names the failed job
             report_error(line(error), run_dir)
             return
-        report_error(line(error), None if remove_debris(run_dir) else run_dir)
+        report_error(line(error), run_dir)  # main() removes a new folder that holds nothing else
         sys.exit(code)
 
 
@@ -247,12 +278,15 @@ def main() -> None:
         sys.exit(EXIT_BAD_INPUT)
     sys.argv += unique_folder_override(arguments)
     check_output_folder(sys.argv[1:])
-    sweep = sweep_folder(sys.argv[1:])
+    sweep, single = sweep_folder(sys.argv[1:]), run_folder(sys.argv[1:])
+    new_folder = sweep is None and single is not None and not single.exists()  # made by this command
     try:
         hydra_main()
     except SystemExit as stopped:  # a job of a basic-launcher sweep was interrupted: it ends the sweep
         if sweep is not None and stopped.code == EXIT_INTERRUPTED:
             print(f"sweep: stopped; resume it all: {sweep_resume_command(sweep)}", file=sys.stderr)
+        if new_folder and stopped.code == EXIT_BAD_INPUT:
+            remove_debris(single)  # refused before any work: no folder with only .hydra/ and a log
         raise
     if sweep is not None and sweep.is_dir():  # a sweep: say which jobs finished, and fail if any did not
         from gan_repro.aggregate import job_statuses
@@ -358,7 +392,9 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--figures", nargs="+", choices=FIGURES, help="default: the run's plot.figures")
     parser.add_argument(
-        "--window", type=int, help="running-average window in logged points (default: the run's)"
+        "--window",
+        type=int,
+        help="running-average window in logged points (default: the run's; 10 when aggregating)",
     )
     parser.add_argument("--formats", nargs="+", choices=FORMATS, help="default: the run's plot.formats")
     parser.add_argument(

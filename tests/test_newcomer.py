@@ -181,3 +181,23 @@ def test_cached_checkpoints_are_linked_not_copied(tmp_path: Path) -> None:
     )  # two runs and the cache
     csvs = [tmp_path / name / "train.csv" for name in ("first", "second")]
     assert csvs[0].stat().st_ino != csvs[1].stat().st_ino and csvs[0].read_bytes() == csvs[1].read_bytes()
+
+
+def test_a_refusal_removes_only_a_folder_it_created(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    (mine / ".hydra").mkdir(parents=True)
+    (mine / "log.txt").write_text("my own log\n")
+    result = run_cli(f"hydra.run.dir={mine}", "quiet=true", "dataset=mnist", cwd=tmp_path, timeout=300)
+    assert result.returncode == 2 and result.stderr.startswith("error: dataset.root:"), result.stderr
+    assert (mine / "log.txt").read_text().startswith("my own log") and (mine / ".hydra").is_dir()
+    lab = tmp_path / "lab"  # a lab setting is checked after the folder's lock is taken: still no debris
+    result = run_cli(
+        f"hydra.run.dir={lab}",
+        "quiet=true",
+        "experiment=lab_manifold",
+        "lab.iterations=0",
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 2 and result.stderr.startswith("error: lab.iterations:"), result.stderr
+    assert not lab.exists()
