@@ -49,6 +49,7 @@ from gan_repro.runstate import (
     Interrupted,
     NonFiniteError,
     StopFlag,
+    lock_is_free,
 )
 
 log = logging.getLogger(__name__)
@@ -146,22 +147,6 @@ def share_machine(cfg: DictConfig) -> None:
     if cfg.device == "auto" and torch.cuda.is_available() and torch.cuda.device_count() > 1:
         with open_dict(cfg):
             cfg.device = f"cuda:{hydra_cfg.job.num % torch.cuda.device_count()}"
-
-
-def lock_is_free(run_dir: Path) -> bool:
-    """Whether no process holds run_dir's lock now (probed without waiting)."""
-    import fcntl
-
-    path = run_dir / LOCK_NAME
-    if not path.exists():
-        return True
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return True
 
 
 def remove_debris(run_dir: Path) -> bool:

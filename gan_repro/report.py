@@ -78,9 +78,14 @@ def orders_of_magnitude(start: float, end: float) -> float | None:
     return math.log10(start / end)
 
 
+def window_span(count: int, window: int) -> int:
+    """How many logged points 'first' and 'end' average: min(window, n/4), at least one."""
+    return max(1, min(window, count // 4))
+
+
 def end_rows(rows: pd.DataFrame, window: int) -> pd.DataFrame:
-    """The last min(window, n/4) logged rows (at least one), by iteration: what 'end' values average."""
-    return rows.sort_values("iteration").tail(max(1, min(window, len(rows) // 4)))
+    """The last window_span logged rows, by iteration: what 'end' values average."""
+    return rows.sort_values("iteration").tail(window_span(len(rows), window))
 
 
 def window_mean(values: pd.Series, geometric: bool) -> float:
@@ -96,7 +101,7 @@ def summarize_measure(rows: pd.DataFrame, column: str, window: int) -> dict[str,
     values = rows.sort_values("iteration")[column].dropna()
     if values.empty:
         return None
-    span, geometric = max(1, min(window, len(values) // 4)), column in LOG_MEASURES
+    span, geometric = window_span(len(values), window), column in LOG_MEASURES
     return {
         "first": window_mean(values.head(span), geometric),
         "end": window_mean(values.tail(span), geometric),

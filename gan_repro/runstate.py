@@ -136,6 +136,22 @@ class RunState:
 LOCK_NAME = ".lock"  # in a run folder: held by the run working in it
 
 
+def lock_is_free(run_dir: Path) -> bool:
+    """Whether no process holds run_dir's lock now (probed without waiting)."""
+    import fcntl
+
+    path = run_dir / LOCK_NAME
+    if not path.exists():
+        return True
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
+
+
 @contextmanager
 def run_folder_lock(run_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on run_dir for the block (one run per folder; a second is refused with a
