@@ -152,7 +152,8 @@ def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
 
 
 def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
-    """Everything the probe's probe.csv depends on: the trained generators and every probe setting."""
+    """Everything the probe's probe.csv depends on: the trained generators, every probe setting and every
+    critic's."""
     probe = plain(cfg.probe)
     probe["batched_backward"] = use_batched_backward(probe["batched_backward"], device)
     return {
@@ -160,6 +161,7 @@ def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
         "code": code_version(),
         "train_key": key_of(training_inputs(cfg, device)),
         "probe": probe,
+        "critic": plain(cfg.critic),  # every critic's objective, penalty, clipping, norm and optimizer
         "noise": repr(stage_schedule(cfg.noise, "probe")),
         "clip_sigmas": cfg.noise.clip_sigmas,
         "seed": cfg.seed,

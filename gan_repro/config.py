@@ -19,10 +19,11 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from gan_repro.critics import COST_COLUMNS, OPTIMIZERS, PENALTIES
 from gan_repro.data import DATASET_NAMES
 from gan_repro.errors import ConfigError
-from gan_repro.losses import GENERATOR_LOSSES
-from gan_repro.models import MODEL_NAMES, dcgan_depth
+from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVES
+from gan_repro.models import MODEL_NAMES, NORMS, dcgan_depth
 from gan_repro.noise import check_noise_config
 from gan_repro.report import FIGURES, FORMATS
 
@@ -227,9 +228,6 @@ RULES: dict[str, Rule] = {
     "probe.log_every": whole(),
     "probe.batch_size": whole(),
     "probe.init_seed": whole(minimum=None),  # the fresh D's initial weights, the same for every snapshot
-    "probe.lr": number(),
-    "probe.beta1": BETA,
-    "probe.beta2": BETA,
     "probe.dtype": choice(
         ("float32", "float64"), "!must be float32 or float64 (never lower: values reach 1e-12), got {value!r}"
     ),
@@ -257,6 +255,24 @@ RULES: dict[str, Rule] = {
     "plot.figures": list_of(FIGURES),
     "plot.window": whole(),
     "plot.formats": list_of(FORMATS),
+}
+
+
+CRITIC_RULES: dict[str, Rule] = {  # each critic.<name> node (conf/critic/<name>.yaml)
+    "objective": choice(OBJECTIVES),
+    "generator_costs": list_of(GENERATOR_COSTS),  # and at most one that shares grad_norm_generator
+    "penalty": choice(PENALTIES),
+    "penalty_weight": number(low_inclusive=True),  # lambda or gamma; 0 with penalty none
+    "clip": Rule(
+        lambda v: v is None or (is_number(v) and math.isfinite(v) and v > 0), "null or a number > 0"
+    ),
+    "norm": choice(NORMS),
+    "optimizer": choice(OPTIMIZERS),
+    "lr": number(),
+}
+OPTIMIZER_RULES: dict[str, dict[str, Rule]] = {  # the keys each optimizer reads
+    "adam": {"beta1": BETA, "beta2": BETA},
+    "rmsprop": {"alpha": BETA},
 }
 
 
@@ -397,6 +413,29 @@ def check_cache_dir(cfg: DictConfig) -> None:
             raise ConfigError(setting, f"{problem}; point {setting} at a writable folder, or set cache=false")
 
 
+def check_critics(cfg: DictConfig) -> None:
+    """critic: one node per critic (critic=gan, critic='[gan,wgan]'), each with its keys' rules, its
+    optimizer's keys, and at most one generator cost logged as grad_norm_generator."""
+    critics = read(cfg, "critic")
+    if not isinstance(critics, DictConfig) or len(critics) == 0:
+        raise ConfigError(
+            "critic", "must name at least one critic, e.g. critic=gan or critic='[gan,wgan_gp]'"
+        )
+    for name, node in critics.items():
+        prefix = f"critic.{name}."
+        if not isinstance(node, DictConfig):
+            raise ConfigError(f"critic.{name}", f"must be a critic's settings (conf/critic/), got {node!r}")
+        check_rules(node, CRITIC_RULES, prefix=prefix)
+        check_rules(node, OPTIMIZER_RULES[node.optimizer], prefix=prefix)
+        columns = [COST_COLUMNS[kind] for kind in node.generator_costs]
+        if len(set(columns)) != len(columns):
+            raise ConfigError(
+                f"{prefix}generator_costs",
+                f"{list(node.generator_costs)} would share one column; give minimax and nonsaturating, "
+                "or one of wasserstein and least_squares",
+            )
+
+
 NODE_CHECKS: tuple[Callable[[DictConfig], None], ...] = (
     lambda cfg: check_dataset(cfg.dataset),
     check_memory,
@@ -404,6 +443,7 @@ NODE_CHECKS: tuple[Callable[[DictConfig], None], ...] = (
     check_model,
     lambda cfg: check_noise_config(cfg.noise),  # the schedules' kinds and sigmas (noise.py parses them)
     check_snapshots,
+    check_critics,
 )
 
 

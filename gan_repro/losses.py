@@ -2,6 +2,9 @@
 
 log D(x)      = -softplus(-l)
 log(1 - D(x)) = -softplus(l)
+
+The probe's other discriminator objectives (critic=...) read D's raw output l the same way: a Wasserstein
+critic's value, a least-squares or a hinge discriminator's score.
 """
 
 from __future__ import annotations
@@ -9,7 +12,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-GENERATOR_LOSSES = ("nonsaturating", "minimax")
+GENERATOR_LOSSES = ("nonsaturating", "minimax")  # what G trains with (loss=)
+GENERATOR_COSTS = (*GENERATOR_LOSSES, "wasserstein", "least_squares")  # what the probe can measure
+OBJECTIVES = ("logistic", "wasserstein", "least_squares", "hinge")  # what the probe's D can minimize
+# Where D's output separates real (above) from fake (below); None: a Wasserstein critic's value is defined up
+# to a constant, so its sign says nothing. Least squares with the 0-1 coding: the midpoint (a + b) / 2.
+DECISION_THRESHOLDS = {"logistic": 0.0, "hinge": 0.0, "least_squares": 0.5, "wasserstein": None}
 
 
 def at_least_float32(logits: torch.Tensor) -> torch.Tensor:
@@ -31,6 +39,35 @@ def generator_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
     raise ValueError(f"unknown generator loss '{kind}'; choose one of {', '.join(GENERATOR_LOSSES)}")
 
 
+def critic_loss(real: torch.Tensor, fake: torch.Tensor, objective: str) -> torch.Tensor:
+    """The cost the probe's D minimizes, from its outputs on real (B,) and fake (B,) samples (no penalty).
+
+    logistic:      1/2 (E softplus(-l(x)) + E softplus(l(G(z))))            Eq. (1), negated and halved
+    wasserstein:   E l(G(z)) - E l(x)                                      WGAN's critic, negated
+    least_squares: 1/2 E (l(x) - 1)^2 + 1/2 E l(G(z))^2                    LSGAN, a = 0, b = 1
+    hinge:         E max(0, 1 - l(x)) + E max(0, 1 + l(G(z)))               Lim & Ye; Miyato et al.
+    """
+    if objective == "logistic":
+        return discriminator_loss(real, fake)
+    if objective == "wasserstein":
+        return fake.mean() - real.mean()
+    if objective == "least_squares":
+        return 0.5 * (real - 1).pow(2).mean() + 0.5 * fake.pow(2).mean()
+    if objective == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    raise ValueError(f"unknown objective '{objective}'; choose one of {', '.join(OBJECTIVES)}")
+
+
+def decision_accuracy(real: torch.Tensor, fake: torch.Tensor, objective: str) -> torch.Tensor | None:
+    """Fraction of real samples above and fake ones below the objective's threshold; None for a Wasserstein
+    critic, whose output has no meaningful sign."""
+    threshold = DECISION_THRESHOLDS[objective]
+    if threshold is None:
+        return None
+    correct = (real > threshold).sum() + (fake < threshold).sum()
+    return correct.double() / (real.numel() + fake.numel())
+
+
 def discriminator_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """Fraction of real (D > 1/2, l > 0) and fake (D < 1/2, l < 0) samples classified correctly."""
     correct = (real_logits > 0).sum() + (fake_logits < 0).sum()
@@ -40,9 +77,10 @@ def discriminator_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor)
 def log_cost_slopes(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
     """log |d cost / d l_i| per sample, float64, for the generator cost averaged over the batch.
 
-    minimax:       d/dl [-softplus(l)]  = -sigmoid(l),  log|.| = -softplus(-l) - log B
-    nonsaturating: d/dl [softplus(-l)]  = -sigmoid(-l), log|.| = -softplus(l)  - log B
-    Both slopes are negative for every sample, so only their magnitudes are needed.
+    minimax:       d/dl [-softplus(l)]    = -sigmoid(l),  log|.| = -softplus(-l) - log B
+    nonsaturating: d/dl [softplus(-l)]    = -sigmoid(-l), log|.| = -softplus(l)  - log B
+    wasserstein:   d/dl [-l]              = -1,           log|.| = -log B
+    least_squares: d/dl [1/2 (l - 1)^2]   = l - 1,        log|.| = log|l - 1| - log B (-inf where l = 1)
     """
     logits = fake_logits.detach().double()  # float64: sigmoid(-200) = 1e-87 must not become 0
     log_batch = torch.log(torch.tensor(float(logits.numel()), dtype=torch.float64, device=logits.device))
@@ -50,4 +88,28 @@ def log_cost_slopes(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
         return -F.softplus(-logits) - log_batch
     if kind == "nonsaturating":
         return -F.softplus(logits) - log_batch
-    raise ValueError(f"unknown generator loss '{kind}'; choose one of {', '.join(GENERATOR_LOSSES)}")
+    if kind == "wasserstein":
+        return torch.zeros_like(logits) - log_batch
+    if kind == "least_squares":
+        return torch.log((logits - 1).abs()) - log_batch
+    raise ValueError(f"unknown generator cost '{kind}'; choose one of {', '.join(GENERATOR_COSTS)}")
+
+
+def cost_slope_signs(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """The sign of each d cost / d l_i, as far as a gradient norm needs it (float64, +-1 or 0): +1 for the
+    costs whose slopes share one sign (minimax, nonsaturating, wasserstein: a global sign leaves every norm
+    unchanged), sign(l_i - 1) for least squares, whose slopes differ in sign between samples."""
+    logits = fake_logits.detach().double()
+    if kind == "least_squares":
+        return torch.sign(logits - 1)
+    return torch.ones_like(logits)
+
+
+def generator_cost(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """A generator cost from D's outputs on G(z): the training costs, -E l (WGAN, hinge) or 1/2 E (l - 1)^2
+    (LSGAN, c = 1). The probe measures its gradient through log_cost_slopes; this is its value."""
+    if kind == "wasserstein":
+        return -fake_logits.mean()
+    if kind == "least_squares":
+        return 0.5 * (fake_logits - 1).pow(2).mean()
+    return generator_loss(fake_logits, kind)

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from gan_repro.errors import ConfigError
 
 MODEL_NAMES = ("dcgan", "dcgan_nobn", "mlp")
+NORMS = ("batch", "layer", "none")  # D's hidden normalization (the probe's critic.<name>.norm)
 
 
 def dcgan_depth(image_size: int) -> int:
@@ -24,12 +25,12 @@ def dcgan_depth(image_size: int) -> int:
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
-    """DCGAN's init (convs have no bias): conv weights N(0, 0.02); BatchNorm scale N(1, 0.02), shift 0."""
+    """DCGAN's init (convs have no bias): conv weights N(0, 0.02); norm scale N(1, 0.02), shift 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
@@ -69,10 +70,22 @@ class DCGANGenerator(nn.Module):
         return self.net(z.view(z.shape[0], self.nz, 1, 1))
 
 
-class DCGANDiscriminator(nn.Module):
-    """image (B, channels, S, S) -> logit (B,); no BatchNorm on the first layer."""
+def discriminator_norm(kind: str, width: int) -> nn.Module:
+    """D's hidden normalization: BatchNorm (DCGAN), layer norm over (C, H, W) with a per-channel scale and
+    shift (GroupNorm with one group: WGAN-GP's drop-in for a critic without BatchNorm), or none."""
+    if kind == "batch":
+        return nn.BatchNorm2d(width)
+    if kind == "layer":
+        return nn.GroupNorm(1, width)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm '{kind}'; choose one of {', '.join(NORMS)}")
 
-    def __init__(self, *, image_size: int, ndf: int, channels: int):
+
+class DCGANDiscriminator(nn.Module):
+    """image (B, channels, S, S) -> logit (B,); no normalization on the first layer."""
+
+    def __init__(self, *, image_size: int, ndf: int, channels: int, norm: str = "batch"):
         super().__init__()
         depth = dcgan_depth(image_size)
         layers: list[nn.Module] = [
@@ -83,7 +96,7 @@ class DCGANDiscriminator(nn.Module):
         for _ in range(depth - 1):  # each halves the side and doubles the width
             layers += [
                 nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width * 2),
+                discriminator_norm(norm, width * 2),
                 nn.LeakyReLU(0.2, True),
             ]
             width *= 2
@@ -150,11 +163,14 @@ def build_generator(model_cfg: DictConfig, *, image_size: int, channels: int) ->
     )
 
 
-def build_discriminator(model_cfg: DictConfig, *, image_size: int, channels: int) -> nn.Module:
-    """The discriminator named by the `model` config node (dcgan_nobn keeps DCGAN's D)."""
+def build_discriminator(
+    model_cfg: DictConfig, *, image_size: int, channels: int, norm: str = "batch"
+) -> nn.Module:
+    """The discriminator named by the `model` config node (dcgan_nobn keeps DCGAN's D), with `norm` as its
+    hidden normalization (DCGAN's D; the MLP has none)."""
     if model_cfg.name == "mlp":
         return MLPDiscriminator(image_size=image_size, hidden=model_cfg.hidden, channels=channels)
-    return DCGANDiscriminator(image_size=image_size, ndf=model_cfg.ndf, channels=channels)
+    return DCGANDiscriminator(image_size=image_size, ndf=model_cfg.ndf, channels=channels, norm=norm)
 
 
 def requires_grad(model: nn.Module, flag: bool) -> None:

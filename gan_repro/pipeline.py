@@ -137,6 +137,7 @@ def probe_stage(
     control = control or RunControl(on_nonfinite=cfg.on_nonfinite, quiet=cfg.quiet)
     return probe(
         cfg.probe,
+        critic_cfg=cfg.critic,
         model_cfg=cfg.model,
         dataset_cfg=cfg.dataset,
         noise_cfg=cfg.noise,

@@ -1,9 +1,11 @@
 """Stage 2: freeze each generator snapshot, train a fresh D from scratch, measure what G would feel.
 
 At each logged iteration (D held fixed, a fresh noise batch) we record D's cost and accuracy and
-the norms of the generator's gradients for both costs:
+the norms of the generator's gradients for the critic's costs (critic=gan, the paper's probe: both):
     grad_norm_minimax       = || grad_theta E_z[log(1 - D(G_theta(z)))] ||_2     (Figure 2)
     grad_norm_nonsaturating = || grad_theta E_z[-log D(G_theta(z))] ||_2         (Figure 3)
+    grad_norm_generator     = || grad_theta (G's cost of another critic) ||_2    (critics.py)
+and the mean input-gradient norms ||grad_x D(x)|| at real and at generated samples.
 fp32 on purpose (float64 optional), never autocast or TF32: these values reach 1e-12 and below.
 """
 
@@ -23,31 +25,50 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from gan_repro.checkpoints import load_generator
+from gan_repro.critics import (
+    COST_COLUMNS,
+    Critic,
+    critic_step,
+    input_gradient_norm,
+    make_optimizer,
+    probe_critics,
+)
 from gan_repro.data import BadImagePolicy, DataSplits, infinite_batches
 from gan_repro.errors import ConfigError
 from gan_repro.logger import CSVLogger
-from gan_repro.losses import GENERATOR_LOSSES, discriminator_accuracy, discriminator_loss, log_cost_slopes
+from gan_repro.losses import (
+    GENERATOR_LOSSES,
+    cost_slope_signs,
+    critic_loss,
+    decision_accuracy,
+    log_cost_slopes,
+)
 from gan_repro.models import build_discriminator, requires_grad
 from gan_repro.noise import NoiseSchedule, add_instance_noise, stage_schedule
 from gan_repro.report import CONTROL_EPOCH
 from gan_repro.runstate import Interrupted, RunControl, RunState, keep_rows
-from gan_repro.steps import discriminator_step, make_adam, memory_format, sample_z
+from gan_repro.steps import memory_format, sample_z
 
 log = logging.getLogger(__name__)
 
 PROBE_COLUMNS = [  # one row per logged iteration; every value describes D after that iteration's step
     "snapshot_epoch",  # CONTROL_EPOCH (0) for the negative control's rows
     "iteration",
-    "d_loss",  # on a fresh training-split real batch and the fakes of the fresh z below
-    "d_accuracy",
+    "d_loss",  # the critic's own cost (no penalty) on a fresh training-split real batch and the fresh fakes
+    "d_accuracy",  # blank for a Wasserstein critic (its output's sign means nothing)
     "d_loss_heldout",  # on a held-out real batch and the same fakes (the control: held-out "fakes")
     "d_accuracy_heldout",
-    "grad_norm_minimax",  # Figure 2, at a fresh z batch (blank for the control: no G)
+    "grad_norm_minimax",  # Figure 2, at a fresh z batch (blank for the control: no G; and for other costs)
     "grad_norm_nonsaturating",  # Figure 3
     "grad_relvar_minimax",  # every probe.variance_every iterations: relative variance over K z batches
     "grad_relvar_nonsaturating",
     "noise_std",
     "sweep_noise_std",  # blank unless sweeping sigma (experiment=noise)
+    "critic",  # which critic this D is (critic=...; gan: the paper's probe)
+    "grad_norm_generator",  # the gradient norm of G's cost for a critic other than gan/gan_r1's two
+    "grad_relvar_generator",
+    "input_grad_norm_real",  # mean ||grad_x D(x)|| at the fresh real batch (what R1 regularizes)
+    "input_grad_norm_fake",  # mean ||grad_x D(x)|| at the fresh fakes
 ]
 PROBE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -78,20 +99,25 @@ def scaled_cost_gradients(
     """For each generator cost, its gradient over G's parameters divided by max_j |c_j|, and that log factor.
 
     Every cost is a function of D's logits l_i, so grad cost = sum_i c_i grad l_i with c_i = d cost / d l_i.
-    We backpropagate the weights |c_i| / max_j |c_j| (in (0, 1], so the largest never underflows) and keep
-    log max_j |c_j| in float64: a norm of 1e-30 comes out as 1e-30, not 0. With noise, the cost is taken at
-    D(G(z) + eps) and the gradient flows through the noisy samples, as Corollary 3.2 prescribes.
+    We backpropagate the weights s_i |c_i| / max_j |c_j| (in [-1, 1], so the largest never underflows; s_i
+    the sign where it differs between samples) and keep log max_j |c_j| in float64: a norm of 1e-30 comes
+    out as 1e-30, not 0. With noise, the cost is taken at D(G(z) + eps) and the gradient flows through the
+    noisy samples, as Corollary 3.2 prescribes.
     One forward, and one batched backward for all costs (or one backward per cost when batched=False).
-    Returns (log peaks (K,) float64, per parameter a (K, *shape) gradient, D's logits (B,) detached)."""
+    Returns (log peaks (K,) float64, per parameter a (K, *shape) gradient, D's logits (B,) detached, and
+    the samples D saw, G(z) + eps (B, C, H, W) detached)."""
     parameters = list(generator.parameters())
     was_tracking = [p.requires_grad for p in parameters]
     requires_grad(generator, True)
     try:
         with torch.enable_grad():
-            logits = discriminator(add_instance_noise(generator(z), sigma, clip_sigmas=clip_sigmas, rng=rng))
+            samples = add_instance_noise(generator(z), sigma, clip_sigmas=clip_sigmas, rng=rng)
+            logits = discriminator(samples)
             log_slopes = torch.stack([log_cost_slopes(logits, kind) for kind in kinds])  # (K, B), float64
+            signs = torch.stack([cost_slope_signs(logits, kind) for kind in kinds])  # (K, B): +-1 or 0
             peaks = log_slopes.max(dim=1).values  # (K,): log max_j |c_j|
-            weights = torch.exp(log_slopes - peaks[:, None]).to(logits.dtype)  # (K, B) in (0, 1]
+            peaks = torch.where(torch.isfinite(peaks), peaks, torch.zeros_like(peaks))  # all c_j = 0: norm 0
+            weights = (signs * torch.exp(log_slopes - peaks[:, None])).to(logits.dtype)  # (K, B) in [-1, 1]
             if batched:
                 grads = list(
                     torch.autograd.grad(logits, parameters, grad_outputs=weights, is_grads_batched=True)
@@ -107,16 +133,17 @@ def scaled_cost_gradients(
     finally:  # leave G as it was (frozen in the probe)
         for parameter, flag in zip(parameters, was_tracking, strict=True):
             parameter.requires_grad_(flag)
-    return peaks, grads, logits.detach()
+    return peaks, grads, logits.detach(), samples.detach()
 
 
 def gradient_norms(
     log_peaks: torch.Tensor, grads: list[torch.Tensor], kinds: Sequence[str] = GENERATOR_LOSSES
 ) -> dict[str, torch.Tensor]:
-    """grad_norm_<cost> = exp(log peak) * ||scaled gradient||_2, in float64."""
+    """Each cost's exp(log peak) * ||scaled gradient||_2, in float64, under its probe.csv column
+    (grad_norm_minimax, grad_norm_nonsaturating, or grad_norm_generator for another critic's cost)."""
     squares = sum(g.double().pow(2).reshape(len(kinds), -1).sum(1) for g in grads)  # (K,); scalars too
     norms = log_peaks.exp() * squares.sqrt()
-    return {f"grad_norm_{kind}": norms[k] for k, kind in enumerate(kinds)}
+    return {COST_COLUMNS[kind]: norms[k] for k, kind in enumerate(kinds)}
 
 
 def generator_grad_norms(
@@ -131,7 +158,7 @@ def generator_grad_norms(
     rng: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
     """|| grad_theta cost ||_2 over all of G's parameters, for each generator cost, D held fixed."""
-    log_peaks, grads, _ = scaled_cost_gradients(
+    log_peaks, grads, _, _ = scaled_cost_gradients(
         generator,
         discriminator,
         z,
@@ -197,42 +224,53 @@ class GeneratorSource:
             return self.generator(self.z(count))
 
     def measure(
-        self, discriminator: nn.Module, sigma: float, rng: torch.Generator, with_variance: bool
-    ) -> tuple[torch.Tensor, dict[str, Any]]:
-        """D's logits on fresh fakes G(z) (+ eps), and the gradient norms (and relative variances) there."""
-        log_peaks, grads, fake_logits = scaled_cost_gradients(
+        self,
+        discriminator: nn.Module,
+        kinds: Sequence[str],
+        sigma: float,
+        rng: torch.Generator,
+        with_variance: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """D's logits on fresh fakes G(z) (+ eps), those samples, and the gradient norms of the costs `kinds`
+        (and their relative variances) there."""
+        log_peaks, grads, fake_logits, samples = scaled_cost_gradients(
             self.generator,
             discriminator,
             self.z(self.batch_size),
+            kinds=kinds,
             batched=self.batched,
             sigma=sigma,
             clip_sigmas=self.clip_sigmas,
             rng=rng,
         )
-        measured: dict[str, Any] = gradient_norms(log_peaks, grads)
+        measured: dict[str, Any] = gradient_norms(log_peaks, grads, kinds)
         if with_variance:
-            measured |= self.relative_variances(discriminator, sigma, rng)
-        return fake_logits, measured
+            measured |= self.relative_variances(discriminator, kinds, sigma, rng)
+        return fake_logits, samples, measured
 
     def relative_variances(
-        self, discriminator: nn.Module, sigma: float, rng: torch.Generator
+        self, discriminator: nn.Module, kinds: Sequence[str], sigma: float, rng: torch.Generator
     ) -> dict[str, Any]:
         """grad_relvar_<cost> over probe.variance_batches fresh z batches, D held fixed."""
         vectors, peaks = [], []
         for _ in range(self.variance_batches):
-            log_peaks, grads, _ = scaled_cost_gradients(
+            log_peaks, grads, _, _ = scaled_cost_gradients(
                 self.generator,
                 discriminator,
                 self.z(self.batch_size),
+                kinds=kinds,
                 batched=self.batched,
                 sigma=sigma,
                 clip_sigmas=self.clip_sigmas,
                 rng=rng,
             )
-            vectors.append(torch.cat([g.double().reshape(len(GENERATOR_LOSSES), -1) for g in grads], dim=1))
+            vectors.append(torch.cat([g.double().reshape(len(kinds), -1) for g in grads], dim=1))
             peaks.append(log_peaks)
         relvar = relative_variance(torch.stack(vectors), torch.stack(peaks))  # (C,)
-        return {f"grad_relvar_{kind}": relvar[index] for index, kind in enumerate(GENERATOR_LOSSES)}
+        return {
+            COST_COLUMNS[kind].replace("grad_norm", "grad_relvar"): relvar[index]
+            for index, kind in enumerate(kinds)
+        }
 
 
 class RealImageSource:
@@ -260,13 +298,19 @@ class RealImageSource:
         return next(self.step_batches).to(dtype=self.dtype, memory_format=self.layout)
 
     def measure(
-        self, discriminator: nn.Module, sigma: float, rng: torch.Generator, with_variance: bool
-    ) -> tuple[torch.Tensor, dict[str, Any]]:
-        """D's logits on a fresh batch of the "fake" pool; no gradient columns."""
+        self,
+        discriminator: nn.Module,
+        kinds: Sequence[str],
+        sigma: float,
+        rng: torch.Generator,
+        with_variance: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """D's logits on a fresh batch of the "fake" pool, and those samples; no gradient columns."""
         images = next(self.eval_batches).to(dtype=self.dtype, memory_format=self.layout)
+        samples = add_instance_noise(images, sigma, clip_sigmas=self.clip_sigmas, rng=rng)
         with torch.no_grad():
-            logits = discriminator(add_instance_noise(images, sigma, clip_sigmas=self.clip_sigmas, rng=rng))
-        return logits.detach(), {}
+            logits = discriminator(samples)
+        return logits.detach(), samples.detach(), {}
 
 
 @dataclass
@@ -279,6 +323,7 @@ class ProbeStreams:
     heldout_real: Iterator[torch.Tensor]  # held-out real batches, never in a D step
     heldout_fake: Iterator[torch.Tensor] | None  # the control's held-out "fakes" (other held-out images)
     noise_rng: torch.Generator  # instance noise, on D's device
+    penalty_rng: torch.Generator  # the gradient penalty's interpolation weights, on D's device
 
 
 @dataclass
@@ -302,29 +347,38 @@ class SnapshotProbe:
         """Check the rows the logger just wrote for NaN/inf and show the newest in the progress bar."""
         self.control.check_rows(
             rows,
-            ("d_loss", "d_loss_heldout", "grad_norm_minimax", "grad_norm_nonsaturating"),
-            lambda row: f"probe of snapshot {epoch}, iteration {row['iteration']}",
+            (
+                "d_loss",
+                "d_loss_heldout",
+                "grad_norm_minimax",
+                "grad_norm_nonsaturating",
+                "grad_norm_generator",
+                "input_grad_norm_real",
+                "input_grad_norm_fake",
+            ),
+            lambda row: f"probe of snapshot {epoch} (critic {row['critic']}), iteration {row['iteration']}",
         )
         if rows:
             self.progress.set_postfix(
-                epoch=epoch,
-                d_loss=f"{rows[-1]['d_loss']:.2e}",
-                heldout_accuracy=f"{rows[-1]['d_accuracy_heldout']:.3f}",
-                refresh=False,
+                epoch=epoch, critic=rows[-1]["critic"], d_loss=f"{rows[-1]['d_loss']:.2e}", refresh=False
             )
 
-    def fresh_discriminator(self, dtype: torch.dtype) -> tuple[nn.Module, torch.optim.Optimizer]:
-        """D with the same architecture and initial weights for every snapshot, and Adam as in training."""
+    def fresh_discriminator(
+        self, critic: Critic, dtype: torch.dtype
+    ) -> tuple[nn.Module, torch.optim.Optimizer]:
+        """D with the critic's architecture and the same initial weights for every snapshot, and the critic's
+        optimizer (critic=gan: Adam as in training)."""
         torch.manual_seed(self.probe_cfg.init_seed)
         discriminator = build_discriminator(
             self.model_cfg,
             image_size=int(self.dataset_cfg.image_size),
             channels=int(self.dataset_cfg.channels),
+            norm=critic.norm,
         )
         discriminator = discriminator.to(
             self.device, dtype, memory_format=memory_format(self.performance_cfg)
         )
-        return discriminator, make_adam(discriminator, self.probe_cfg)
+        return discriminator, make_optimizer(discriminator, critic)
 
     def batches(self, dataset: Dataset, seed: int) -> Iterator[torch.Tensor]:
         """Shuffled batches of dataset forever, in an order drawn from its own seed (batches no larger than a
@@ -356,6 +410,7 @@ class SnapshotProbe:
             heldout_real=self.batches(heldout, base + 2),
             heldout_fake=self.batches(heldout_fakes, base + 3) if control else None,
             noise_rng=torch.Generator(self.device).manual_seed(base + 4),
+            penalty_rng=torch.Generator(self.device).manual_seed(base + 7),
         )
 
     def source(
@@ -388,48 +443,60 @@ class SnapshotProbe:
 
     def evaluate(
         self,
+        critic: Critic,
         discriminator: nn.Module,
         streams: ProbeStreams,
-        fake_logits: torch.Tensor,
+        fakes: tuple[torch.Tensor, torch.Tensor],
         sigma: float,
         dtype: torch.dtype,
-    ) -> dict[str, torch.Tensor]:
+    ) -> dict[str, torch.Tensor | None]:
         """D (after this iteration's step) on a fresh real batch and on a held-out one, each against the
-        fresh fakes the gradient norms used (the control: against held-out "fakes"); float64."""
+        fresh fakes (logits, samples) the gradient norms used (the control: against held-out "fakes"):
+        the critic's cost and accuracy (float64), and the input-gradient norms at the real batch and the
+        fakes."""
         layout, rng = memory_format(self.performance_cfg), streams.noise_rng
 
-        def logits(batches: Iterator[torch.Tensor]) -> torch.Tensor:
+        def noisy(batches: Iterator[torch.Tensor]) -> torch.Tensor:
             images = next(batches).to(dtype=dtype, memory_format=layout)
-            with torch.no_grad():  # (B,) logits
-                return discriminator(add_instance_noise(images, sigma, clip_sigmas=self.clip_sigmas, rng=rng))
+            return add_instance_noise(images, sigma, clip_sigmas=self.clip_sigmas, rng=rng)
 
-        real, heldout = logits(streams.eval_real).double(), logits(streams.heldout_real).double()
+        def logits(samples: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():  # (B,) logits
+                return discriminator(samples)
+
+        fake_logits, fake_samples = fakes
+        real_samples = noisy(streams.eval_real)
+        real, heldout = logits(real_samples).double(), logits(noisy(streams.heldout_real)).double()
         heldout_fake = (
-            fake_logits.double() if streams.heldout_fake is None else logits(streams.heldout_fake).double()
+            fake_logits.double()
+            if streams.heldout_fake is None
+            else logits(noisy(streams.heldout_fake)).double()
         )
-        fake = fake_logits.double()
+        fake, objective = fake_logits.double(), critic.objective
         return {
-            "d_loss": discriminator_loss(real, fake),
-            "d_accuracy": discriminator_accuracy(real, fake),
-            "d_loss_heldout": discriminator_loss(heldout, heldout_fake),
-            "d_accuracy_heldout": discriminator_accuracy(heldout, heldout_fake),
+            "d_loss": critic_loss(real, fake, objective),
+            "d_accuracy": decision_accuracy(real, fake, objective),
+            "d_loss_heldout": critic_loss(heldout, heldout_fake, objective),
+            "d_accuracy_heldout": decision_accuracy(heldout, heldout_fake, objective),
+            "input_grad_norm_real": input_gradient_norm(discriminator, real_samples),
+            "input_grad_norm_fake": input_gradient_norm(discriminator, fake_samples),
         }
 
-    def run(
-        self, generator: nn.Module | None, epoch: int, schedule: NoiseSchedule, sweep_sigma: float | None
-    ) -> None:
-        """Train a fresh D against the frozen generator (None: the control's real-image pool) for
-        probe.iterations; after the step of each logged iteration, measure that D (one D per row)."""
+    def run(self, generator: nn.Module | None, unit: ProbeUnit) -> None:
+        """Train the unit's critic from scratch against the frozen generator (None: the control's real-image
+        pool) for probe.iterations; after the step of each logged iteration, measure that D (one D per
+        row). Every critic of a snapshot sees the same data order, z batches and noise."""
         probe_cfg, dtype = self.probe_cfg, PROBE_DTYPES[self.probe_cfg.dtype]
-        layout = memory_format(self.performance_cfg)
-        discriminator, optimizer = self.fresh_discriminator(dtype)
+        layout, epoch, critic = memory_format(self.performance_cfg), unit.epoch, unit.critic
+        discriminator, optimizer = self.fresh_discriminator(critic, dtype)
         torch.manual_seed(self.seed + 1000 * epoch)  # the probe's z batches, reproducible per snapshot
         streams = self.streams(epoch, control=generator is None)
         source = self.source(generator, epoch, dtype)
         for iteration in range(1, probe_cfg.iterations + 1):
-            sigma = schedule.sigma(iteration - 1, probe_cfg.iterations)
+            sigma = unit.schedule.sigma(iteration - 1, probe_cfg.iterations)
             real = next(streams.step_real).to(dtype=dtype, memory_format=layout)
-            discriminator_step(
+            critic_step(
+                critic,
                 discriminator,
                 optimizer,
                 real,
@@ -437,22 +504,28 @@ class SnapshotProbe:
                 sigma=sigma,
                 clip_sigmas=self.clip_sigmas,
                 rng=streams.noise_rng,
+                penalty_rng=streams.penalty_rng,
             )
             with_variance = iteration == 1 or iteration % probe_cfg.variance_every == 0
             if with_variance or iteration % probe_cfg.log_every == 0:
-                fake_logits, measured = source.measure(discriminator, sigma, streams.noise_rng, with_variance)
+                fake_logits, fake_samples, measured = source.measure(
+                    discriminator, critic.generator_costs, sigma, streams.noise_rng, with_variance
+                )
                 row = {
                     "snapshot_epoch": epoch,
                     "iteration": iteration,
                     "noise_std": sigma,
-                    "sweep_noise_std": sweep_sigma,
+                    "sweep_noise_std": unit.sweep_sigma,
+                    "critic": critic.name,
                     **measured,
-                    **self.evaluate(discriminator, streams, fake_logits, sigma, dtype),
+                    **self.evaluate(
+                        critic, discriminator, streams, (fake_logits, fake_samples), sigma, dtype
+                    ),
                 }
                 self.written(self.logger.log(row), epoch)
             self.progress.update()
             if self.control.stop.requested:  # this unit reruns from its start on resume (it is seeded)
-                raise Interrupted(f"probe of snapshot {epoch}, iteration {iteration}")
+                raise Interrupted(f"probe of snapshot {epoch} (critic {critic.name}), iteration {iteration}")
         self.written(self.logger.flush(), epoch)  # every row of this unit is on disk before it is marked done
 
 
@@ -464,22 +537,49 @@ def probe_noises(probe_cfg: DictConfig, noise_cfg: DictConfig) -> list[tuple[Noi
     return [(NoiseSchedule("constant", start=float(sigma)), float(sigma)) for sigma in probe_cfg.noise_stds]
 
 
-def same_unit(rows, epoch: int, sweep_sigma: float | None):
-    """Rows of probe.csv that belong to the probe of (snapshot epoch, swept sigma)."""
+@dataclass(frozen=True)
+class ProbeUnit:
+    """One fresh D: a snapshot (or the control), a noise schedule (a swept sigma) and a critic."""
+
+    epoch: int
+    schedule: NoiseSchedule
+    sweep_sigma: float | None
+    critic: Critic
+
+    @property
+    def key(self) -> list[Any]:
+        """How state.json's probe_units_done names this unit."""
+        return [self.epoch, self.sweep_sigma, self.critic.name]
+
+
+def probe_units(
+    probe_cfg: DictConfig, noise_cfg: DictConfig, critic_cfg: DictConfig, epochs: list[int]
+) -> list[ProbeUnit]:
+    """Every unit of a probe, snapshot by snapshot (each G loaded once), then sigma, then critic."""
+    noises, critics = probe_noises(probe_cfg, noise_cfg), probe_critics(critic_cfg)
+    return [
+        ProbeUnit(epoch, schedule, sweep, critic)
+        for epoch in epochs
+        for schedule, sweep in noises
+        for critic in critics
+    ]
+
+
+def same_unit(rows, unit: ProbeUnit):
+    """Rows of probe.csv that belong to this unit (snapshot epoch, swept sigma, critic)."""
     sweep = rows["sweep_noise_std"]
-    return (rows["snapshot_epoch"] == epoch) & (sweep.isna() if sweep_sigma is None else sweep == sweep_sigma)
+    same_sweep = sweep.isna() if unit.sweep_sigma is None else sweep == unit.sweep_sigma
+    return (rows["snapshot_epoch"] == unit.epoch) & same_sweep & (rows["critic"] == unit.critic.name)
 
 
-def keep_finished_units(
-    path: Path, state: RunState, units: list[tuple[int, NoiseSchedule, float | None]]
-) -> None:
+def keep_finished_units(path: Path, state: RunState, units: list[ProbeUnit]) -> None:
     """Resume: keep only the probe.csv rows of the probes that state marks done."""
-    done = [(epoch, sweep) for epoch, _, sweep in units if state.unit_done(epoch, sweep)]
+    done = [unit for unit in units if state.unit_done(unit.key)]
 
     def finished(rows):
         mask = rows["iteration"] < 0  # all False
-        for done_epoch, done_sweep in done:
-            mask |= same_unit(rows, done_epoch, done_sweep)
+        for unit in done:
+            mask |= same_unit(rows, unit)
         return mask
 
     dropped = keep_rows(path, finished)
@@ -491,9 +591,20 @@ def keep_finished_units(
     )
 
 
+def describe_unit(unit: ProbeUnit) -> str:
+    """The log's words for a unit: which snapshot, critic and noise."""
+    what = (
+        "the negative control (real images as fakes)"
+        if unit.epoch == CONTROL_EPOCH
+        else f"snapshot {unit.epoch}"
+    )
+    return f"{what}, critic {unit.critic.name}, instance noise: {unit.schedule}"
+
+
 def probe(
     probe_cfg: DictConfig,
     *,
+    critic_cfg: DictConfig,
     model_cfg: DictConfig,
     dataset_cfg: DictConfig,
     noise_cfg: DictConfig,
@@ -507,12 +618,11 @@ def probe(
     state: RunState | None = None,
     control: RunControl | None = None,
 ) -> Path:
-    """Probe every snapshot (with every swept sigma), and with probe.control the negative control, skipping
-    the units `state` marks done; returns probe.csv."""
+    """Probe every snapshot with every critic (and every swept sigma), and with probe.control the negative
+    control, skipping the units `state` marks done; returns probe.csv."""
     path, control = Path(run_dir) / "probe.csv", control or RunControl()
-    noises = probe_noises(probe_cfg, noise_cfg)
     epochs = sorted(checkpoints) + ([CONTROL_EPOCH] if probe_cfg.control else [])
-    units = [(epoch, schedule, sweep) for epoch in epochs for schedule, sweep in noises]
+    units = probe_units(probe_cfg, noise_cfg, critic_cfg, epochs)
     if state is not None and path.exists():  # even before the first probe is done: its rows are dropped
         keep_finished_units(path, state, units)
     progress = control.progress(len(units) * probe_cfg.iterations, desc="probe")
@@ -535,21 +645,18 @@ def probe(
             control,
             progress,
         )
-        for epoch, schedule, sweep_sigma in units:
-            if state is not None and state.unit_done(epoch, sweep_sigma):
+        for unit in units:
+            if state is not None and state.unit_done(unit.key):
                 progress.update(probe_cfg.iterations)
                 continue
-            if epoch != CONTROL_EPOCH and epoch not in loaded:
-                loaded = {epoch: load_generator(checkpoints[epoch], model_cfg, dataset_cfg, device=device)}
-            what = (
-                "the negative control (real images as fakes)"
-                if epoch == CONTROL_EPOCH
-                else f"snapshot {epoch}"
-            )
-            log.info("probe: %s, %d D iterations, instance noise: %s", what, probe_cfg.iterations, schedule)
-            snapshot_probe.run(loaded.get(epoch), epoch, schedule, sweep_sigma)
+            if unit.epoch != CONTROL_EPOCH and unit.epoch not in loaded:
+                loaded = {
+                    unit.epoch: load_generator(checkpoints[unit.epoch], model_cfg, dataset_cfg, device=device)
+                }
+            log.info("probe: %s, %d D iterations", describe_unit(unit), probe_cfg.iterations)
+            snapshot_probe.run(loaded.get(unit.epoch), unit)
             if state is not None:
-                state.probe_units_done.append([epoch, sweep_sigma])
+                state.probe_units_done.append(unit.key)
                 state.save()
     progress.close()
     return path

@@ -104,7 +104,7 @@ class RunState:
     path: Path
     status: str = "running"  # running, interrupted, failed, done
     train_complete: bool = False
-    probe_units_done: list[list[Any]] = field(default_factory=list)  # [snapshot epoch, swept sigma or None]
+    probe_units_done: list[list[Any]] = field(default_factory=list)  # [epoch, swept sigma or None, critic]
     probe_complete: bool = False
     train_cache_entry: str | None = None  # the cache entry the snapshots were copied from, if they were
 
@@ -128,9 +128,9 @@ class RunState:
         data.pop("path")
         write_json(self.path, data)
 
-    def unit_done(self, epoch: int, sweep_sigma: float | None) -> bool:
-        """Whether the probe of (snapshot epoch, swept sigma) finished."""
-        return [epoch, sweep_sigma] in self.probe_units_done
+    def unit_done(self, key: list[Any]) -> bool:
+        """Whether the probe unit [snapshot epoch, swept sigma or None, critic] finished."""
+        return list(key) in self.probe_units_done
 
 
 LOCK_NAME = ".lock"  # in a run folder: held by the run working in it
