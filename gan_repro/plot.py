@@ -19,7 +19,18 @@ from matplotlib import cm
 from matplotlib.figure import Figure
 
 from gan_repro.files import atomic_write
-from gan_repro.report import CONTROL_EPOCH, FIGURES, FORMATS, data_diameter, noiseless_rows, snapshot_rows
+from gan_repro.report import (
+    CONTROL_EPOCH,
+    FIGURES,
+    FORMATS,
+    GRADIENT_COLUMNS,
+    PAPER_CRITIC,
+    critic_rows,
+    data_diameter,
+    noiseless_rows,
+    snapshot_rows,
+    without_sweep,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +153,62 @@ def draw_gradient_figure(probe: pd.DataFrame, figure_name: str, window: int) -> 
     return figure
 
 
+COST_STYLES = {  # G's cost -> (line style, legend words) in the critics figure
+    "grad_norm_minimax": ("-", r"minimax $\log(1-D)$"),
+    "grad_norm_nonsaturating": ("--", r"$-\log D$"),
+    "grad_norm_generator": ("-", "the critic's generator cost"),
+}
+
+
+def critic_panels(probe: pd.DataFrame, title: str) -> tuple[Figure, list[tuple[str, pd.DataFrame, object]]]:
+    """A figure with one log-scale panel per critic (in probe.csv's order), and (name, rows, axis) each."""
+    rows = without_sweep(probe[probe["snapshot_epoch"] != CONTROL_EPOCH])
+    names = list(dict.fromkeys(rows["critic"].dropna())) if "critic" in rows else [PAPER_CRITIC]
+    columns = min(3, len(names))
+    lines = -(-len(names) // columns)  # ceil
+    figure = Figure(figsize=(4.6 * columns, 3.8 * lines + 0.4), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(lines, columns, squeeze=False).ravel())
+    for axis in axes[len(names) :]:
+        axis.set_visible(False)
+    figure.suptitle(title, fontsize=11)
+    return figure, [(name, critic_rows(rows, name), axis) for name, axis in zip(names, axes, strict=False)]
+
+
+def draw_critics_figure(probe: pd.DataFrame, window: int) -> Figure:
+    """Figures 2-3's question for every critic: G's gradient norm under the critic's own cost (log scale)
+    as that critic trains from scratch against each frozen snapshot; one panel per critic."""
+    figure, panels = critic_panels(
+        probe, r"$\|\nabla_\theta\, \mathrm{cost}_G\|$ while each critic trains against a frozen G"
+    )
+    for name, rows, axis in panels:
+        costs = [column for column in GRADIENT_COLUMNS if column in rows and rows[column].notna().any()]
+        for index, column in enumerate(costs):
+            style, words = COST_STYLES[column]
+            plot_curves(axis, rows, column, window, log_scale=True, dashed=style == "--", label=index == 0)
+        axis.set_title(f"critic={name}: " + ", ".join(COST_STYLES[c][1] for c in costs), fontsize=9)
+        axis.set_ylabel("generator gradient norm")
+        if len(costs) > 1:
+            axis.legend(title="solid: minimax, dashed: -log D", title_fontsize=7, fontsize=7)
+        else:
+            axis.legend(fontsize=7)
+    return figure
+
+
+def draw_critics_input_figure(probe: pd.DataFrame, window: int) -> Figure:
+    """The quantity R1 and the gradient penalty regularize: the mean ||grad_x D(x)|| at real samples
+    (solid) and at generated ones (dashed), per critic and snapshot (log scale)."""
+    figure, panels = critic_panels(
+        probe, r"$\|\nabla_x D(x)\|$ at real (solid) and generated (dashed) samples, per critic"
+    )
+    for name, rows, axis in panels:
+        plot_curves(axis, rows, "input_grad_norm_real", window, log_scale=True)
+        plot_curves(axis, rows, "input_grad_norm_fake", window, log_scale=True, dashed=True, label=False)
+        axis.set_title(f"critic={name}", fontsize=9)
+        axis.set_ylabel("input gradient norm")
+        axis.legend(fontsize=7)
+    return figure
+
+
 def draw_control_figure(probe: pd.DataFrame, window: int) -> Figure:
     """The negative control beside the real probes: held-out accuracy (dashed) and training-batch accuracy."""
     figure = Figure(figsize=(7, 4.6), layout="constrained")
@@ -254,7 +321,13 @@ def draw_figures(
     run_dir = Path(run_dir)
     probe = pd.read_csv(run_dir / "probe.csv")
     written = []
+    critics = set(probe["critic"].dropna()) if "critic" in probe else {PAPER_CRITIC}
+    if critics != {PAPER_CRITIC}:  # a run that probed other critics always shows them
+        figures = list(dict.fromkeys([*figures, "critics", "critics_input"]))
     for name in figures:
+        if name in FIGURES[:3] and PAPER_CRITIC not in critics:
+            log.warning("plot: %s shows the paper's probe, critic=gan, which this run did not probe", name)
+            continue
         if name in ("noise", "noise_bound") and (
             "sweep_noise_std" not in probe or probe["sweep_noise_std"].isna().all()
         ):
@@ -270,6 +343,10 @@ def draw_figures(
             figure = draw_control_figure(noiseless_rows(probe), window)
         elif name == "noise":
             figure = draw_noise_figure(probe, window)
+        elif name == "critics":
+            figure = draw_critics_figure(probe, window)
+        elif name == "critics_input":
+            figure = draw_critics_input_figure(probe, window)
         elif name == "noise_bound":
             figure = draw_noise_bound_figure(
                 pd.read_csv(run_dir / "noise.csv"), dimension=data_dimension(run_dir)

@@ -20,12 +20,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gan_repro.files import atomic_write, write_json
 
 LOG_2 = math.log(2.0)
-FIGURES = ("fig1", "fig2", "fig3", "noise", "noise_bound", "control")  # what a run can draw (plot.py)
+# what a run can draw (plot.py)
+FIGURES = ("fig1", "fig2", "fig3", "noise", "noise_bound", "control", "critics", "critics_input")
 FORMATS = ("png", "pdf", "svg")  # the files a figure can be written as
 NOISE_COLUMNS = [
     "snapshot_epoch",
@@ -48,7 +50,27 @@ LOG_MEASURES = (  # spanning orders of magnitude: averaged in log space (geometr
     "grad_norm_nonsaturating",
     "grad_relvar_minimax",
     "grad_relvar_nonsaturating",
+    "grad_norm_generator",
+    "grad_relvar_generator",
+    "input_grad_norm_real",
+    "input_grad_norm_fake",
 )
+PAPER_CRITIC = "gan"  # the paper's probe (critic=gan): Figures 1-3, their claims and the noise table read it
+GRADIENT_COLUMNS = ("grad_norm_minimax", "grad_norm_nonsaturating", "grad_norm_generator")
+CRITICS_COLUMNS = [
+    "critic",
+    "snapshot_epoch",
+    "cost",  # the probe.csv column of G's gradient norm under this critic's cost
+    "grad_norm_first",  # geometric mean over the first window_span logged points
+    "grad_norm_end",  # ... and over the last
+    "change_orders",  # log10(end / first): > 0 grew, < 0 fell
+    "largest_excursion_orders",  # max over sliding windows of |log10(window mean / first)|
+    "relvar_end",  # the gradient's relative variance over K z batches, end window
+    "d_loss_end",  # the critic's own cost, end window (arithmetic: not every critic's cost is positive)
+    "d_accuracy_heldout_end",  # blank for a Wasserstein critic
+    "input_grad_norm_real_end",
+    "input_grad_norm_fake_end",
+]
 MEASURES = ("d_accuracy", "d_accuracy_heldout", *LOG_MEASURES)
 CONTROL_EPOCH = 0  # snapshot_epoch of the negative control's rows in probe.csv (experiment=control)
 CLAIMS_WINDOW = 10  # logged points averaged at each end when a run folder has no config.yaml (config.yaml's)
@@ -62,6 +84,9 @@ CLAIM_THRESHOLDS = {
     "relvar_growth": 1.5,  # Fig. 3: "the variance of the gradients is also increasing"; above K=8 scatter
     "converged_w1_ratio": 1.1,  # Sec. 2.3: no growth "when it has already converged": W1 <= 1.1 x floor
     "control_accuracy_band": 0.1,  # the control's held-out accuracy must stay within 0.5 +- this
+    # critics: WGAN-GP's gradient "neither vanishes nor explodes" (Gulrajani et al. 2017, Sec. 1, 4): every
+    # window mean within this many orders of its start (the issue's 2; the minimax gradient falls ~2.6)
+    "critic_band_orders": 2.0,
 }
 
 
@@ -135,11 +160,23 @@ def summarize_snapshot(rows: pd.DataFrame, window: int) -> dict[str, Any]:
     return summary
 
 
-def noiseless_rows(probe: pd.DataFrame) -> pd.DataFrame:
-    """The probe's rows for Figures 1-3: all of them, or in a sigma sweep only those with sigma = 0."""
+def critic_rows(probe: pd.DataFrame, critic: str = PAPER_CRITIC) -> pd.DataFrame:
+    """The rows of one critic (runs from before the critic column: all rows are the paper's probe)."""
+    if "critic" not in probe:
+        return probe if critic == PAPER_CRITIC else probe.iloc[:0]
+    return probe[probe["critic"] == critic]
+
+
+def without_sweep(probe: pd.DataFrame) -> pd.DataFrame:
+    """All rows, or in a sigma sweep only those with sigma = 0."""
     if "sweep_noise_std" not in probe or probe["sweep_noise_std"].isna().all():
         return probe
     return probe[probe["sweep_noise_std"] == 0]
+
+
+def noiseless_rows(probe: pd.DataFrame) -> pd.DataFrame:
+    """The probe's rows for Figures 1-3: the paper's critic's, and in a sigma sweep only sigma = 0."""
+    return without_sweep(critic_rows(probe))
 
 
 def snapshot_rows(probe: pd.DataFrame) -> pd.DataFrame:
@@ -171,6 +208,7 @@ def data_diameter(dimension: int) -> float:
 def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd.DataFrame:
     """One row per (snapshot, swept sigma): end values, JSD estimate, Theorem 3.3's bound (and over the data's
     diameter: >= 1 says nothing), the measured W1 and its real-vs-real floor (NaN in runs that predate it)."""
+    probe = critic_rows(probe)
     swept = probe.dropna(subset=["sweep_noise_std"]) if "sweep_noise_std" in probe else probe.iloc[:0]
     distances = snapshots.set_index("epoch")
     rows = []
@@ -203,6 +241,93 @@ def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd
             }
         )
     return pd.DataFrame(rows, columns=NOISE_COLUMNS)
+
+
+def largest_excursion(values: pd.Series, span: int) -> float:
+    """max over sliding windows of span points of |log10(window's geometric mean / the first window's)|:
+    how far, in orders of magnitude, a curve strays from its start at any point of the probe."""
+    logs = np.log10(values.clip(lower=np.finfo(float).tiny).to_numpy(dtype=float))
+    means = np.convolve(logs, np.ones(span) / span, mode="valid")  # (n - span + 1,)
+    return float(np.abs(means - means[0]).max())
+
+
+def critic_snapshot_row(rows: pd.DataFrame, critic: str, epoch: int, column: str, window: int) -> dict:
+    """One critics.csv row: a critic's generator gradient (column) against one snapshot, start to end."""
+    rows = rows.sort_values("iteration")
+    gradient = summarize_measure(rows, column, window)
+    values = rows[column].dropna()
+    relvar = summarize_measure(rows, column.replace("grad_norm", "grad_relvar"), window)
+
+    def end(name: str) -> float | None:
+        measured = summarize_measure(rows, name, window)
+        return measured["end"] if measured else None
+
+    d_loss = rows["d_loss"].dropna()
+    return {
+        "critic": critic,
+        "snapshot_epoch": int(epoch),
+        "cost": column,
+        "grad_norm_first": gradient["first"],
+        "grad_norm_end": gradient["end"],
+        "change_orders": -orders_of_magnitude(gradient["first"], gradient["end"])
+        if gradient["first"] > 0 and gradient["end"] > 0
+        else None,
+        "largest_excursion_orders": largest_excursion(values, gradient["window"]),
+        "relvar_end": relvar["end"] if relvar else None,
+        "d_loss_end": float(d_loss.tail(window_span(len(d_loss), window)).mean()),
+        "d_accuracy_heldout_end": end("d_accuracy_heldout"),
+        "input_grad_norm_real_end": end("input_grad_norm_real"),
+        "input_grad_norm_fake_end": end("input_grad_norm_fake"),
+    }
+
+
+def critics_table(probe: pd.DataFrame, window: int) -> pd.DataFrame:
+    """critics.csv: per critic, snapshot and generator cost the critic's gradient measured, from start to
+    end of the probe (sigma = 0 in a sigma sweep; the control has no G and no row)."""
+    probe = without_sweep(probe[probe["snapshot_epoch"] != CONTROL_EPOCH])
+    rows = []
+    for (critic, epoch), group in probe.groupby(["critic", "snapshot_epoch"], sort=False):
+        for column in GRADIENT_COLUMNS:
+            if column in group and group[column].notna().any():
+                rows.append(critic_snapshot_row(group, str(critic), int(epoch), column, window))
+    return pd.DataFrame(rows, columns=CRITICS_COLUMNS)
+
+
+def band_claim(table: pd.DataFrame, critic: str, cost: str, orders: float, claim: str) -> dict[str, Any]:
+    """Every snapshot's gradient under (critic, cost) stays within `orders` of its start: its largest
+    excursion <= orders. None measured (the critic was not probed) fails."""
+    rows = table[(table["critic"] == critic) & (table["cost"] == cost)]
+    excursions = [float(value) for value in rows["largest_excursion_orders"]]
+    return {
+        "claim": claim,
+        "paper": "neither vanishes nor explodes (WGAN-GP)",
+        "measured": excursions,
+        "unit": f"largest excursion from the start, orders of magnitude, per snapshot ({critic}, {cost})",
+        "threshold": f"<= {orders:g} orders, every snapshot",
+        "holds": bool(excursions) and all(value <= orders for value in excursions),
+    }
+
+
+def critics_claims(table: pd.DataFrame, thresholds: dict[str, float]) -> dict[str, Any]:
+    """The critics' claim (WGAN-GP's generator gradient stays within critic_band_orders of its start) and
+    the same test on the minimax gradient of critic=gan, which vanishes: where it fails, the test can fail."""
+    orders = (CLAIM_THRESHOLDS | thresholds)["critic_band_orders"]
+    return {
+        "claim": band_claim(
+            table,
+            "wgan_gp",
+            "grad_norm_generator",
+            orders,
+            "the WGAN-GP generator gradient neither vanishes nor explodes",
+        ),
+        "same_test_on_minimax": band_claim(
+            table,
+            PAPER_CRITIC,
+            "grad_norm_minimax",
+            orders,
+            "the same test on the minimax gradient (critic=gan), which the paper says vanishes",
+        ),
+    }
 
 
 def end_of(summary: dict[str, Any], column: str) -> float | None:
@@ -357,6 +482,13 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
     if control is not None:
         summary["control"] = {**control, **control_claims(control, thresholds)}
         claims.append(summary["control"]["claim"])
+    if "critic" in probe and set(probe["critic"].dropna()) != {PAPER_CRITIC}:  # critics beyond the paper's
+        table = critics_table(probe, window)
+        atomic_write(run_dir / "critics.csv", lambda handle: handle.write(table.to_csv(index=False).encode()))
+        summary["critics"] = json.loads(table.to_json(orient="records"))  # plain JSON types
+        if "wgan_gp" in set(table["critic"]):
+            summary["critics_claims"] = critics_claims(table, thresholds)
+            claims.append(summary["critics_claims"]["claim"])
     summary |= {
         "snapshots": snapshots,
         "claims": claims,
