@@ -5,10 +5,13 @@ replicate: runs that differ only in seed form one group, drawn as the mean acros
 for the log-scale quantities) with a band (min-max, or the 25-75% quartiles), one color per group.
 `results.csv` (probe rows) and `training_results.csv` (train rows) join every run's rows with its
 swept keys, for plotting in a notebook; `aggregate.json` lists the runs and the jobs that did not finish.
+Critics (`-m critic=gan,wgan_gp seed=0,1,2`) are told apart by probe.csv's critic column, not by config
+keys: a run may hold several, and each critic's settings are compared only between runs that probed it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Sequence
@@ -22,7 +25,7 @@ from omegaconf import OmegaConf
 
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import GRADIENT_FIGURES, running_mean
-from gan_repro.report import snapshot_rows
+from gan_repro.report import CONTROL_EPOCH, GRADIENT_COLUMNS, PAPER_CRITIC, snapshot_rows, without_sweep
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +53,9 @@ FIGURE_MEASURES = {
     "fig1": ["d_loss", "d_accuracy"],
     "fig2": ["grad_norm_minimax"],
     "fig3": ["grad_norm_nonsaturating"],
+    "critics": list(GRADIENT_COLUMNS),  # one row of panels per critic: its generator cost(s)
 }
-LOG_MEASURES = {"d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"}
+LOG_MEASURES = {"d_loss", *GRADIENT_COLUMNS}
 
 
 def is_run_folder(folder: Path) -> bool:
@@ -132,10 +136,15 @@ def flat_config(folder: Path) -> dict[str, Any]:
 
 
 def swept_keys(configs: dict[Path, dict[str, Any]]) -> list[str]:
-    """Keys whose values differ between the runs (seed first, if it does)."""
+    """Keys whose values differ between the runs (seed first, if it does). A critic's key (critic.<name>.*)
+    is compared only between the runs that probed that critic: which critics ran is probe.csv's column."""
     keys = sorted({key for config in configs.values() for key in config})
-    differing = [key for key in keys if len({repr(config.get(key)) for config in configs.values()}) > 1]
-    return sorted(differing, key=lambda key: (key != "seed", key))
+
+    def differs(key: str) -> bool:
+        holders = [c for c in configs.values() if key in c] if key.startswith("critic.") else configs.values()
+        return len({repr(config.get(key)) for config in holders}) > 1
+
+    return sorted([key for key in keys if differs(key)], key=lambda key: (key != "seed", key))
 
 
 def collect(paths: Sequence[Path]) -> dict[str, Any]:
@@ -215,6 +224,8 @@ def draw_aggregate_figure(
     name: str, results: pd.DataFrame, keys: list[str], unfinished: dict[str, str], *, window: int, band: str
 ) -> Figure:
     """One panel per (measure, snapshot epoch); one color per group of runs that differ only in seed."""
+    if name == "critics":
+        return draw_aggregate_critics_figure(results, keys, unfinished, window=window, band=band)
     rows = snapshot_rows(results)
     group_keys = [key for key in keys if key != "seed"]
     rows = rows.assign(group=rows.apply(group_label, axis=1, group_keys=group_keys) if len(rows) else [])
@@ -251,6 +262,12 @@ def draw_aggregate_figure(
     title = {"fig1": "Figure 1: D's cost and accuracy", **{k: v[1] for k, v in GRADIENT_FIGURES.items()}}[
         name
     ]
+    finish_figure(figure, title, keys, unfinished, band)
+    return figure
+
+
+def finish_figure(figure: Figure, title: str, keys: list[str], unfinished: dict[str, str], band: str) -> None:
+    """The title with how runs were combined, and the jobs left out named under the figure."""
     band_text = "min to max" if band == "minmax" else "25th to 75th percentile"
     if "seed" in keys:  # replicates: say how they are combined
         subtitle = f"mean over seeds (geometric on log axes), band: {band_text} over runs"
@@ -260,6 +277,44 @@ def draw_aggregate_figure(
     if unfinished:
         named = "; ".join(f"{Path(folder).name}: {status}"[:90] for folder, status in unfinished.items())
         figure.text(0.01, 0.0, f"not finished, left out: {named}", fontsize=7, color="C3", va="bottom")
+
+
+def draw_aggregate_critics_figure(
+    results: pd.DataFrame, keys: list[str], unfinished: dict[str, str], *, window: int, band: str
+) -> Figure:
+    """One row of panels per critic, one column per snapshot: G's gradient norm under the critic's cost(s)
+    (minimax solid, -log D dashed), mean over seeds with a band, one color per group of other swept keys."""
+    rows = without_sweep(results[results["snapshot_epoch"] != CONTROL_EPOCH])
+    if "critic" not in rows:
+        rows = rows.assign(critic=PAPER_CRITIC)
+    group_keys = [key for key in keys if key != "seed" and not key.startswith("critic.")]
+    rows = rows.assign(group=rows.apply(group_label, axis=1, group_keys=group_keys) if len(rows) else [])
+    critics, epochs = list(dict.fromkeys(rows["critic"])), sorted(rows["snapshot_epoch"].unique())
+    figure = Figure(figsize=(4.4 * max(1, len(epochs)), 3.2 * len(critics) + 0.8), layout="constrained")
+    axes = figure.subplots(len(critics), max(1, len(epochs)), squeeze=False)
+    groups = sorted(rows["group"].unique())
+    for (line, critic), (column, epoch) in itertools.product(enumerate(critics), enumerate(epochs)):
+        axis = axes[line, column]
+        for color, group in enumerate(groups):
+            selected = rows[
+                (rows["critic"] == critic) & (rows["snapshot_epoch"] == epoch) & (rows["group"] == group)
+            ]
+            for measure in [m for m in GRADIENT_COLUMNS if m in selected and selected[m].notna().any()]:
+                curves = band_curves(selected.dropna(subset=[measure]), measure, window, band)
+                style = "--" if measure == "grad_norm_nonsaturating" else "-"
+                axis.plot(curves.index, curves["mean"], style, color=f"C{color}", linewidth=1.8, label=group)
+                axis.fill_between(
+                    curves.index, curves["low"], curves["high"], color=f"C{color}", alpha=0.2, linewidth=0
+                )
+        axis.set_yscale("log")
+        axis.grid(True, alpha=0.3)
+        axis.set_title(f"critic={critic}, G after {int(epoch)} epoch{'s' if epoch != 1 else ''}", fontsize=9)
+        axes[line, 0].set_ylabel("generator gradient norm")
+        axes[-1, column].set_xlabel("discriminator iterations")
+    if groups != ["all runs"]:
+        axes[0, -1].legend(fontsize=7)
+    title = "G's gradient norm under each critic's cost (gan, gan_r1: minimax solid, -log D dashed)"
+    finish_figure(figure, title, keys, unfinished, band)
     return figure
 
 
@@ -297,6 +352,9 @@ def aggregate(
     if collected["results"].empty:
         log.warning("aggregate: no finished run to draw")
         return written
+    results = collected["results"]
+    if "critic" in results and set(results["critic"].dropna()) != {PAPER_CRITIC}:  # aggregate by critic
+        figures = list(dict.fromkeys([*figures, "critics"]))
     for name in figures:
         figure = draw_aggregate_figure(
             name, collected["results"], collected["keys"], collected["unfinished"], window=window, band=band

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from gan_repro.files import atomic_write
-from gan_repro.report import FIGURES, format_value, saved_config
+from gan_repro.report import FIGURES, format_claim, format_value, saved_config
 
 NOISE_HEADINGS = {  # noise.csv column -> heading; columns a run's noise.csv lacks (older runs) are left out
     "snapshot_epoch": "snapshot epoch",
@@ -46,6 +46,7 @@ def write_report(run_dir: Path) -> Path:
         settings_lines(summary, config),
         claims_lines(summary.get("claims") or [], summary.get("measured_as")),
         noise_lines(run_dir),
+        critics_lines(run_dir, summary),
         image_lines(run_dir),
         timing_lines(summary.get("timings_s") or {}),
     ]
@@ -166,6 +167,44 @@ def noise_lines(run_dir: Path) -> list[str]:
     rows = [[noise_cell(record[column]) for column in columns] for record in frame.to_dict("records")]
     heading = "## Section 3: instance noise and Theorem 3.3 (bound / 2√d ≥ 1: the bound says nothing)"
     return [heading, "", *table([NOISE_HEADINGS[column] for column in columns], rows)]
+
+
+CRITICS_HEADINGS = {  # critics.csv column -> heading
+    "critic": "critic",
+    "snapshot_epoch": "snapshot epoch",
+    "cost": "G's cost (column)",
+    "grad_norm_first": "‖∇θ‖ first",
+    "grad_norm_end": "‖∇θ‖ end",
+    "change_orders": "change (orders)",
+    "largest_excursion_orders": "largest excursion (orders)",
+    "relvar_end": "relative variance, end",
+    "d_accuracy_heldout_end": "held-out accuracy, end",
+    "input_grad_norm_real_end": "‖∇x D‖ real, end",
+    "input_grad_norm_fake_end": "‖∇x D‖ fake, end",
+}
+
+
+def critics_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
+    """experiment=critics: critics.csv as a table, one row per (critic, snapshot, cost), and the band test
+    applied to the minimax gradient, where it should fail."""
+    path = run_dir / "critics.csv"
+    if not path.is_file():
+        return []
+    frame = pd.read_csv(path)
+    columns = [column for column in CRITICS_HEADINGS if column in frame]
+    rows = [[noise_cell(record[column]) for column in columns] for record in frame.to_dict("records")]
+    lines = [
+        "## Which generator costs survive a trained discriminator (critics.csv)",
+        "",
+        "First and end are geometric means over the first and last windows of logged points; the largest "
+        "excursion is the farthest any window mean strays from the first, in orders of magnitude.",
+        "",
+        *table([CRITICS_HEADINGS[column] for column in columns], rows),
+    ]
+    check = (summary.get("critics_claims") or {}).get("same_test_on_minimax")
+    if check:
+        lines += ["", f"The same band test on a gradient the paper says vanishes: {format_claim(check)}"]
+    return lines
 
 
 def noise_cell(value: Any) -> str:

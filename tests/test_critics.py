@@ -1,0 +1,305 @@
+"""The probe's critics: each objective's loss and generator gradient against hand-computed values, weight
+clipping, the gradient penalty against finite differences, R1, critic=gan as the paper's D step, the
+critics' config, claims that can fail, and a tiny experiment=critics end to end."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn as nn
+
+from gan_repro.cli import plot_main
+from gan_repro.config import check_config
+from gan_repro.critics import (
+    Critic,
+    clip_weights,
+    critic_step,
+    gradient_penalty,
+    input_gradient_norm,
+    make_optimizer,
+    probe_critics,
+    r1_penalty,
+)
+from gan_repro.errors import ConfigError
+from gan_repro.losses import critic_loss, decision_accuracy, generator_cost
+from gan_repro.models import build_discriminator
+from gan_repro.pipeline import run
+from gan_repro.probe import generator_grad_norms
+from gan_repro.report import critics_claims
+from gan_repro.steps import discriminator_step, make_adam
+from tests.helpers import TINY, compose_config, run_cli
+
+CRITICS = ["gan", "wgan", "wgan_gp", "lsgan", "hinge", "gan_r1"]
+REAL = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)  # D's outputs on three real samples
+FAKE = torch.tensor([-3.0, 1.5, 0.25], dtype=torch.float64)  # ... and on three fakes
+
+
+def critic(name: str, overrides: list[str] | None = None) -> Critic:
+    """The critic `name` as the composed config defines it."""
+    cfg = compose_config([f"critic={name}", *(overrides or [])])
+    return probe_critics(cfg.critic)[0]
+
+
+# ----------------------------------------------------------------------------- objectives by hand
+def softplus(x: float) -> float:
+    return math.log1p(math.exp(x))
+
+
+@pytest.mark.parametrize(
+    ("objective", "expected"),
+    [
+        (
+            "logistic",
+            0.5
+            * (sum(softplus(-r) for r in REAL.tolist()) / 3 + sum(softplus(f) for f in FAKE.tolist()) / 3),
+        ),
+        ("wasserstein", (-3.0 + 1.5 + 0.25) / 3 - (2.0 - 1.0 + 0.5) / 3),
+        ("least_squares", 0.5 * (1.0 + 4.0 + 0.25) / 3 + 0.5 * (9.0 + 2.25 + 0.0625) / 3),
+        ("hinge", (0.0 + 2.0 + 0.5) / 3 + (0.0 + 2.5 + 1.25) / 3),
+    ],
+)
+def test_each_objective_against_a_hand_computed_value(objective: str, expected: float) -> None:
+    assert critic_loss(REAL, FAKE, objective).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_accuracy_where_a_sign_can_be_read() -> None:
+    real, fake = torch.tensor([0.3, 0.7, 0.9]), torch.tensor([0.1, 0.2, -0.4])
+    assert decision_accuracy(real, fake, "logistic").item() == pytest.approx(4 / 6)  # output > 0: real
+    assert decision_accuracy(real, fake, "hinge").item() == pytest.approx(4 / 6)
+    # least squares with a = 0, b = 1: the boundary is the midpoint 0.5
+    assert decision_accuracy(real, fake, "least_squares").item() == pytest.approx(5 / 6)
+    assert decision_accuracy(real, fake, "wasserstein") is None  # a critic's sign means nothing
+
+
+class LinearGenerator(nn.Module):
+    """G(z) = Theta z as a (B, 1, 2, 2) image: gradients w.r.t. Theta have a closed form."""
+
+    def __init__(self, theta: torch.Tensor) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(theta.clone())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (z @ self.theta.T).view(-1, 1, 2, 2)
+
+
+class LinearCritic(nn.Module):
+    """D(x) = w . x + b: the output's gradient w.r.t. x is w for every sample."""
+
+    def __init__(self, w: torch.Tensor, b: float) -> None:
+        super().__init__()
+        self.w, self.b = nn.Parameter(w.clone()), nn.Parameter(torch.tensor(b, dtype=w.dtype))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images.flatten(1) @ self.w + self.b
+
+
+@pytest.mark.parametrize("cost", ["minimax", "nonsaturating", "wasserstein", "least_squares"])
+def test_each_generator_gradient_against_its_closed_form(cost: str) -> None:
+    """For l_i = w . Theta z_i, grad_Theta cost = w (sum_i c_i z_i)^T with c_i = d cost / d l_i, so its norm
+    is ||w|| ||sum_i c_i z_i||. Least squares has slopes of both signs here (l_i on both sides of 1)."""
+    rng = torch.Generator().manual_seed(0)
+    theta = torch.randn(4, 3, generator=rng, dtype=torch.float64)
+    w = torch.randn(4, generator=rng, dtype=torch.float64)
+    z = torch.randn(16, 3, generator=rng, dtype=torch.float64)
+    generator, discriminator = LinearGenerator(theta), LinearCritic(w, 0.7)
+    logits = (z @ theta.T) @ w + 0.7
+    slopes = {
+        "minimax": -torch.sigmoid(logits),
+        "nonsaturating": -torch.sigmoid(-logits),
+        "wasserstein": -torch.ones_like(logits),
+        "least_squares": logits - 1,
+    }[cost] / len(z)
+    if cost == "least_squares":
+        assert (logits > 1).any() and (logits < 1).any()
+    expected = w.norm() * (slopes[:, None] * z).sum(0).norm()
+    got = next(iter(generator_grad_norms(generator, discriminator, z, kinds=[cost]).values()))
+    assert got.item() == pytest.approx(expected.item(), rel=1e-10)
+    autograd = torch.autograd.grad(generator_cost(discriminator(generator(z)), cost), generator.theta)[0]
+    assert got.item() == pytest.approx(autograd.norm().item(), rel=1e-10)  # the cost's value agrees too
+
+
+# ----------------------------------------------------------------------------- clipping and penalties
+def test_weight_clipping_keeps_every_weight_within_c() -> None:
+    wgan = critic("wgan")
+    cfg = compose_config(TINY)
+    torch.manual_seed(0)
+    discriminator = build_discriminator(cfg.model, image_size=16, channels=1, norm=wgan.norm)
+    optimizer = make_optimizer(discriminator, wgan)
+    assert isinstance(optimizer, torch.optim.RMSprop) and wgan.clip == 0.01
+    assert max(p.abs().max().item() for p in discriminator.parameters()) > wgan.clip  # BatchNorm scale ~ 1
+    for _ in range(3):
+        critic_step(
+            wgan, discriminator, optimizer, torch.rand(8, 1, 16, 16) * 2 - 1, torch.randn(8, 1, 16, 16)
+        )
+        assert max(p.abs().max().item() for p in discriminator.parameters()) <= wgan.clip
+    weights = nn.Linear(3, 1)
+    nn.init.constant_(weights.weight, 5.0)
+    clip_weights(weights, 0.5)
+    assert weights.weight.max().item() == 0.5
+
+
+def finite_difference_norm(discriminator: nn.Module, sample: torch.Tensor, step: float = 1e-6) -> float:
+    """||grad_x D(x)|| at one sample by central differences, coordinate by coordinate."""
+    flat = sample.flatten()
+    gradient = torch.zeros_like(flat)
+    for index in range(flat.numel()):
+        shift = torch.zeros_like(flat)
+        shift[index] = step
+        up = discriminator((flat + shift).view(1, *sample.shape)).item()
+        down = discriminator((flat - shift).view(1, *sample.shape)).item()
+        gradient[index] = (up - down) / (2 * step)
+    return gradient.norm().item()
+
+
+def test_gradient_penalty_matches_finite_differences() -> None:
+    torch.manual_seed(0)
+    discriminator = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0))
+    discriminator = discriminator.double()
+    real, fake = torch.rand(5, 1, 4, 4, dtype=torch.float64), torch.randn(5, 1, 4, 4, dtype=torch.float64)
+    penalty = gradient_penalty(discriminator, real, fake, torch.Generator().manual_seed(3))
+    mix = torch.rand(5, 1, 1, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    interpolates = mix * real + (1 - mix) * fake
+    norms = [finite_difference_norm(discriminator, sample) for sample in interpolates]
+    expected = sum((norm - 1) ** 2 for norm in norms) / len(norms)
+    assert penalty.item() == pytest.approx(expected, rel=1e-6)
+    assert penalty.item() > 1e-3  # not trivially zero
+
+
+def test_r1_is_zero_for_a_constant_d_and_the_squared_slope_for_a_linear_one() -> None:
+    class Constant(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.value = nn.Parameter(torch.tensor(0.3))
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            return images.flatten(1).sum(1) * 0 + self.value
+
+    images = torch.randn(6, 1, 2, 2)
+    assert r1_penalty(Constant(), images).item() == 0.0
+    w = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    assert r1_penalty(LinearCritic(w, 0.0), images).item() == pytest.approx(w.pow(2).sum().item())
+    assert input_gradient_norm(LinearCritic(w, 0.0), images).item() == pytest.approx(w.norm().item())
+
+
+def test_critic_gan_is_the_papers_d_step_exactly() -> None:
+    """The default probe is unchanged: critic=gan's step is steps.discriminator_step, bit for bit."""
+    cfg = compose_config(TINY)
+    gan = probe_critics(cfg.critic)[0]
+    assert (gan.name, gan.objective, gan.optimizer, gan.lr, gan.beta1) == (
+        "gan",
+        "logistic",
+        "adam",
+        2e-4,
+        0.5,
+    )
+    real, fake = torch.rand(8, 1, 16, 16) * 2 - 1, torch.randn(8, 1, 16, 16)
+    trained = []
+    for step in ("paper", "critic"):
+        torch.manual_seed(0)
+        discriminator = build_discriminator(cfg.model, image_size=16, channels=1)
+        if step == "paper":
+            optimizer = make_adam(discriminator, cfg.train)
+            for _ in range(3):
+                discriminator_step(discriminator, optimizer, real, fake)
+        else:
+            optimizer = make_optimizer(discriminator, gan)
+            for _ in range(3):
+                critic_step(gan, discriminator, optimizer, real, fake)
+        trained.append(torch.cat([p.detach().flatten() for p in discriminator.parameters()]))
+    assert torch.equal(trained[0], trained[1])
+
+
+# ----------------------------------------------------------------------------- config
+def test_every_critic_composes_from_its_paper() -> None:
+    cfg = compose_config([*TINY, "experiment=critics"])
+    check_config(cfg)
+    critics = {c.name: c for c in probe_critics(cfg.critic)}
+    assert list(critics) == CRITICS
+    assert (critics["wgan"].clip, critics["wgan"].optimizer, critics["wgan"].lr) == (0.01, "rmsprop", 5e-5)
+    gp = critics["wgan_gp"]
+    assert (gp.penalty, gp.penalty_weight, gp.lr, gp.beta1, gp.beta2, gp.norm) == (
+        "gradient",
+        10.0,
+        1e-4,
+        0.0,
+        0.9,
+        "layer",
+    )
+    assert critics["gan_r1"].penalty == "r1" and critics["gan_r1"].penalty_weight == 10.0
+    assert critics["lsgan"].objective == "least_squares" and critics["hinge"].objective == "hinge"
+    assert compose_config(["critic=[gan,wgan]"]).critic.keys() == {"gan", "wgan"}
+
+
+@pytest.mark.parametrize(
+    ("override", "setting"),
+    [
+        ("critic.wgan.clip=-1", "critic.wgan.clip"),
+        ("critic.wgan.optimizer=sgd", "critic.wgan.optimizer"),
+        ("critic.wgan.alpha=null", "critic.wgan.alpha"),
+        ("critic.wgan.generator_costs=[wasserstein,least_squares]", "critic.wgan.generator_costs"),
+        ("critic.wgan.objective=kl", "critic.wgan.objective"),
+    ],
+)
+def test_a_bad_critic_setting_is_named(override: str, setting: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        check_config(compose_config(["critic=wgan", override]))
+    assert error.value.setting == setting
+
+
+# ----------------------------------------------------------------------------- claims
+def band_table(wgan_gp: list[float], minimax: list[float]) -> pd.DataFrame:
+    rows = [
+        {"critic": "wgan_gp", "cost": "grad_norm_generator", "largest_excursion_orders": v} for v in wgan_gp
+    ]
+    rows += [{"critic": "gan", "cost": "grad_norm_minimax", "largest_excursion_orders": v} for v in minimax]
+    return pd.DataFrame(rows, columns=["critic", "cost", "largest_excursion_orders"])
+
+
+def test_the_wgan_gp_claim_holds_within_two_orders_and_fails_beyond() -> None:
+    held = critics_claims(band_table([0.2, 0.5, 1.9], [2.6, 2.5, 1.9]), {})
+    assert held["claim"]["holds"] and not held["same_test_on_minimax"]["holds"]
+    assert not critics_claims(band_table([0.2, 3.1, 0.4], []), {})["claim"]["holds"]  # one vanished
+    assert not critics_claims(band_table([], []), {})["claim"]["holds"]  # not measured: not a pass
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_experiment_critics_end_to_end(tmp_path: Path) -> None:
+    cfg = compose_config([*TINY, "experiment=critics", "probe.iterations=6", "probe.variance_every=3"])
+    summary = run(cfg, tmp_path)
+    probe = pd.read_csv(tmp_path / "probe.csv")
+    assert list(dict.fromkeys(probe["critic"])) == CRITICS
+    assert len(probe) == len(CRITICS) * 2 * 3  # 2 snapshots, logged at iterations 1, 3 and 6
+    by_critic = probe.groupby("critic")
+    assert by_critic["grad_norm_generator"].count().to_dict() == {
+        "gan": 0,
+        "gan_r1": 0,
+        "hinge": 6,
+        "lsgan": 6,
+        "wgan": 6,
+        "wgan_gp": 6,
+    }
+    assert by_critic["grad_norm_minimax"].count()[["gan", "gan_r1"]].tolist() == [6, 6]
+    assert by_critic["d_accuracy_heldout"].count()[["wgan", "wgan_gp"]].tolist() == [0, 0]
+    assert (probe[["input_grad_norm_real", "input_grad_norm_fake"]] > 0).all().all()
+    table = pd.read_csv(tmp_path / "critics.csv")
+    assert set(table["critic"]) == set(CRITICS) and len(table) == 2 * 8  # gan and gan_r1: two costs each
+    assert summary["critics_claims"]["claim"]["claim"].startswith("the WGAN-GP generator gradient")
+    for name in ("critics", "critics_input", "fig1", "fig2", "fig3"):
+        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000
+    assert "Which generator costs survive" in (tmp_path / "report.md").read_text()
+
+
+def test_a_critic_sweep_over_seeds_aggregates_by_critic(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    short = [*TINY, "train.epochs=1", "train.snapshot_epochs=[1]", "probe.iterations=6"]
+    done = run_cli("-m", *short, "critic=gan,wgan_gp", "seed=0,1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert plot_main([str(sweep)]) == 0
+    results = pd.read_csv(sweep / "results.csv")
+    assert results.groupby("critic")["run"].nunique().to_dict() == {"gan": 2, "wgan_gp": 2}
+    assert '"swept_keys": [\n    "seed"\n  ]' in (sweep / "aggregate.json").read_text()  # not critic.*
+    assert (sweep / "figures" / "critics.png").stat().st_size > 10_000
