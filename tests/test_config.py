@@ -51,11 +51,13 @@ def test_every_group_is_listed() -> None:
 def test_every_group_option_composes(group: str, option: str) -> None:
     path = config_dir() / group / f"{option}.yaml"
     header = itertools.takewhile(lambda line: line.startswith("#"), path.read_text().splitlines())
-    global_package = any(line.split() == ["#", "@package", "_global_"] for line in header)
+    packages = [line.split()[2] for line in header if line.split()[:2] == ["#", "@package"]]
     own = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     composed = OmegaConf.to_container(compose_config([f"{group}={option}"]), resolve=False)
-    if global_package:  # experiment=, scale=: values at the top level
+    if packages == ["_global_"]:  # experiment=, scale=: values at the top level
         missing = [key for key in leaf_keys(own) if not has_key(composed, key)]
+    elif packages:  # critic=: each option at its own package, critic.<name>
+        missing = [key for key in leaf_keys(own, f"{packages[0]}.") if not has_key(composed, key)]
     else:
         assert isinstance(composed.get(group), dict), f"{group}={option} composed without a {group} node"
         missing = [key for key in leaf_keys(own, f"{group}.") if not has_key(composed, key)]

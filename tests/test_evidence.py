@@ -29,24 +29,24 @@ def parameters_of(module: torch.nn.Module) -> torch.Tensor:
 
 def test_every_row_describes_d_after_that_iterations_step(tmp_path: Path, monkeypatch) -> None:
     seen: dict[str, list] = {"step": [], "measure": [], "evaluate": []}
-    step, measure = gan_repro.probe.discriminator_step, gan_repro.probe.GeneratorSource.measure
+    step, measure = gan_repro.probe.critic_step, gan_repro.probe.GeneratorSource.measure
     evaluate = SnapshotProbe.evaluate
 
-    def counting_step(discriminator, *args, **kwargs):
-        result = step(discriminator, *args, **kwargs)
+    def counting_step(critic, discriminator, *args, **kwargs):
+        result = step(critic, discriminator, *args, **kwargs)
         seen["step"].append(parameters_of(discriminator))  # D after this step
         return result
 
-    def recording(name, original):
-        def wrapper(self, discriminator, *args, **kwargs):
-            seen[name].append((len(seen["step"]), parameters_of(discriminator)))
-            return original(self, discriminator, *args, **kwargs)
+    def recording(name, original, position):
+        def wrapper(self, *args, **kwargs):
+            seen[name].append((len(seen["step"]), parameters_of(args[position])))
+            return original(self, *args, **kwargs)
 
         return wrapper
 
-    monkeypatch.setattr(gan_repro.probe, "discriminator_step", counting_step)
-    monkeypatch.setattr(gan_repro.probe.GeneratorSource, "measure", recording("measure", measure))
-    monkeypatch.setattr(SnapshotProbe, "evaluate", recording("evaluate", evaluate))
+    monkeypatch.setattr(gan_repro.probe, "critic_step", counting_step)
+    monkeypatch.setattr(gan_repro.probe.GeneratorSource, "measure", recording("measure", measure, 0))
+    monkeypatch.setattr(SnapshotProbe, "evaluate", recording("evaluate", evaluate, 1))
     run(compose_config(SHORT), tmp_path)
     logged = pd.read_csv(tmp_path / "probe.csv")["iteration"].tolist()
     assert logged == [1, 3, 4, 6, 8, 9]  # log_every=3, variance_every=4, and the first
@@ -55,26 +55,38 @@ def test_every_row_describes_d_after_that_iterations_step(tmp_path: Path, monkey
         assert torch.equal(norms_d, seen["step"][steps - 1]) and torch.equal(eval_d, norms_d)
 
 
-def test_a_sigma_sweep_differs_only_through_the_noise(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "column", "values"),
+    [
+        (
+            ["experiment=noise", "probe.noise_stds=[0,0.1]", "plot.figures=[noise]"],
+            "sweep_noise_std",
+            [0, 0.1],
+        ),
+        (["critic=[gan,hinge]"], "critic", ["gan", "hinge"]),
+    ],
+)
+def test_probe_units_of_a_snapshot_differ_only_in_what_they_vary(
+    tmp_path: Path, monkeypatch, overrides: list[str], column: str, values: list
+) -> None:
+    """A sigma sweep differs only through the noise; critics differ only in the critic: every unit's D
+    steps see the same real images and the same fakes (data order and z)."""
     inputs: list[tuple[torch.Tensor, torch.Tensor]] = []
-    step = gan_repro.probe.discriminator_step
+    step = gan_repro.probe.critic_step
 
-    def recording_step(discriminator, optimizer, real, fake, **kwargs):
+    def recording_step(critic, discriminator, optimizer, real, fake, **kwargs):
         inputs.append((real.clone(), fake.clone()))
-        return step(discriminator, optimizer, real, fake, **kwargs)
+        return step(critic, discriminator, optimizer, real, fake, **kwargs)
 
-    monkeypatch.setattr(gan_repro.probe, "discriminator_step", recording_step)
-    run(
-        compose_config([*SHORT, "experiment=noise", "probe.noise_stds=[0,0.1]", "plot.figures=[noise]"]),
-        tmp_path,
-    )
-    sigma_0, sigma_01 = inputs[:9], inputs[9:]
-    assert len(sigma_01) == 9
-    for (real_a, fake_a), (real_b, fake_b) in zip(sigma_0, sigma_01, strict=True):
+    monkeypatch.setattr(gan_repro.probe, "critic_step", recording_step)
+    run(compose_config([*SHORT, *overrides]), tmp_path)
+    first, second = inputs[:9], inputs[9:]
+    assert len(second) == 9
+    for (real_a, fake_a), (real_b, fake_b) in zip(first, second, strict=True):
         assert torch.equal(real_a, real_b) and torch.equal(fake_a, fake_b)  # same data order, same z
     rows = pd.read_csv(tmp_path / "probe.csv")
     assert not np.allclose(
-        rows[rows["sweep_noise_std"] == 0]["d_loss"], rows[rows["sweep_noise_std"] == 0.1]["d_loss"]
+        rows[rows[column] == values[0]]["d_loss"], rows[rows[column] == values[1]]["d_loss"]
     )
 
 
