@@ -55,6 +55,7 @@ FIGURE_MEASURES = {
     "fig3": ["grad_norm_nonsaturating"],
     "critics": list(GRADIENT_COLUMNS),  # one row of panels per critic: its generator cost(s)
 }
+PAPER_FIGURES = ("fig1", "fig2", "fig3")  # drawn by default; "critics" too when the runs probed other critics
 LOG_MEASURES = {"d_loss", *GRADIENT_COLUMNS}
 
 
@@ -325,7 +326,7 @@ def aggregate(
     window: int = 10,
     band: str = "minmax",
     formats: Sequence[str] = ("png",),
-    figures: Sequence[str] = tuple(FIGURE_MEASURES),
+    figures: Sequence[str] = PAPER_FIGURES,
 ) -> list[Path]:
     """Write results.csv, training_results.csv, aggregate.json and the aggregate figures into output."""
     collected = collect(paths)

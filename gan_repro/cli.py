@@ -335,7 +335,7 @@ def redraw_run(run_dir: Path, args: argparse.Namespace) -> int:
 
 def aggregate_runs(args: argparse.Namespace) -> int:
     """Several runs (a sweep, or several folders): results.csv and the aggregate figures."""
-    from gan_repro.aggregate import FIGURE_MEASURES, aggregate, find_run_folders
+    from gan_repro.aggregate import FIGURE_MEASURES, PAPER_FIGURES, aggregate, find_run_folders
 
     if not find_run_folders(args.paths):
         report_error(
@@ -346,7 +346,7 @@ def aggregate_runs(args: argparse.Namespace) -> int:
     if args.output is None and len(args.paths) > 1:
         report_error("--output: several folders given; say where the aggregate goes with --output DIR")
         return EXIT_BAD_INPUT
-    figures = [name for name in (args.figures or FIGURE_MEASURES) if name in FIGURE_MEASURES]
+    figures = [name for name in (args.figures or PAPER_FIGURES) if name in FIGURE_MEASURES]
     for path in aggregate(
         args.paths,
         output=args.output or args.paths[0],
