@@ -162,7 +162,10 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
     probe_tables, train_tables = [], []
     for folder in finished:
         labels = {"run": str(folder), **{key: configs[folder].get(key) for key in keys}}
-        probe_tables.append(pd.read_csv(folder / "probe.csv").assign(**labels))
+        probe = pd.read_csv(folder / "probe.csv")
+        if "critic" not in probe:  # a run from before critic=: its D was the paper's
+            probe = probe.assign(critic=PAPER_CRITIC)
+        probe_tables.append(probe.assign(**labels))
         if (folder / "train.csv").is_file():
             train_tables.append(pd.read_csv(folder / "train.csv").assign(**labels))
     front = ["run", *keys]
@@ -187,8 +190,9 @@ def group_label(row: pd.Series, group_keys: list[str]) -> str:
     def setting(key: str) -> str:
         return f"{key.removesuffix('.name').removesuffix('.kind')}={row[key]}"
 
-    trained = [setting(key) for key in group_keys if not key.startswith("probe.")]
-    probed = [setting(key) for key in group_keys if key.startswith("probe.")]
+    probe_side = ("probe.", "critic.")
+    trained = [setting(key) for key in group_keys if not key.startswith(probe_side)]
+    probed = [setting(key) for key in group_keys if key.startswith(probe_side)]
     parts = [f"trained with {', '.join(trained)}"] * bool(trained) + [
         f"probed with {', '.join(probed)}"
     ] * bool(probed)
@@ -286,10 +290,17 @@ def draw_aggregate_critics_figure(
     """One row of panels per critic, one column per snapshot: G's gradient norm under the critic's cost(s)
     (minimax solid, -log D dashed), mean over seeds with a band, one color per group of other swept keys."""
     rows = without_sweep(results[results["snapshot_epoch"] != CONTROL_EPOCH])
-    if "critic" not in rows:
-        rows = rows.assign(critic=PAPER_CRITIC)
-    group_keys = [key for key in keys if key != "seed" and not key.startswith("critic.")]
-    rows = rows.assign(group=rows.apply(group_label, axis=1, group_keys=group_keys) if len(rows) else [])
+
+    def label(row: pd.Series) -> str:
+        """The row's group: the swept keys but the seed, of a critic's settings only its own."""
+        own = [
+            k
+            for k in keys
+            if k != "seed" and (not k.startswith("critic.") or k.startswith(f"critic.{row['critic']}."))
+        ]
+        return group_label(row, own)
+
+    rows = rows.assign(group=rows.apply(label, axis=1) if len(rows) else [])
     critics, epochs = list(dict.fromkeys(rows["critic"])), sorted(rows["snapshot_epoch"].unique())
     figure = Figure(figsize=(4.4 * max(1, len(epochs)), 3.2 * len(critics) + 0.8), layout="constrained")
     axes = figure.subplots(len(critics), max(1, len(epochs)), squeeze=False)
@@ -357,6 +368,9 @@ def aggregate(
     if "critic" in results and set(results["critic"].dropna()) != {PAPER_CRITIC}:  # aggregate by critic
         figures = list(dict.fromkeys([*figures, "critics"]))
     for name in figures:
+        if name in PAPER_FIGURES and snapshot_rows(results).empty:
+            log.warning("aggregate: %s shows critic=gan, which none of these runs probed; skipped", name)
+            continue
         figure = draw_aggregate_figure(
             name, collected["results"], collected["keys"], collected["unfinished"], window=window, band=band
         )

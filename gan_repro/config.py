@@ -19,10 +19,10 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from gan_repro.critics import COST_COLUMNS, OPTIMIZERS, PENALTIES
+from gan_repro.critics import OPTIMIZERS, PENALTIES
 from gan_repro.data import DATASET_NAMES
 from gan_repro.errors import ConfigError
-from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVES
+from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVE_COSTS, OBJECTIVES
 from gan_repro.models import MODEL_NAMES, NORMS, dcgan_depth
 from gan_repro.noise import check_noise_config
 from gan_repro.report import FIGURES, FORMATS
@@ -260,7 +260,7 @@ RULES: dict[str, Rule] = {
 
 CRITIC_RULES: dict[str, Rule] = {  # each critic.<name> node (conf/critic/<name>.yaml)
     "objective": choice(OBJECTIVES),
-    "generator_costs": list_of(GENERATOR_COSTS),  # and at most one that shares grad_norm_generator
+    "generator_costs": list_of(GENERATOR_COSTS),  # and those its objective defines: check_critic_pairs
     "penalty": choice(PENALTIES),
     "penalty_weight": number(low_inclusive=True),  # lambda or gamma; 0 with penalty none
     "clip": Rule(
@@ -415,7 +415,7 @@ def check_cache_dir(cfg: DictConfig) -> None:
 
 def check_critics(cfg: DictConfig) -> None:
     """critic: one node per critic (critic=gan, critic='[gan,wgan]'), each with its keys' rules, its
-    optimizer's keys, and at most one generator cost logged as grad_norm_generator."""
+    optimizer's keys, and keys that agree with each other."""
     critics = read(cfg, "critic")
     if not isinstance(critics, DictConfig) or len(critics) == 0:
         raise ConfigError(
@@ -427,13 +427,32 @@ def check_critics(cfg: DictConfig) -> None:
             raise ConfigError(f"critic.{name}", f"must be a critic's settings (conf/critic/), got {node!r}")
         check_rules(node, CRITIC_RULES, prefix=prefix)
         check_rules(node, OPTIMIZER_RULES[node.optimizer], prefix=prefix)
-        columns = [COST_COLUMNS[kind] for kind in node.generator_costs]
-        if len(set(columns)) != len(columns):
-            raise ConfigError(
-                f"{prefix}generator_costs",
-                f"{list(node.generator_costs)} would share one column; give minimax and nonsaturating, "
-                "or one of wasserstein and least_squares",
-            )
+        check_critic_pairs(node, prefix)
+
+
+def check_critic_pairs(node: DictConfig, prefix: str) -> None:
+    """What a critic's keys must agree on: costs its objective defines, a weight only with a penalty, and a
+    gradient penalty only without BatchNorm (it needs each sample's own gradient)."""
+    allowed = OBJECTIVE_COSTS[node.objective]
+    wrong = [kind for kind in node.generator_costs if kind not in allowed]
+    if wrong or len(set(node.generator_costs)) != len(node.generator_costs):
+        raise ConfigError(
+            f"{prefix}generator_costs",
+            f"{list(node.generator_costs)} does not fit objective {node.objective}: give distinct costs "
+            f"from {', '.join(allowed)}",
+        )
+    if node.penalty == "none" and node.penalty_weight != 0:
+        raise ConfigError(
+            f"{prefix}penalty_weight",
+            f"is {node.penalty_weight} but penalty is none; set {prefix}penalty=gradient or r1, "
+            "or the weight to 0",
+        )
+    if node.penalty != "none" and node.norm == "batch":
+        raise ConfigError(
+            f"{prefix}norm",
+            f"batch with penalty {node.penalty}: BatchNorm mixes the samples of a batch, so the penalty "
+            "would not see each sample's own gradient (Gulrajani et al., Sec. 4); use layer or none",
+        )
 
 
 NODE_CHECKS: tuple[Callable[[DictConfig], None], ...] = (

@@ -8,7 +8,10 @@ and R1: trained towards optimality against a fixed G, does G's gradient vanish, 
     gradient penalty (Gulrajani et al. 2017): lambda E (||grad_x D(x_hat)||_2 - 1)^2,
         x_hat = e x + (1 - e) G(z), e ~ U[0, 1] per sample
     R1 (Mescheder et al. 2018, Eq. 9):      gamma / 2 E ||grad_x D(x)||_2^2 at real x
-Both act on D's raw output (the logit for a logistic D), and both are what input_gradient_norm measures.
+Both act on D's raw output (the logit for a logistic D). input_gradient_norm measures the same kind of
+quantity, the mean ||grad_x D(x)||, at the probe's fresh real samples and fakes (not at the interpolates,
+and a mean of norms where R1 penalizes a mean of squares); with BatchNorm in D (training mode, as D is
+used) a sample's output also depends on the rest of its batch, so the gradient has cross-sample terms.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from gan_repro.noise import add_instance_noise
 
 PENALTIES = ("none", "gradient", "r1")
 OPTIMIZERS = ("adam", "rmsprop")
-PAPER_CRITIC = "gan"  # the paper's probe: Figures 1-3 and their claims read this critic's rows
 # probe.csv's column for each generator cost's gradient norm (and grad_relvar_<same suffix>)
 COST_COLUMNS = {
     "minimax": "grad_norm_minimax",
@@ -102,9 +104,12 @@ def input_gradients(discriminator: nn.Module, images: torch.Tensor, *, create_gr
 def gradient_penalty(
     discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator | None
 ) -> torch.Tensor:
-    """WGAN-GP's E (||grad D(x_hat)||_2 - 1)^2 on random interpolates of real and fake (same shapes)."""
-    mix = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype, generator=rng)  # e
-    interpolates = (mix * real.detach() + (1 - mix) * fake.detach()).requires_grad_(True)
+    """WGAN-GP's E (||grad D(x_hat)||_2 - 1)^2 on random interpolates of real and fake (paired up to the
+    smaller batch: the negative control's pool of "fakes" may give one image more)."""
+    count = min(real.shape[0], fake.shape[0])
+    real, fake = real[:count].detach(), fake[:count].detach()
+    mix = torch.rand(count, 1, 1, 1, device=real.device, dtype=real.dtype, generator=rng)  # e
+    interpolates = (mix * real + (1 - mix) * fake).requires_grad_(True)
     gradient = input_gradients(discriminator, interpolates, create_graph=True)
     return (gradient.flatten(1).norm(dim=1) - 1).pow(2).mean()
 

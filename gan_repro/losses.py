@@ -18,6 +18,14 @@ OBJECTIVES = ("logistic", "wasserstein", "least_squares", "hinge")  # what the p
 # Where D's output separates real (above) from fake (below); None: a Wasserstein critic's value is defined up
 # to a constant, so its sign says nothing. Least squares with the 0-1 coding: the midpoint (a + b) / 2.
 DECISION_THRESHOLDS = {"logistic": 0.0, "hinge": 0.0, "least_squares": 0.5, "wasserstein": None}
+# The generator costs each objective defines: log(1 - D) and -log D need D = sigmoid(l), a probability;
+# WGAN's and the hinge loss's G minimizes -E l; LSGAN's G minimizes 1/2 E (l - c)^2.
+OBJECTIVE_COSTS = {
+    "logistic": ("nonsaturating", "minimax"),
+    "wasserstein": ("wasserstein",),
+    "hinge": ("wasserstein",),
+    "least_squares": ("least_squares",),
+}
 
 
 def at_least_float32(logits: torch.Tensor) -> torch.Tensor:

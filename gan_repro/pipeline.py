@@ -85,6 +85,12 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
         for key in set(saved) | set(current)
         if key not in RUN_ONLY_KEYS and saved.get(key) != current.get(key)
     )
+    if "critic" not in saved:
+        raise ConfigError(
+            "resume",
+            f"{run_dir} holds a run made before the critic group existed (its probe had no critic column), "
+            "so this version cannot continue it; choose another hydra.run.dir",
+        )
     if differing:
         raise ConfigError(
             "resume",

@@ -153,6 +153,7 @@ def draw_gradient_figure(probe: pd.DataFrame, figure_name: str, window: int) -> 
     return figure
 
 
+PAPER_CRITIC_FIGURES = ("fig1", "fig2", "fig3", "noise", "noise_bound", "control")  # critic=gan's rows
 COST_STYLES = {  # G's cost -> (line style, legend words) in the critics figure
     "grad_norm_minimax": ("-", r"minimax $\log(1-D)$"),
     "grad_norm_nonsaturating": ("--", r"$-\log D$"),
@@ -325,7 +326,7 @@ def draw_figures(
     if critics != {PAPER_CRITIC}:  # a run that probed other critics always shows them
         figures = list(dict.fromkeys([*figures, "critics", "critics_input"]))
     for name in figures:
-        if name in FIGURES[:3] and PAPER_CRITIC not in critics:
+        if name in PAPER_CRITIC_FIGURES and PAPER_CRITIC not in critics:
             log.warning("plot: %s shows the paper's probe, critic=gan, which this run did not probe", name)
             continue
         if name in ("noise", "noise_bound") and (
@@ -342,7 +343,7 @@ def draw_figures(
         elif name == "control":
             figure = draw_control_figure(noiseless_rows(probe), window)
         elif name == "noise":
-            figure = draw_noise_figure(probe, window)
+            figure = draw_noise_figure(critic_rows(probe), window)
         elif name == "critics":
             figure = draw_critics_figure(probe, window)
         elif name == "critics_input":

@@ -359,8 +359,13 @@ class SnapshotProbe:
             lambda row: f"probe of snapshot {epoch} (critic {row['critic']}), iteration {row['iteration']}",
         )
         if rows:
+            accuracy = rows[-1]["d_accuracy_heldout"]  # None for a Wasserstein critic
             self.progress.set_postfix(
-                epoch=epoch, critic=rows[-1]["critic"], d_loss=f"{rows[-1]['d_loss']:.2e}", refresh=False
+                epoch=epoch,
+                critic=rows[-1]["critic"],
+                d_loss=f"{rows[-1]['d_loss']:.2e}",
+                heldout_accuracy="-" if accuracy is None else f"{accuracy:.3f}",
+                refresh=False,
             )
 
     def fresh_discriminator(
