@@ -67,8 +67,8 @@ PROBE_COLUMNS = [  # one row per logged iteration; every value describes D after
     "critic",  # which critic this D is (critic=...; gan: the paper's probe)
     "grad_norm_generator",  # the gradient norm of G's cost for a critic other than gan/gan_r1's two
     "grad_relvar_generator",
-    "input_grad_norm_real",  # mean ||grad_x D(x)|| at the fresh real batch (what R1 regularizes)
-    "input_grad_norm_fake",  # mean ||grad_x D(x)|| at the fresh fakes
+    "input_grad_norm_real",  # at variance points: mean ||grad_x D(x)|| at the fresh real batch (R1's)
+    "input_grad_norm_fake",  # ... and at the fresh fakes
 ]
 PROBE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -454,11 +454,12 @@ class SnapshotProbe:
         fakes: tuple[torch.Tensor, torch.Tensor],
         sigma: float,
         dtype: torch.dtype,
+        with_input_gradients: bool,
     ) -> dict[str, torch.Tensor | None]:
         """D (after this iteration's step) on a fresh real batch and on a held-out one, each against the
         fresh fakes (logits, samples) the gradient norms used (the control: against held-out "fakes"):
-        the critic's cost and accuracy (float64), and the input-gradient norms at the real batch and the
-        fakes."""
+        the critic's cost and accuracy (float64), and (at variance points) the input-gradient norms at the
+        real batch and the fakes."""
         layout, rng = memory_format(self.performance_cfg), streams.noise_rng
 
         def noisy(batches: Iterator[torch.Tensor]) -> torch.Tensor:
@@ -478,14 +479,18 @@ class SnapshotProbe:
             else logits(noisy(streams.heldout_fake)).double()
         )
         fake, objective = fake_logits.double(), critic.objective
-        return {
+        measured = {
             "d_loss": critic_loss(real, fake, objective),
             "d_accuracy": decision_accuracy(real, fake, objective),
             "d_loss_heldout": critic_loss(heldout, heldout_fake, objective),
             "d_accuracy_heldout": decision_accuracy(heldout, heldout_fake, objective),
-            "input_grad_norm_real": input_gradient_norm(discriminator, real_samples),
-            "input_grad_norm_fake": input_gradient_norm(discriminator, fake_samples),
         }
+        if with_input_gradients:  # sparse, as the variances: at every point they would cost the default
+            measured["input_grad_norm_real"] = input_gradient_norm(discriminator, real_samples)  # run ~20%
+            measured["input_grad_norm_fake"] = input_gradient_norm(
+                discriminator, fake_samples
+            )  # at paper scale
+        return measured
 
     def run(self, generator: nn.Module | None, unit: ProbeUnit) -> None:
         """Train the unit's critic from scratch against the frozen generator (None: the control's real-image
@@ -524,7 +529,13 @@ class SnapshotProbe:
                     "critic": critic.name,
                     **measured,
                     **self.evaluate(
-                        critic, discriminator, streams, (fake_logits, fake_samples), sigma, dtype
+                        critic,
+                        discriminator,
+                        streams,
+                        (fake_logits, fake_samples),
+                        sigma,
+                        dtype,
+                        with_input_gradients=with_variance,
                     ),
                 }
                 self.written(self.logger.log(row), epoch)
