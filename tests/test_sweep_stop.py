@@ -187,6 +187,7 @@ def test_sigterm_stops_submitit_local_jobs_and_one_command_resumes_the_sweep(tmp
 
 
 # ----------------------------------------------------------------------------- SLURM's preemption, locally
+@pytest.mark.slow  # 15 s: with the three above, past the fast suite's budget for this file
 def test_submitit_preemption_requeues_the_job_and_it_resumes_exactly(tmp_path: Path) -> None:
     """SIGUSR2 to a running job, as SLURM sends before a preemption or the time limit: submitit calls the
     Hydra launcher's checkpoint(), requeues the same job (the local executor restarts it) and the job resumes
