@@ -7,7 +7,7 @@
 
 Exit codes: 0 done, 1 Hydra's own errors or a sweep with unfinished jobs, 2 bad input, 3 a non-finite
 value, 74 a file that could not be written (disk full, read-only), 75 interrupted by SIGINT/SIGTERM with
-the state saved (rerun the same command to resume).
+the state saved (rerun the same command, or the one a stopped sweep prints, to resume).
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import os
 import secrets
 import shlex
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -46,9 +48,11 @@ from gan_repro.runstate import (
     EXIT_NONFINITE,
     EXIT_STORAGE,
     LOCK_NAME,
+    STOP_FILE,
     Interrupted,
     NonFiniteError,
     StopFlag,
+    installed_flag,
     lock_is_free,
 )
 
@@ -196,20 +200,51 @@ def known_error(error: BaseException) -> tuple[int, Callable[[BaseException], st
     return next((known for kind, known in EXIT_CODES.items() if isinstance(error, kind)), None)
 
 
+@contextmanager
+def job_stop_flag(multirun: bool) -> Iterator[StopFlag]:
+    """The stop flag a run checks between steps. A single run: its own, set by SIGINT/SIGTERM. A sweep job in
+    the sweep's own process (the basic launcher): the sweep's flag, already listening. A sweep job in another
+    process (joblib, submitit): a flag that also watches the sweep's stop file, which the sweep writes on
+    SIGINT/SIGTERM. Under submitit, SIGTERM stays submitit's: it bypasses it, because on SLURM a preemption
+    sends SIGTERM along with the signal on which submitit requeues the job."""
+    if not multirun:
+        with StopFlag().installed() as stop:
+            yield stop
+        return
+    shared = installed_flag()
+    if shared is not None:
+        yield shared
+        return
+    hydra_cfg = HydraConfig.get()
+    sweep_dir = Path(hydra_cfg.runtime.cwd) / str(hydra_cfg.sweep.dir)  # Hydra's cwd: the sweep's own
+    submitit = "submitit" in str(hydra_cfg.launcher.get("_target_", ""))
+    signals = (signal.SIGINT,) if submitit else (signal.SIGINT, signal.SIGTERM)
+    with StopFlag(sweep_dir / STOP_FILE).installed(signals) as stop:
+        yield stop
+
+
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def hydra_main(cfg: DictConfig) -> None:
     """The Hydra app: one run in its own folder, with one-line errors and exit codes.
 
-    In a sweep (-m), a job that fails is reported and marked, and the sweep goes on with the next job."""
+    In a sweep (-m), a job that fails is reported and marked, and the sweep goes on with the next job; a
+    stopped job saves its state and returns (in a joblib or submitit worker an exit would look like a crash):
+    the sweep's process says how to resume the whole sweep."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     show_traceback = cfg.get("debug") is True or os.environ.get("HYDRA_FULL_ERROR") == "1"
     logging.raiseExceptions = show_traceback  # a log.txt on a full disk: no "--- Logging error ---" pages
     share_machine(cfg)
     try:
-        with StopFlag().installed() as stop:
+        with job_stop_flag(multirun) as stop:
+            if multirun and stop.look():  # a new job keeps no state.json: it counts as never started
+                log.warning("the sweep was asked to stop: this job does not start; the resume runs it")
+                return
             run(cfg, run_dir, stop=stop)
     except Interrupted as error:  # a stop request ends a sweep too
+        if multirun:
+            log.warning("interrupted at %s; state saved; the sweep's resume command continues it", error)
+            return
         command = resume_command(run_dir, HydraConfig.get().overrides.task)
         report_error(f"interrupted at {error}; state saved. To resume: {command}", run_dir)
         sys.exit(EXIT_INTERRUPTED)
@@ -264,30 +299,54 @@ def main() -> None:
     sys.argv += unique_folder_override(arguments)
     check_output_folder(sys.argv[1:])
     sweep, single = sweep_folder(sys.argv[1:]), run_folder(sys.argv[1:])
-    new_folder = sweep is None and single is not None and not single.exists()  # made by this command
+    if sweep is not None:
+        run_sweep(sweep)
+        return
+    new_folder = single is not None and not single.exists()  # made by this command
     try:
         hydra_main()
-    except SystemExit as stopped:  # a job of a basic-launcher sweep was interrupted: it ends the sweep
-        if sweep is not None and stopped.code == EXIT_INTERRUPTED:
-            print(f"sweep: stopped; resume it all: {sweep_resume_command(sweep)}", file=sys.stderr)
+    except SystemExit as stopped:
         if new_folder and stopped.code == EXIT_BAD_INPUT:
             remove_debris(single)  # refused before any work: no folder with only .hydra/ and a log
         raise
-    if sweep is not None and sweep.is_dir():  # a sweep: say which jobs finished, and fail if any did not
-        from gan_repro.aggregate import job_statuses
 
-        jobs = job_statuses(sweep)
-        unfinished = {folder: status for folder, status in jobs.items() if status != "done"}
-        print(
-            f"sweep: {len(jobs) - len(unfinished)} of {len(jobs)} jobs done in {sweep}; "
-            f"aggregate with: gan-repro-plot {sweep}",
-            file=sys.stderr,
-        )
-        for folder, status in unfinished.items():
-            print(f"error: job {folder}: {status}", file=sys.stderr)
-        if unfinished:
-            print(f"sweep: to resume the whole sweep: {sweep_resume_command(sweep)}", file=sys.stderr)
-            sys.exit(1)
+
+def run_sweep(sweep: Path) -> None:
+    """A multirun (-m). SIGINT/SIGTERM stops every job, in whatever process its launcher runs it: this
+    process writes the sweep's stop file, each job saves its state at its next step, jobs not yet begun do
+    not begin, and one line gives the command that resumes the whole sweep (exit 75). Otherwise: which jobs
+    finished, and exit 1 when some did not."""
+    stop = StopFlag(sweep / STOP_FILE, announce=True)
+    stop.clear()  # an earlier stop's request: this command is its resume
+    with stop.installed():
+        try:
+            hydra_main()
+        except SystemExit:  # Hydra's own error, e.g. a launcher whose workers a process-group signal ended
+            if not stop.look():
+                raise
+    if stop.look():
+        print(f"sweep: stopped; resume it all: {sweep_resume_command(sweep)}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    if sweep.is_dir():  # say which jobs finished, and fail if any did not
+        report_sweep(sweep)
+
+
+def report_sweep(sweep: Path) -> None:
+    """One line for the sweep, one per unfinished job, and the command that resumes it (exit 1) if any."""
+    from gan_repro.aggregate import job_statuses
+
+    jobs = job_statuses(sweep)
+    unfinished = {folder: status for folder, status in jobs.items() if status != "done"}
+    print(
+        f"sweep: {len(jobs) - len(unfinished)} of {len(jobs)} jobs done in {sweep}; "
+        f"aggregate with: gan-repro-plot {sweep}",
+        file=sys.stderr,
+    )
+    for folder, status in unfinished.items():
+        print(f"error: job {folder}: {status}", file=sys.stderr)
+    if unfinished:
+        print(f"sweep: to resume the whole sweep: {sweep_resume_command(sweep)}", file=sys.stderr)
+        sys.exit(1)
 
 
 def sweep_resume_command(sweep: Path) -> str:

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -43,30 +44,69 @@ class NonFiniteError(Exception):
     """A loss or gradient norm became NaN or inf."""
 
 
-class StopFlag:
-    """Set by SIGINT/SIGTERM while installed; the training and probe loops check it between steps."""
+STOP_FILE = ".stop"  # in a sweep folder: the sweep was asked to stop; every job of it checks for this file
 
-    def __init__(self) -> None:
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM while installed; the training and probe loops check it between steps.
+
+    In a sweep it also watches the sweep's stop file, so a job in any process (a joblib worker, a submitit
+    job) stops when the sweep does; a flag that `announces` writes that file when it gets a signal."""
+
+    def __init__(
+        self, stop_file: Path | None = None, *, announce: bool = False, every_s: float = 0.5
+    ) -> None:
         self.signal_name: str | None = None
+        self.stop_file = stop_file
+        self.announce = announce
+        self.every_s = every_s  # at most one stat of the stop file this often: the loops ask every step
+        self.next_look = 0.0
 
     @property
     def requested(self) -> bool:
+        if self.signal_name is None and self.stop_file is not None and time.monotonic() >= self.next_look:
+            self.next_look = time.monotonic() + self.every_s
+            self.look()
+        return self.signal_name is not None
+
+    def look(self) -> bool:
+        """Check the stop file now (not throttled); whether a stop is requested."""
+        if self.signal_name is None and self.stop_file is not None and self.stop_file.exists():
+            self.signal_name = "the sweep's stop request"
+            log.warning("%s: finishing the current step, then saving and stopping", self.signal_name)
         return self.signal_name is not None
 
     def request(self, signal_number: int, _frame: object = None) -> None:
-        """Signal handler: remember the request; the current step finishes first."""
+        """Signal handler: remember the request (the current step finishes first); announce it to a sweep."""
         self.signal_name = signal.Signals(signal_number).name
         log.warning("%s received: finishing the current step, then saving and stopping", self.signal_name)
+        if self.announce and self.stop_file is not None:
+            try:  # tiny and atomic: a job that reads it never sees half a file
+                write_json(self.stop_file, {"signal": self.signal_name, "pid": os.getpid()})
+            except OSError as error:  # the sweep folder is gone or read-only: this process still stops
+                log.warning("could not write %s (%s): jobs in other processes go on", self.stop_file, error)
+
+    def clear(self) -> None:
+        """Forget an earlier stop: remove the stop file a stopped sweep left (its resume starts afresh)."""
+        if self.stop_file is not None:
+            self.stop_file.unlink(missing_ok=True)
 
     @contextmanager
-    def installed(self) -> Iterator[StopFlag]:
-        """Route SIGINT and SIGTERM to request() for the duration, then restore the old handlers."""
-        previous = {number: signal.signal(number, self.request) for number in (signal.SIGINT, signal.SIGTERM)}
+    def installed(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[StopFlag]:
+        """Route these signals to request() for the duration, then restore the old handlers."""
+        previous = {number: signal.signal(number, self.request) for number in signals}
         try:
             yield self
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
+
+
+def installed_flag() -> StopFlag | None:
+    """The StopFlag this process's SIGTERM handler belongs to, if one is installed (a sweep's, when the
+    launcher runs its jobs in the sweep's own process)."""
+    owner = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    return owner if isinstance(owner, StopFlag) else None
 
 
 @dataclass

@@ -226,3 +226,4 @@ def test_slurm_launcher_config_composes() -> None:
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.partition, launcher.gpus_per_node, launcher.timeout_min) == ("a100", 1, 120)
+    assert launcher.max_num_timeout == 3  # a job at its time limit is requeued and resumes
