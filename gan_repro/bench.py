@@ -27,11 +27,12 @@ from omegaconf import DictConfig, open_dict
 from torch.utils.data import DataLoader, TensorDataset
 
 from gan_repro.config import check_config
+from gan_repro.critics import critic_step, make_optimizer, probe_critics
 from gan_repro.data import TensorImages, to_unit_range
 from gan_repro.models import build_discriminator, build_generator, requires_grad
 from gan_repro.pipeline import train_stage
 from gan_repro.probe import exact_float_math, generator_grad_norms
-from gan_repro.steps import discriminator_step, make_adam, memory_format, sample_z
+from gan_repro.steps import make_adam, memory_format, sample_z
 
 
 def synchronize(device: torch.device) -> None:
@@ -140,10 +141,11 @@ def probe_costs(cfg: DictConfig, *, device: torch.device, iterations: int, repea
         device, memory_format=layout
     )
     requires_grad(generator, False)
-    discriminator = build_discriminator(cfg.model, image_size=image_size, channels=channels).to(
-        device, memory_format=layout
-    )
-    optimizer = make_adam(discriminator, cfg.probe)
+    critic = probe_critics(cfg.critic)[0]  # the probe's first critic (critic=gan: Adam as in training)
+    discriminator = build_discriminator(
+        cfg.model, image_size=image_size, channels=channels, norm=critic.norm
+    ).to(device, memory_format=layout)
+    optimizer = make_optimizer(discriminator, critic)
     real = to_unit_range(synthetic_images(batch, channels=channels, image_size=image_size, seed=1)).to(
         device, memory_format=layout
     )
@@ -151,8 +153,7 @@ def probe_costs(cfg: DictConfig, *, device: torch.device, iterations: int, repea
     def d_step() -> None:
         with torch.no_grad():
             fake = generator(sample_z(batch, cfg.model.nz, device=device))
-        metrics = discriminator_step(discriminator, optimizer, real, fake)
-        metrics["d_loss"].item()  # the probe reads it back
+        critic_step(critic, discriminator, optimizer, real, fake)
 
     def logged(batched: bool) -> Callable[[], None]:
         def step() -> None:

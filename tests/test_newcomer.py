@@ -108,7 +108,8 @@ def test_help_describes_the_tool() -> None:
     for text in (
         "Figures 1-3",
         "dataset: celeba, cifar10, digits",
-        "experiment: control, fig1",
+        "experiment: control, critics, fig1",
+        "critic: gan, gan_r1, hinge, lsgan, wgan, wgan_gp",
         "gan-repro-plot RUN_DIR",
         "scripts/check_claims.py",
         "gan-repro-bench",
