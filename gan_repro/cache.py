@@ -156,12 +156,16 @@ def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     critic's."""
     probe = plain(cfg.probe)
     probe["batched_backward"] = use_batched_backward(probe["batched_backward"], device)
+    probe.pop("critics_iterations", None)  # read only through probe.iterations (experiment=critics)
     return {
         "stage": "probe",
         "code": code_version(),
         "train_key": key_of(training_inputs(cfg, device)),
         "probe": probe,
         "critic": plain(cfg.critic),  # every critic's objective, penalty, clipping, norm and optimizer
+        "critic_order": list(
+            cfg.critic
+        ),  # the key sorts the node's names; probe.csv's rows follow this order
         "noise": repr(stage_schedule(cfg.noise, "probe")),
         "clip_sigmas": cfg.noise.clip_sigmas,
         "seed": cfg.seed,

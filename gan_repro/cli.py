@@ -219,8 +219,11 @@ def job_stop_flag(multirun: bool) -> Iterator[StopFlag]:
     sweep_dir = Path(hydra_cfg.runtime.cwd) / str(hydra_cfg.sweep.dir)  # Hydra's cwd: the sweep's own
     submitit = "submitit" in str(hydra_cfg.launcher.get("_target_", ""))
     signals = (signal.SIGINT,) if submitit else (signal.SIGINT, signal.SIGTERM)
-    with StopFlag(sweep_dir / STOP_FILE).installed(signals) as stop:
-        yield stop
+    try:
+        with StopFlag(sweep_dir / STOP_FILE).installed(signals) as stop:
+            yield stop
+    finally:  # between jobs a worker ignores Ctrl-C: a KeyboardInterrupt in an idle loky worker breaks the
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # pool, and loky then kills the busy ones mid-step
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
@@ -314,9 +317,9 @@ def main() -> None:
 def run_sweep(sweep: Path) -> None:
     """A multirun (-m). SIGINT/SIGTERM stops every job, in whatever process its launcher runs it: this
     process writes the sweep's stop file, each job saves its state at its next step, jobs not yet begun do
-    not begin, and one line gives the command that resumes the whole sweep (exit 75). Otherwise: which jobs
-    finished, and exit 1 when some did not."""
-    stop = StopFlag(sweep / STOP_FILE, announce=True)
+    not begin. Then: which jobs finished and which did not, and the one command that resumes the whole
+    sweep (exit 75 after a stop, 1 when some job failed, 0 when all are done)."""
+    stop = StopFlag(sweep.absolute() / STOP_FILE, announce=True)  # absolute: jobs may run in other folders
     stop.clear()  # an earlier stop's request: this command is its resume
     with stop.installed():
         try:
@@ -324,18 +327,15 @@ def run_sweep(sweep: Path) -> None:
         except SystemExit:  # Hydra's own error, e.g. a launcher whose workers a process-group signal ended
             if not stop.look():
                 raise
-    if stop.look():
-        print(f"sweep: stopped; resume it all: {sweep_resume_command(sweep)}", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    if sweep.is_dir():  # say which jobs finished, and fail if any did not
-        report_sweep(sweep)
+    report_sweep(sweep, stopped=stop.look())
 
 
-def report_sweep(sweep: Path) -> None:
-    """One line for the sweep, one per unfinished job, and the command that resumes it (exit 1) if any."""
+def report_sweep(sweep: Path, *, stopped: bool = False) -> None:
+    """One line for the sweep, one per unfinished job, and the command that resumes it: exit 75 after a
+    stop (jobs that never began have no folder to count), exit 1 if a job did not finish."""
     from gan_repro.aggregate import job_statuses
 
-    jobs = job_statuses(sweep)
+    jobs = job_statuses(sweep) if sweep.is_dir() else {}
     unfinished = {folder: status for folder, status in jobs.items() if status != "done"}
     print(
         f"sweep: {len(jobs) - len(unfinished)} of {len(jobs)} jobs done in {sweep}; "
@@ -344,6 +344,9 @@ def report_sweep(sweep: Path) -> None:
     )
     for folder, status in unfinished.items():
         print(f"error: job {folder}: {status}", file=sys.stderr)
+    if stopped:
+        print(f"sweep: stopped; resume it all: {sweep_resume_command(sweep)}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     if unfinished:
         print(f"sweep: to resume the whole sweep: {sweep_resume_command(sweep)}", file=sys.stderr)
         sys.exit(1)

@@ -225,6 +225,7 @@ RULES: dict[str, Rule] = {
     "train.beta1": BETA,
     "train.beta2": BETA,
     "probe.iterations": whole(),
+    "probe.critics_iterations": whole(),  # experiment=critics' probe.iterations, set by scale=
     "probe.log_every": whole(),
     "probe.batch_size": whole(),
     "probe.init_seed": whole(minimum=None),  # the fresh D's initial weights, the same for every snapshot

@@ -121,7 +121,8 @@ def r1_penalty(discriminator: nn.Module, real: torch.Tensor) -> torch.Tensor:
 
 
 def input_gradient_norm(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """The mean over samples of ||grad_x D(x)||_2, float64: what R1 and the gradient penalty regularize."""
+    """The mean over samples of ||grad_x D(x)||_2, float64 (R1 penalizes the mean square at real samples,
+    the gradient penalty acts at interpolates: the same kind of quantity, not their terms)."""
     gradient = input_gradients(discriminator, images, create_graph=False)
     return gradient.detach().double().flatten(1).norm(dim=1).mean()
 

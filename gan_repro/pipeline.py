@@ -85,11 +85,14 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
         for key in set(saved) | set(current)
         if key not in RUN_ONLY_KEYS and saved.get(key) != current.get(key)
     )
-    if "critic" not in saved:
+    added = sorted(flat(current).keys() - flat(saved).keys())  # settings this version has, that run had not
+    changed = [key for key, value in flat(saved).items() if flat(current).get(key, value) != value]
+    if added and not changed and flat(saved).keys() <= flat(current).keys():  # only new settings
         raise ConfigError(
             "resume",
-            f"{run_dir} holds a run made before the critic group existed (its probe had no critic column), "
-            "so this version cannot continue it; choose another hydra.run.dir",
+            f"{run_dir} holds a run made by another gan-repro version (it has no {', '.join(added[:4])}), so "
+            f"this version cannot continue it; gan-repro-plot {run_dir} redraws it, or choose another "
+            "hydra.run.dir",
         )
     if differing:
         raise ConfigError(
@@ -101,6 +104,18 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
     state.status = "running"
     state.save()
     return state
+
+
+def flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    """A plain config as {dotted key: value} (into mappings, not lists), run-only keys left out."""
+    if not isinstance(node, dict):
+        return {prefix[:-1]: node}
+    return {
+        key: value
+        for name, child in node.items()
+        if prefix or name not in RUN_ONLY_KEYS
+        for key, value in flat(child, f"{prefix}{name}.").items()
+    }
 
 
 def train_stage(

@@ -326,10 +326,10 @@ def draw_figures(
     critics = set(probe["critic"].dropna()) if "critic" in probe else {PAPER_CRITIC}
     if critics != {PAPER_CRITIC}:  # a run that probed other critics always shows them
         figures = list(dict.fromkeys([*figures, "critics", "critics_input"]))
-    for name in figures:
-        if name in PAPER_CRITIC_FIGURES and PAPER_CRITIC not in critics:
-            log.warning("plot: %s shows the paper's probe, critic=gan, which this run did not probe", name)
-            continue
+    skipped = [name for name in figures if name in PAPER_CRITIC_FIGURES and PAPER_CRITIC not in critics]
+    if skipped:
+        log.info("plot: %s read critic=gan's rows, which this run has not: skipped", ", ".join(skipped))
+    for name in [name for name in figures if name not in skipped]:
         if name in ("noise", "noise_bound") and (
             "sweep_noise_std" not in probe or probe["sweep_noise_std"].isna().all()
         ):
