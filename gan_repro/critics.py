@@ -23,7 +23,7 @@ import torch.nn as nn
 from omegaconf import DictConfig
 
 from gan_repro.losses import at_least_float32, critic_loss
-from gan_repro.noise import add_instance_noise
+from gan_repro.steps import discriminator_outputs, take_step
 
 PENALTIES = ("none", "gradient", "r1")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -141,11 +141,9 @@ def critic_step(
 ) -> None:
     """One optimizer step on the critic's cost (plus its penalty), instance noise (from rng) on both
     inputs, then its weight clipping. For critic=gan this is exactly steps.discriminator_step."""
-    # real and fake in separate calls, as in DCGAN (BatchNorm statistics); (B,) outputs each
-    real_inputs = add_instance_noise(real, sigma, clip_sigmas=clip_sigmas, rng=rng)
-    fake_inputs = add_instance_noise(fake.detach(), sigma, clip_sigmas=clip_sigmas, rng=rng)
-    real_outputs = at_least_float32(discriminator(real_inputs))
-    fake_outputs = at_least_float32(discriminator(fake_inputs))
+    real_inputs, fake_inputs, real_outputs, fake_outputs = discriminator_outputs(
+        discriminator, real, fake, sigma=sigma, clip_sigmas=clip_sigmas, rng=rng
+    )
     loss = critic_loss(real_outputs, fake_outputs, critic.objective)
     if critic.penalty == "gradient":  # Gulrajani et al., Algorithm 1, line 7
         loss = loss + critic.penalty_weight * gradient_penalty(
@@ -153,8 +151,6 @@ def critic_step(
         )
     elif critic.penalty == "r1":  # Mescheder et al., Eq. (9)
         loss = loss + 0.5 * critic.penalty_weight * r1_penalty(discriminator, real_inputs)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    take_step(optimizer, loss)
     if critic.clip is not None:
         clip_weights(discriminator, critic.clip)

@@ -85,9 +85,10 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
         for key in set(saved) | set(current)
         if key not in RUN_ONLY_KEYS and saved.get(key) != current.get(key)
     )
-    added = sorted(flat(current).keys() - flat(saved).keys())  # settings this version has, that run had not
-    changed = [key for key, value in flat(saved).items() if flat(current).get(key, value) != value]
-    if added and not changed and flat(saved).keys() <= flat(current).keys():  # only new settings
+    now, then = flat(current), flat(saved)
+    added = sorted(now.keys() - then.keys())  # settings this version has, that run had not
+    changed = [key for key, value in then.items() if now.get(key, value) != value]
+    if added and not changed and then.keys() <= now.keys():  # only new settings
         raise ConfigError(
             "resume",
             f"{run_dir} holds a run made by another gan-repro version (it has no {', '.join(added[:4])}), so "

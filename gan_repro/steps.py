@@ -30,6 +30,30 @@ def sample_z(
     return torch.randn(count, nz, device=device, dtype=dtype, generator=rng)
 
 
+def discriminator_outputs(
+    discriminator: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    sigma: float = 0.0,
+    clip_sigmas: float = 4.0,
+    rng: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """D's inputs x + eps and G(z) + eps (noise from rng, if given; G's graph cut) and its outputs on them,
+    (B,) each and at least float32: real and fake in separate calls, as in DCGAN (BatchNorm statistics)."""
+    real_inputs = add_instance_noise(real, sigma, clip_sigmas=clip_sigmas, rng=rng)
+    fake_inputs = add_instance_noise(fake.detach(), sigma, clip_sigmas=clip_sigmas, rng=rng)
+    real_outputs = at_least_float32(discriminator(real_inputs))
+    return real_inputs, fake_inputs, real_outputs, at_least_float32(discriminator(fake_inputs))
+
+
+def take_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """Zero the gradients, backpropagate the loss, step the optimizer."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def discriminator_step(
     discriminator: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -42,16 +66,11 @@ def discriminator_step(
 ) -> dict[str, torch.Tensor]:
     """One Adam step on D's cost, instance noise (from rng, if given) on both inputs; returns cost and
     accuracy before the step."""
-    # real and fake in separate calls, as in DCGAN (BatchNorm statistics); (B,) logits each
-    real_logits = discriminator(add_instance_noise(real, sigma, clip_sigmas=clip_sigmas, rng=rng))
-    fake_logits = discriminator(add_instance_noise(fake.detach(), sigma, clip_sigmas=clip_sigmas, rng=rng))
-    real_logits, fake_logits = at_least_float32(real_logits), at_least_float32(fake_logits)
-    loss = discriminator_loss(
-        real_logits, fake_logits
-    )  # Eq. (1), negated: D maximizes log D(x) + log(1 - D(G(z)))
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    _, _, real_logits, fake_logits = discriminator_outputs(
+        discriminator, real, fake, sigma=sigma, clip_sigmas=clip_sigmas, rng=rng
+    )
+    # Eq. (1), negated: D maximizes log D(x) + log(1 - D(G(z)))
+    take_step(optimizer, discriminator_loss(real_logits, fake_logits))
     real_logits, fake_logits = real_logits.detach().double(), fake_logits.detach().double()
     return {
         "d_loss": discriminator_loss(real_logits, fake_logits),  # float64 so a cost of 1e-40 stays 1e-40
@@ -71,9 +90,7 @@ def generator_step(
     """One Adam step on G's cost through D(G(z) + eps) (fake must carry G's graph); returns the cost."""
     logits = at_least_float32(discriminator(add_instance_noise(fake, sigma, clip_sigmas=clip_sigmas)))
     loss = generator_loss(logits, kind)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    take_step(optimizer, loss)
     return {"g_loss": loss.detach()}
 
 
