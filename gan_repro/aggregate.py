@@ -25,7 +25,14 @@ from omegaconf import OmegaConf
 
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import GRADIENT_FIGURES, running_mean
-from gan_repro.report import CONTROL_EPOCH, GRADIENT_COLUMNS, PAPER_CRITIC, snapshot_rows, without_sweep
+from gan_repro.report import (
+    CONTROL_EPOCH,
+    DEFAULT_CRITICS,
+    GRADIENT_COLUMNS,
+    PAPER_CRITIC,
+    snapshot_rows,
+    without_sweep,
+)
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +372,7 @@ def aggregate(
         log.warning("aggregate: no finished run to draw")
         return written
     results = collected["results"]
-    if "critic" in results and set(results["critic"].dropna()) != {PAPER_CRITIC}:  # aggregate by critic
+    if "critic" in results and set(results["critic"].dropna()) - DEFAULT_CRITICS:  # aggregate by critic
         figures = list(dict.fromkeys([*figures, "critics"]))
     for name in figures:
         if name in PAPER_FIGURES and snapshot_rows(results).empty:

@@ -157,6 +157,7 @@ def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     probe = plain(cfg.probe)
     probe["batched_backward"] = use_batched_backward(probe["batched_backward"], device)
     probe.pop("critics_iterations", None)  # read only through probe.iterations (experiment=critics)
+    probe.pop("noise_iterations", None)  # read only through probe.iterations (experiment=noise)
     return {
         "stage": "probe",
         "code": code_version(),

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from gan_repro.critics import OPTIMIZERS, PENALTIES
+from gan_repro.critics import ARCHITECTURES, OPTIMIZERS, PENALTIES
 from gan_repro.data import DATASET_NAMES
 from gan_repro.errors import ConfigError
 from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVE_COSTS, OBJECTIVES
@@ -165,11 +165,11 @@ def choice(options: Sequence[Any], message: str | None = None, *, optional: bool
     return Rule(accepts, message or default, optional=optional)
 
 
-def list_of(options: Sequence[str]) -> Rule:
-    """A non-empty list drawn from `options`."""
+def list_of(options: Sequence[str], *, empty: bool = False) -> Rule:
+    """A list drawn from `options`, non-empty unless `empty`."""
     return Rule(
-        lambda v: OmegaConf.is_list(v) and len(v) > 0 and all(item in options for item in v),
-        f"a list drawn from {', '.join(options)}",
+        lambda v: OmegaConf.is_list(v) and (empty or len(v) > 0) and all(item in options for item in v),
+        f"a list drawn from {', '.join(options)}" + (" (or [])" if empty else ""),
     )
 
 
@@ -226,6 +226,7 @@ RULES: dict[str, Rule] = {
     "train.beta2": BETA,
     "probe.iterations": whole(),
     "probe.critics_iterations": whole(),  # experiment=critics' probe.iterations, set by scale=
+    "probe.noise_iterations": whole(),  # experiment=noise's probe.iterations, set by scale=
     "probe.log_every": whole(),
     "probe.batch_size": whole(),
     "probe.init_seed": whole(minimum=None),  # the fresh D's initial weights, the same for every snapshot
@@ -237,7 +238,6 @@ RULES: dict[str, Rule] = {
     "probe.variance_every": whole(),
     "probe.variance_batches": whole(minimum=2),  # a variance needs two gradients at least
     "probe.control": flag(),
-    "claims.minimax_best_orders": number(),
     "distance.samples": whole(),
     "distance.projections": whole(),
     "distance.exact_samples": whole(),
@@ -260,8 +260,10 @@ RULES: dict[str, Rule] = {
 
 
 CRITIC_RULES: dict[str, Rule] = {  # each critic.<name> node (conf/critic/<name>.yaml)
+    "architecture": choice(ARCHITECTURES),
     "objective": choice(OBJECTIVES),
-    "generator_costs": list_of(GENERATOR_COSTS),  # and those its objective defines: check_critic_pairs
+    # and those its objective defines (check_critic_pairs); [] measures no gradient of G (critic=linear)
+    "generator_costs": list_of(GENERATOR_COSTS, empty=True),
     "penalty": choice(PENALTIES),
     "penalty_weight": number(low_inclusive=True),  # lambda or gamma; 0 with penalty none
     "clip": Rule(
@@ -447,6 +449,10 @@ def check_critic_pairs(node: DictConfig, prefix: str) -> None:
             f"{prefix}penalty_weight",
             f"is {node.penalty_weight} but penalty is none; set {prefix}penalty=gradient or r1, "
             "or the weight to 0",
+        )
+    if node.architecture == "linear" and node.norm != "none":
+        raise ConfigError(
+            f"{prefix}norm", f"is {node.norm}, but a linear critic has no hidden layer; use none"
         )
     if node.penalty != "none" and node.norm == "batch":
         raise ConfigError(

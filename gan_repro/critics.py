@@ -26,6 +26,7 @@ from gan_repro.losses import at_least_float32, critic_loss
 from gan_repro.steps import discriminator_outputs, take_step
 
 PENALTIES = ("none", "gradient", "r1")
+ARCHITECTURES = ("model", "linear")  # the run's D (model=) or logistic regression on pixels (critic=linear)
 OPTIMIZERS = ("adam", "rmsprop")
 # probe.csv's column for each generator cost's gradient norm (and grad_relvar_<same suffix>)
 COST_COLUMNS = {
@@ -41,6 +42,7 @@ class Critic:
     """One critic, read from its critic.<name> node (checked by config.py)."""
 
     name: str
+    architecture: str
     objective: str
     generator_costs: tuple[str, ...]
     penalty: str
@@ -58,6 +60,7 @@ class Critic:
         """The critic named `name` from its config node."""
         return cls(
             name=name,
+            architecture=str(node.architecture),
             objective=str(node.objective),
             generator_costs=tuple(str(kind) for kind in node.generator_costs),
             penalty=str(node.penalty),

@@ -148,6 +148,18 @@ class MLPDiscriminator(nn.Module):
         return self.net(images.flatten(1)).view(-1)
 
 
+class LinearDiscriminator(nn.Module):
+    """image (B, C, S, S) -> logit (B,): logistic regression on the pixels, w . x + b (critic=linear, the
+    linear-shortcut control: if it separates real from fake, Figure 1 needs no nonlinear D on these data)."""
+
+    def __init__(self, *, image_size: int, channels: int):
+        super().__init__()
+        self.net = nn.Linear(channels * image_size * image_size, 1)  # PyTorch's default init
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images.flatten(1)).view(-1)
+
+
 def build_generator(model_cfg: DictConfig, *, image_size: int, channels: int) -> nn.Module:
     """The generator named by the `model` config node (checked by config.py)."""
     if model_cfg.name == "mlp":
@@ -164,10 +176,17 @@ def build_generator(model_cfg: DictConfig, *, image_size: int, channels: int) ->
 
 
 def build_discriminator(
-    model_cfg: DictConfig, *, image_size: int, channels: int, norm: str = "batch"
+    model_cfg: DictConfig,
+    *,
+    image_size: int,
+    channels: int,
+    norm: str = "batch",
+    architecture: str = "model",
 ) -> nn.Module:
     """The discriminator named by the `model` config node (dcgan_nobn keeps DCGAN's D), with `norm` as its
-    hidden normalization (DCGAN's D; the MLP has none)."""
+    hidden normalization (DCGAN's D; the MLP has none); architecture=linear: logistic regression on pixels."""
+    if architecture == "linear":
+        return LinearDiscriminator(image_size=image_size, channels=channels)
     if model_cfg.name == "mlp":
         return MLPDiscriminator(image_size=image_size, hidden=model_cfg.hidden, channels=channels)
     return DCGANDiscriminator(image_size=image_size, ndf=model_cfg.ndf, channels=channels, norm=norm)

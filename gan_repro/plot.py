@@ -21,9 +21,11 @@ from matplotlib.figure import Figure
 from gan_repro.files import atomic_write
 from gan_repro.report import (
     CONTROL_EPOCH,
+    DEFAULT_CRITICS,
     FIGURES,
     FORMATS,
     GRADIENT_COLUMNS,
+    LINEAR_CRITIC,
     PAPER_CRITIC,
     critic_rows,
     data_diameter,
@@ -107,15 +109,18 @@ def plot_curves(
             linestyle="--" if dashed else "-",
             label=epoch_label(int(epoch)) if label else None,
         )
+        if len(x) and x[0] == 0:  # the fresh D (iteration 0), where the claims start
+            axis.plot(x[:1], y[:1], marker="o", markersize=5, color=color, markerfacecolor="none")
     if log_scale:
         axis.set_yscale("log")
     axis.set_xlabel("discriminator iterations")
     axis.grid(True, which="major", alpha=0.3)
 
 
-def draw_figure1(probe: pd.DataFrame, window: int) -> Figure:
+def draw_figure1(probe: pd.DataFrame, window: int, linear: pd.DataFrame | None = None) -> Figure:
     """Figure 1: D's cost (log scale) and accuracy while a fresh D trains against a frozen G; solid on fresh
-    training-split batches, dashed on held-out real images (never in a D step)."""
+    training-split batches, dashed on held-out real images (never in a D step); dotted, thin: the linear
+    control's held-out accuracy (critic=linear), where the run has it."""
     figure = Figure(figsize=(11, 4.4), layout="constrained")
     error_axis, accuracy_axis = figure.subplots(1, 2)
     for axis, column, log_scale in ((error_axis, "d_loss", True), (accuracy_axis, "d_accuracy", False)):
@@ -125,6 +130,13 @@ def draw_figure1(probe: pd.DataFrame, window: int) -> Figure:
                 axis, probe, f"{column}_heldout", window, log_scale=log_scale, dashed=True, label=False
             )
         axis.legend(title="solid: training images, dashed: held out", title_fontsize=8, fontsize=8)
+    if linear is not None and len(linear):
+        for index, (_, rows) in enumerate(linear.groupby("snapshot_epoch")):
+            rows = rows.sort_values("iteration")
+            smoothed = running_mean(rows["d_accuracy_heldout"].to_numpy(dtype=float), window)
+            accuracy_axis.plot(rows["iteration"], smoothed, color=f"C{index}", linestyle=":", linewidth=1.2)
+        accuracy_axis.plot([], [], color="0.3", linestyle=":", label="linear D on pixels, held out")
+        accuracy_axis.legend(title="solid: training images, dashed: held out", title_fontsize=8, fontsize=8)
     error_axis.set_ylabel(r"D's cost $-\frac{1}{2}(E\,\log D(x) + E\,\log(1-D(G(z))))$")
     error_axis.set_title("Figure 1: discriminator error")
     accuracy_axis.set_ylabel("D's accuracy")
@@ -133,11 +145,11 @@ def draw_figure1(probe: pd.DataFrame, window: int) -> Figure:
 
 
 def draw_gradient_figure(probe: pd.DataFrame, figure_name: str, window: int) -> Figure:
-    """Figures 2 and 3: the generator's gradient norm (log scale) as the fresh D trains; Figure 3 adds the
-    relative variance of that gradient over K z batches (its second claim)."""
+    """Figures 2 and 3: the generator's gradient norm (log scale) as the fresh D trains, from the fresh D's
+    K-batch mean (circle, iteration 0); Figure 3 adds the gradient's spread over K z batches."""
     column, title = GRADIENT_FIGURES[figure_name]
-    relvar = column.replace("grad_norm", "grad_relvar")
-    second = figure_name == "fig3" and relvar in probe and probe[relvar].notna().any()
+    spread = column.replace("grad_norm", "grad_spread")
+    second = figure_name == "fig3" and spread in probe and probe[spread].notna().any()
     figure = Figure(figsize=(11 if second else 6.5, 4.5), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, 2 if second else 1))
     plot_curves(axes[0], probe, column, window, log_scale=True)
@@ -146,9 +158,9 @@ def draw_gradient_figure(probe: pd.DataFrame, figure_name: str, window: int) -> 
     axes[0].legend()
     if second:
         points = max(1, window // 5)  # variance points are sparse (about 20 per probe): a short average
-        plot_curves(axes[1], probe, relvar, points, log_scale=True)
-        axes[1].set_ylabel(r"$\sum_k \|g_k - \bar g\|^2 / ((K-1)\,\|\bar g\|^2)$")
-        axes[1].set_title("Figure 3: relative variance of the gradient over z batches", fontsize=10)
+        plot_curves(axes[1], probe, spread, points, log_scale=True)
+        axes[1].set_ylabel(r"$\sqrt{\sum_k \|g_k - \bar g\|^2 / (K-1)}$")
+        axes[1].set_title("Figure 3: spread of the gradient over K z batches", fontsize=10)
         axes[1].legend()
     return figure
 
@@ -324,7 +336,7 @@ def draw_figures(
     probe = pd.read_csv(run_dir / "probe.csv")
     written = []
     critics = set(probe["critic"].dropna()) if "critic" in probe else {PAPER_CRITIC}
-    if critics != {PAPER_CRITIC}:  # a run that probed other critics always shows them
+    if critics - DEFAULT_CRITICS:  # a run that probed other critics always shows them
         figures = list(dict.fromkeys([*figures, "critics", "critics_input"]))
     skipped = [name for name in figures if name in PAPER_CRITIC_FIGURES and PAPER_CRITIC not in critics]
     if skipped:
@@ -340,7 +352,9 @@ def draw_figures(
             continue
         snapshots = snapshot_rows(probe)
         if name == "fig1":
-            figure = draw_figure1(snapshots, window)
+            linear = without_sweep(critic_rows(probe, LINEAR_CRITIC))
+            figure = draw_figure1(snapshots, window, linear[linear["snapshot_epoch"] != CONTROL_EPOCH])
+
         elif name == "control":
             figure = draw_control_figure(noiseless_rows(probe), window)
         elif name == "noise":

@@ -60,8 +60,8 @@ PROBE_COLUMNS = [  # one row per logged iteration; every value describes D after
     "d_accuracy_heldout",
     "grad_norm_minimax",  # Figure 2, at a fresh z batch (blank for the control: no G; and for other costs)
     "grad_norm_nonsaturating",  # Figure 3
-    "grad_relvar_minimax",  # every probe.variance_every iterations: relative variance over K z batches
-    "grad_relvar_nonsaturating",
+    "grad_relvar_minimax",  # at variance points (iteration 0, then every probe.variance_every): relative
+    "grad_relvar_nonsaturating",  # variance over K z batches, sum_k ||g_k - g||^2 / ((K-1) ||g||^2)
     "noise_std",
     "sweep_noise_std",  # blank unless sweeping sigma (experiment=noise)
     "critic",  # which critic this D is (critic=...; gan: the paper's probe)
@@ -69,6 +69,9 @@ PROBE_COLUMNS = [  # one row per logged iteration; every value describes D after
     "grad_relvar_generator",
     "input_grad_norm_real",  # at variance points: mean ||grad_x D(x)|| at the fresh real batch (R1's)
     "input_grad_norm_fake",  # ... and at the fresh fakes
+    "grad_spread_minimax",  # at variance points: the absolute spread sqrt(sum_k ||g_k - g||^2 / (K-1))
+    "grad_spread_nonsaturating",
+    "grad_spread_generator",
 ]
 PROBE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -176,17 +179,28 @@ def use_batched_backward(setting: str | bool, device: torch.device) -> bool:
     return device.type == "cuda" if setting == "auto" else bool(setting)
 
 
-def relative_variance(scaled: torch.Tensor, log_peaks: torch.Tensor) -> torch.Tensor:
-    """sum_k ||g_k - mean g||^2 / ((K - 1) ||mean g||^2) per cost, from K scaled gradients.
-
-    scaled: (K, C, P) float64, g_k = exp(log_peaks[k]) * scaled[k]; log_peaks: (K, C). The ratio does not
-    change when every g_k is multiplied by one factor, so g_k is used divided by exp(max_k log_peaks[k]):
-    every factor is in (0, 1] and nothing overflows or underflows that matters."""
-    weights = torch.exp(log_peaks - log_peaks.max(dim=0).values)  # (K, C) in (0, 1]
-    gradients = scaled * weights[..., None]  # (K, C, P)
+def batch_statistics(scaled: torch.Tensor, log_peaks: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per cost, from K batch gradients g_k = exp(log_peaks[k]) * scaled[k] (scaled: (K, C, P) float64,
+    log_peaks: (K, C)), each (C,) float64:
+        mean_norm = mean_k ||g_k||                                      (iteration 0's norm: K batches)
+        spread    = sqrt(sum_k ||g_k - mean g||^2 / (K - 1))            (the gradient's spread over z)
+        relvar    = sum_k ||g_k - mean g||^2 / ((K - 1) ||mean g||^2)   (how far the batches disagree)
+    Every g_k is first divided by exp(max_k log_peaks[k]) (factors in (0, 1], so nothing that matters over-
+    or underflows) and the norms multiplied back in float64; relvar is free of the common factor."""
+    top = log_peaks.max(dim=0).values  # (C,)
+    gradients = scaled * torch.exp(log_peaks - top)[..., None]  # (K, C, P)
     mean = gradients.mean(dim=0)  # (C, P)
-    spread = (gradients - mean).pow(2).sum(dim=(0, 2))  # (C,)
-    return spread / ((gradients.shape[0] - 1) * mean.pow(2).sum(dim=1))
+    squared_spread = (gradients - mean).pow(2).sum(dim=(0, 2)) / (gradients.shape[0] - 1)  # (C,)
+    return {
+        "mean_norm": top.exp() * gradients.pow(2).sum(dim=2).sqrt().mean(dim=0),
+        "spread": top.exp() * squared_spread.sqrt(),
+        "relvar": squared_spread / mean.pow(2).sum(dim=1),
+    }
+
+
+def relative_variance(scaled: torch.Tensor, log_peaks: torch.Tensor) -> torch.Tensor:
+    """sum_k ||g_k - mean g||^2 / ((K - 1) ||mean g||^2) per cost, from K scaled gradients."""
+    return batch_statistics(scaled, log_peaks)["relvar"]
 
 
 class GeneratorSource:
@@ -230,9 +244,17 @@ class GeneratorSource:
         sigma: float,
         rng: torch.Generator,
         with_variance: bool,
+        start: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         """D's logits on fresh fakes G(z) (+ eps), those samples, and the gradient norms of the costs `kinds`
-        (and their relative variances) there."""
+        (and at variance points their spread and relative variance over K batches) there. At the start
+        (iteration 0) each norm is the mean over those K batches: the curves' start point, read once."""
+        if not kinds:  # a critic that measures no gradient of G (critic=linear)
+            with torch.no_grad():
+                samples = add_instance_noise(
+                    self.generator(self.z(self.batch_size)), sigma, clip_sigmas=self.clip_sigmas, rng=rng
+                )
+                return discriminator(samples).detach(), samples, {}
         log_peaks, grads, fake_logits, samples = scaled_cost_gradients(
             self.generator,
             discriminator,
@@ -244,14 +266,20 @@ class GeneratorSource:
             rng=rng,
         )
         measured: dict[str, Any] = gradient_norms(log_peaks, grads, kinds)
-        if with_variance:
-            measured |= self.relative_variances(discriminator, kinds, sigma, rng)
+        if with_variance or start:
+            statistics = self.batch_statistics(discriminator, kinds, sigma, rng)
+            for index, kind in enumerate(kinds):
+                column = COST_COLUMNS[kind]
+                measured[column.replace("grad_norm", "grad_relvar")] = statistics["relvar"][index]
+                measured[column.replace("grad_norm", "grad_spread")] = statistics["spread"][index]
+                if start:
+                    measured[column] = statistics["mean_norm"][index]
         return fake_logits, samples, measured
 
-    def relative_variances(
+    def batch_statistics(
         self, discriminator: nn.Module, kinds: Sequence[str], sigma: float, rng: torch.Generator
-    ) -> dict[str, Any]:
-        """grad_relvar_<cost> over probe.variance_batches fresh z batches, D held fixed."""
+    ) -> dict[str, torch.Tensor]:
+        """batch_statistics over probe.variance_batches fresh z batches, D held fixed: (C,) per statistic."""
         vectors, peaks = [], []
         for _ in range(self.variance_batches):
             log_peaks, grads, _, _ = scaled_cost_gradients(
@@ -266,11 +294,7 @@ class GeneratorSource:
             )
             vectors.append(torch.cat([g.double().reshape(len(kinds), -1) for g in grads], dim=1))
             peaks.append(log_peaks)
-        relvar = relative_variance(torch.stack(vectors), torch.stack(peaks))  # (C,)
-        return {
-            COST_COLUMNS[kind].replace("grad_norm", "grad_relvar"): relvar[index]
-            for index, kind in enumerate(kinds)
-        }
+        return batch_statistics(torch.stack(vectors), torch.stack(peaks))
 
 
 class RealImageSource:
@@ -304,6 +328,7 @@ class RealImageSource:
         sigma: float,
         rng: torch.Generator,
         with_variance: bool,
+        start: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         """D's logits on a fresh batch of the "fake" pool, and those samples; no gradient columns."""
         images = next(self.eval_batches).to(dtype=self.dtype, memory_format=self.layout)
@@ -355,6 +380,9 @@ class SnapshotProbe:
                 "grad_norm_generator",
                 "input_grad_norm_real",
                 "input_grad_norm_fake",
+                "grad_spread_minimax",
+                "grad_spread_nonsaturating",
+                "grad_spread_generator",
             ),
             lambda row: f"probe of snapshot {epoch} (critic {row['critic']}), iteration {row['iteration']}",
         )
@@ -379,7 +407,9 @@ class SnapshotProbe:
             image_size=int(self.dataset_cfg.image_size),
             channels=int(self.dataset_cfg.channels),
             norm=critic.norm,
+            architecture=critic.architecture,
         )
+
         discriminator = discriminator.to(
             self.device, dtype, memory_format=memory_format(self.performance_cfg)
         )
@@ -494,32 +524,40 @@ class SnapshotProbe:
 
     def run(self, generator: nn.Module | None, unit: ProbeUnit) -> None:
         """Train the unit's critic from scratch against the frozen generator (None: the control's real-image
-        pool) for probe.iterations; after the step of each logged iteration, measure that D (one D per
-        row). Every critic of a snapshot sees the same data order, z batches and noise."""
+        pool) for probe.iterations; at iteration 0 (before any step) and after the step of each logged
+        iteration, measure that D (one D per row). Every critic of a snapshot sees the same data order,
+        z batches and noise."""
         probe_cfg, dtype = self.probe_cfg, PROBE_DTYPES[self.probe_cfg.dtype]
         layout, epoch, critic = memory_format(self.performance_cfg), unit.epoch, unit.critic
         discriminator, optimizer = self.fresh_discriminator(critic, dtype)
         torch.manual_seed(self.seed + 1000 * epoch)  # the probe's z batches, reproducible per snapshot
         streams = self.streams(epoch, control=generator is None)
         source = self.source(generator, epoch, dtype)
-        for iteration in range(1, probe_cfg.iterations + 1):
-            sigma = unit.schedule.sigma(iteration - 1, probe_cfg.iterations)
-            real = next(streams.step_real).to(dtype=dtype, memory_format=layout)
-            critic_step(
-                critic,
-                discriminator,
-                optimizer,
-                real,
-                source.step_fakes(real.shape[0]),
-                sigma=sigma,
-                clip_sigmas=self.clip_sigmas,
-                rng=streams.noise_rng,
-                penalty_rng=streams.penalty_rng,
-            )
-            with_variance = iteration == 1 or iteration % probe_cfg.variance_every == 0
+        for iteration in range(0, probe_cfg.iterations + 1):  # 0: the fresh D, before its first step
+            sigma = unit.schedule.sigma(max(iteration - 1, 0), probe_cfg.iterations)
+            if iteration > 0:
+                real = next(streams.step_real).to(dtype=dtype, memory_format=layout)
+                critic_step(
+                    critic,
+                    discriminator,
+                    optimizer,
+                    real,
+                    source.step_fakes(real.shape[0]),
+                    sigma=sigma,
+                    clip_sigmas=self.clip_sigmas,
+                    rng=streams.noise_rng,
+                    penalty_rng=streams.penalty_rng,
+                )
+                self.progress.update()
+            with_variance = iteration % probe_cfg.variance_every == 0  # iteration 0 included
             if with_variance or iteration % probe_cfg.log_every == 0:
                 fake_logits, fake_samples, measured = source.measure(
-                    discriminator, critic.generator_costs, sigma, streams.noise_rng, with_variance
+                    discriminator,
+                    critic.generator_costs,
+                    sigma,
+                    streams.noise_rng,
+                    with_variance,
+                    start=iteration == 0,
                 )
                 row = {
                     "snapshot_epoch": epoch,
@@ -539,8 +577,8 @@ class SnapshotProbe:
                     ),
                 }
                 self.written(self.logger.log(row), epoch)
-            self.progress.update()
-            if self.control.stop.requested:  # this unit reruns from its start on resume (it is seeded)
+            if self.control.stop.requested:
+                # this unit reruns from its start on resume (it is seeded)
                 raise Interrupted(f"probe of snapshot {epoch} (critic {critic.name}), iteration {iteration}")
         self.written(self.logger.flush(), epoch)  # every row of this unit is on disk before it is marked done
 

@@ -45,6 +45,7 @@ def write_report(run_dir: Path) -> Path:
         command_lines(run_dir),
         settings_lines(summary, config),
         claims_lines(summary.get("claims") or [], summary.get("measured_as")),
+        snapshot_lines(run_dir, summary),
         noise_lines(run_dir),
         critics_lines(run_dir, summary),
         image_lines(run_dir),
@@ -148,13 +149,51 @@ def claims_lines(claims: Sequence[dict[str, Any]], measured_as: str | None = Non
             claim.get("paper", ""),
             format_value(claim.get("measured")) + (f" ({claim['unit']})" if claim.get("unit") else ""),
             claim.get("threshold", ""),
-            "yes" if claim.get("holds") else "no",
+            {True: "yes", False: "no"}.get(claim.get("holds"), "not measured"),
         ]
         for claim in claims
     ]
     headings = ["the paper's claim", "the paper's value", "this run", "threshold", "holds"]
     note = ["", f"Measured as: {measured_as}."] if measured_as else []
     return ["## The paper's claims", "", *table(headings, rows), *note]
+
+
+def snapshot_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
+    """The probed generators: per snapshot its epoch and G steps, its exact W1 to the data over the
+    real-vs-real floor (1 = as close as two real samples), the linear control's held-out accuracy, and its
+    sample grid; then the linear control's verdict on Figure 1."""
+    snapshots = {epoch: s for epoch, s in (summary.get("snapshots") or {}).items() if "train_iteration" in s}
+    if not snapshots:
+        return []
+    linear = summary.get("linear_control") or {}
+    rows = []
+    for epoch, snapshot in snapshots.items():
+        floor = snapshot.get("wasserstein_exact_real_real")
+        grid = run_dir / "samples" / f"epoch_{int(epoch):03d}.png"
+        rows.append(
+            [
+                epoch,
+                snapshot["train_iteration"],
+                format_value(snapshot.get("wasserstein_exact")),
+                format_value(snapshot["wasserstein_exact"] / floor) if floor else "n/a",
+                format_value((linear.get("heldout_accuracy") or {}).get(epoch)),
+                f"[epoch {epoch} samples](samples/{grid.name})" if grid.is_file() else "missing",
+            ]
+        )
+    headings = [
+        "epoch",
+        "G steps",
+        "exact W1",
+        "W1 / real-vs-real floor",
+        "linear D held-out accuracy",
+        "samples",
+    ]
+    verdict = [f"Linear-shortcut control: {linear['verdict']}."] if linear.get("verdict") else []
+    seeds = (
+        "One seed is one sample: verdicts over seeds come from `gan-repro -m seed=0,1,2` then "
+        "`gan-repro-plot SWEEP_DIR` (claims.csv)."
+    )
+    return ["## The probed generators", "", *table(headings, rows), "", *verdict, "", seeds]
 
 
 def noise_lines(run_dir: Path) -> list[str]:

@@ -100,7 +100,7 @@ def test_experiments_leave_what_scale_sets_alone() -> None:
         own = {  # a value that reads another key the scale sets (${probe.critics_iterations}) defers to it
             key
             for key in leaf_keys(node)
-            if plain_value(node, key) != "${probe.critics_iterations}"  # defers to the scale's value
+            if plain_value(node, key) not in ("${probe.critics_iterations}", "${probe.noise_iterations}")
         }
         assert not own & scale_keys, f"{path.name} overrides what scale= sets: {sorted(own & scale_keys)}"
 
@@ -111,7 +111,9 @@ def test_experiments_leave_what_scale_sets_alone() -> None:
         (["scale=paper", "experiment=noise"], 4000),  # the paper's 4000, not a shorter sweep's
         (["scale=paper", "experiment=critics"], 4000),  # six critics, each as long as the paper's probe
         (["experiment=critics"], 500),  # the small scale's shorter probe for six critics
-        (["experiment=noise"], 1000),  # the small scale's
+        (["experiment=noise"], 1000),  # the small scale's noise_iterations
+        ([], 4000),  # the paper's probe length by default
+        (["scale=quick"], 1000),
         (["experiment=noise", "probe.iterations=500"], 500),  # the user asks for a shorter one
     ],
 )

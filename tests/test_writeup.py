@@ -21,7 +21,7 @@ def test_tiny_run_report_holds_the_claims_figures_command_and_times(tiny_run) ->
     for claim in summary["claims"]:
         row = next(line for line in text.splitlines() if line.startswith(f"| {claim['claim']} |"))
         assert format_value(claim["measured"]) in row and claim["threshold"] in row
-        assert row.endswith(f"| {'yes' if claim['holds'] else 'no'} |")
+        assert row.endswith(f"| {({True: 'yes', False: 'no'}).get(claim['holds'], 'not measured')} |")
     for figure in sorted((run_dir / "figures").glob("fig*.png")):
         assert f"![{figure.stem}](figures/{figure.name})" in text
     assert "![epoch_001](samples/epoch_001.png)" in text and "![epoch_002](samples/epoch_002.png)" in text
@@ -29,6 +29,8 @@ def test_tiny_run_report_holds_the_claims_figures_command_and_times(tiny_run) ->
     assert "```\ngan-repro\n```" in text and "overrides were not recorded" in text  # run() outside Hydra
     assert f"seed {summary['seed']}" in text and f"torch {summary['torch']}" in text
     assert "## Stage times" in text and "train " in text and "probe " in text and "plot " in text
+    assert "## The probed generators" in text and "[epoch 2 samples](samples/epoch_002.png)" in text
+    assert "Linear-shortcut control:" in text and "One seed is one sample" in text
 
 
 def copied_run(tiny_run, destination: Path) -> Path:
