@@ -382,13 +382,19 @@ def physical_memory() -> int | None:
 
 def check_memory(cfg: DictConfig) -> None:
     """A dataset held in memory as float32 at dataset.image_size must fit in half of this machine's memory
-    (dataset.image_size=4096 on the digits would ask for 120 GB)."""
+    (dataset.image_size=4096 on the digits would ask for 120 GB); the photos' dataset.count too."""
     count = int(cfg.dataset.count) if cfg.dataset.name == "photos" else IN_MEMORY_IMAGES.get(cfg.dataset.name)
     memory = physical_memory()
     if count is None or memory is None:
         return
     size, channels = int(cfg.dataset.image_size), int(cfg.dataset.channels)
     needed = count * channels * size * size * 4
+    if needed > memory // 2 and cfg.dataset.name == "photos":
+        raise ConfigError(
+            "dataset.count",
+            f"{count} crops of {channels}x{size}x{size} would take {needed / 1e9:.1f} GB in memory, more "
+            f"than half of this machine's {memory / 1e9:.1f} GB; cut fewer, or lower dataset.image_size",
+        )
     if needed > memory // 2:
         raise ConfigError(
             "dataset.image_size",
