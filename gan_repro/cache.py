@@ -36,7 +36,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import gan_repro
-from gan_repro.data import FILE_DATASETS
+from gan_repro.data import BUNDLED_DATASETS, FILE_DATASETS, bundled_source
 from gan_repro.files import content_digest, file_lock, sha256_file, write_json
 from gan_repro.noise import stage_schedule
 from gan_repro.prepare import source_fingerprint
@@ -87,11 +87,9 @@ def package_versions() -> dict[str, str]:
 
 def dataset_fingerprint(dataset_cfg: DictConfig, store: Path | None = None) -> dict[str, Any]:
     """What identifies the dataset's files: each file's content hash (remembered in `store` by path, size,
-    mtime and ctime); for the bundled digits, the scikit-learn version that ships them."""
-    if dataset_cfg.name == "digits":
-        import sklearn
-
-        return {"bundled_with": f"scikit-learn {sklearn.__version__}"}
+    mtime and ctime); for the bundled digits and photos, the scikit-learn (and Pillow) versions."""
+    if dataset_cfg.name in BUNDLED_DATASETS:
+        return bundled_source()
     root = Path(str(dataset_cfg.root)).expanduser()
     if dataset_cfg.name in FILE_DATASETS:
         return source_fingerprint(dataset_cfg, store)

@@ -2,7 +2,7 @@
 
     gan-repro          main        (Hydra app: pipeline.run in its own folder; -m sweeps)
     gan-repro-plot     plot_main   (redraw a run from its CSVs, or aggregate many runs)
-    gan-repro-prepare  prepare_main (decode a file dataset once)
+    gan-repro-prepare  prepare_main (decode a file dataset, or cut the photos, once)
     gan-repro-bench    bench_main  (our training stage against the PyTorch DCGAN example loop)
 
 Exit codes: 0 done, 1 Hydra's own errors or a sweep with unfinished jobs, 2 bad input, 3 a non-finite
@@ -475,9 +475,9 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
 
 # ----------------------------------------------------------------------------- gan-repro-prepare
 def prepare_main(argv: Sequence[str] | None = None) -> int:
-    """gan-repro-prepare [KEY=VALUE ...]: decode a file dataset once (e.g. dataset=lsun dataset.root=...)."""
-    from gan_repro.data import FILE_DATASETS
-    from gan_repro.prepare import prepare
+    """gan-repro-prepare [KEY=VALUE ...]: decode a file dataset once (e.g. dataset=lsun dataset.root=...), or
+    cut the photos' crops once (dataset=photos)."""
+    from gan_repro.prepare import PREPARED_DATASETS, prepare
 
     parser = argparse.ArgumentParser(
         prog="gan-repro-prepare", formatter_class=HELP_FORMAT, description=prepare_main.__doc__
@@ -491,11 +491,11 @@ def prepare_main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = composed(args.overrides)
         check_dataset(cfg.dataset)
-        if cfg.dataset.name not in FILE_DATASETS:
+        if cfg.dataset.name not in PREPARED_DATASETS:
             raise ConfigError(
                 "dataset",
                 f"{cfg.dataset.name} is already held in memory as uint8; prepare is for "
-                f"{', '.join(FILE_DATASETS)}",
+                f"{', '.join(PREPARED_DATASETS)}",
             )
         folder = prepare(cfg.dataset, num_workers=args.num_workers)
     except ConfigError as error:

@@ -20,7 +20,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gan_repro.critics import ARCHITECTURES, OPTIMIZERS, PENALTIES
-from gan_repro.data import DATASET_NAMES
+from gan_repro.data import BUNDLED_DATASETS, DATASET_NAMES, PHOTO_SIDE
 from gan_repro.errors import ConfigError
 from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVE_COSTS, OBJECTIVES
 from gan_repro.models import MODEL_NAMES, NORMS, dcgan_depth
@@ -273,6 +273,12 @@ CRITIC_RULES: dict[str, Rule] = {  # each critic.<name> node (conf/critic/<name>
     "optimizer": choice(OPTIMIZERS),
     "lr": number(),
 }
+PHOTO_RULES: dict[str, Rule] = {  # dataset=photos' own keys (conf/dataset/photos.yaml)
+    "count": whole(),  # crops to cut; and what fits in memory: check_memory
+    "min_side": whole(1, PHOTO_SIDE),  # and at most max_side: check_dataset
+    "max_side": whole(1, PHOTO_SIDE),  # a square crop fits in the photographs' shorter side
+    "crop_seed": whole(0, SEED_MAX),  # numpy's default_rng
+}
 OPTIMIZER_RULES: dict[str, dict[str, Rule]] = {  # the keys each optimizer reads
     "adam": {"beta1": BETA, "beta2": BETA},
     "rmsprop": {"alpha": BETA},
@@ -306,13 +312,22 @@ def check_rules(cfg: DictConfig, rules: dict[str, Rule], *, prefix: str = "") ->
 
 # ----------------------------------------------------------------------------- checks across keys
 def check_dataset(dataset_cfg: DictConfig) -> None:
-    """The dataset node: its own keys, then that a file dataset's root is a folder with something in it."""
+    """The dataset node: its own keys, the photos' crop sides in order, then that a file dataset's root is a
+    folder with something in it."""
     check_rules(
         dataset_cfg,
         {key.split(".", 1)[1]: rule for key, rule in RULES.items() if key.startswith("dataset.")},
         prefix="dataset.",
     )
-    if dataset_cfg.name == "digits":
+    if dataset_cfg.name == "photos":
+        check_rules(dataset_cfg, PHOTO_RULES, prefix="dataset.")
+        if dataset_cfg.min_side > dataset_cfg.max_side:
+            raise ConfigError(
+                "dataset.min_side",
+                f"{dataset_cfg.min_side} is larger than dataset.max_side={dataset_cfg.max_side}; "
+                "the crop sides are drawn between them",
+            )
+    if dataset_cfg.name in BUNDLED_DATASETS:
         return
     if OmegaConf.is_missing(dataset_cfg, "root") or dataset_cfg.root in (None, ""):
         raise ConfigError(
@@ -356,7 +371,7 @@ def check_snapshots(cfg: DictConfig) -> None:
         raise ConfigError("train.snapshot_epochs", f"has repeated epochs: {list(snapshots)}")
 
 
-IN_MEMORY_IMAGES = {"digits": 1797, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
+IN_MEMORY_IMAGES = {"digits": 1797, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}  # photos: count
 
 
 def physical_memory() -> int | None:
@@ -369,13 +384,19 @@ def physical_memory() -> int | None:
 
 def check_memory(cfg: DictConfig) -> None:
     """A dataset held in memory as float32 at dataset.image_size must fit in half of this machine's memory
-    (dataset.image_size=4096 on the digits would ask for 120 GB)."""
-    count = IN_MEMORY_IMAGES.get(cfg.dataset.name)
+    (dataset.image_size=4096 on the digits would ask for 120 GB); the photos' dataset.count too."""
+    count = int(cfg.dataset.count) if cfg.dataset.name == "photos" else IN_MEMORY_IMAGES.get(cfg.dataset.name)
     memory = physical_memory()
     if count is None or memory is None:
         return
     size, channels = int(cfg.dataset.image_size), int(cfg.dataset.channels)
     needed = count * channels * size * size * 4
+    if needed > memory // 2 and cfg.dataset.name == "photos":
+        raise ConfigError(
+            "dataset.count",
+            f"{count} crops of {channels}x{size}x{size} would take {needed / 1e9:.1f} GB in memory, more "
+            f"than half of this machine's {memory / 1e9:.1f} GB; cut fewer, or lower dataset.image_size",
+        )
     if needed > memory // 2:
         raise ConfigError(
             "dataset.image_size",

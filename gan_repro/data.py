@@ -1,7 +1,7 @@
 """Datasets: every format becomes images scaled to [-1, 1] at `image_size`, shape (C, H, W).
 
-Small datasets (digits, MNIST, Fashion-MNIST, CIFAR-10) are decoded once into a uint8
-tensor (N, C, H, W) and batched by indexing; image folders, CelebA and LSUN are decoded
+Small datasets (digits, photo crops, MNIST, Fashion-MNIST, CIFAR-10) are decoded once into a
+uint8 tensor (N, C, H, W) and batched by indexing; image folders, CelebA and LSUN are decoded
 lazily by a DataLoader with workers.
 """
 
@@ -31,7 +31,10 @@ from gan_repro.errors import ConfigError
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
-DATASET_NAMES = ("digits", "mnist", "fashion_mnist", "cifar10", "celeba", "image_folder", "lsun")
+DATASET_NAMES = ("digits", "photos", "mnist", "fashion_mnist", "cifar10", "celeba", "image_folder", "lsun")
+BUNDLED_DATASETS = ("digits", "photos")  # shipped with scikit-learn: no root, no download
+PHOTO_SIDE = 427  # the shorter side of scikit-learn's two sample photographs (427x640): the largest crop
+PHOTO_KEYS = ("count", "min_side", "max_side", "crop_seed")  # with image_size and channels: the crops' pixels
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -189,6 +192,39 @@ def load_digits_uint8() -> torch.Tensor:
     return torch.from_numpy(np.round(images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
 
 
+def bundled_source() -> dict[str, str]:
+    """What identifies the bundled images besides their settings: the scikit-learn version that ships them
+    and the Pillow version that resizes the photographs' crops."""
+    import PIL
+    import sklearn
+
+    return {
+        "bundled_with": f"scikit-learn {sklearn.__version__}",
+        "resized_with": f"Pillow {PIL.__version__}",
+    }
+
+
+def cut_photo_crops(
+    count: int, *, size: int, min_side: int = 48, max_side: int = 160, seed: int = 0, channels: int = 3
+) -> np.ndarray:
+    """count random squares (side min_side..max_side) of scikit-learn's china.jpg and flower.jpg, alternating,
+    each resized to size x size (bicubic); uint8 (count, size, size, channels)."""
+    from sklearn.datasets import load_sample_images
+
+    photos = load_sample_images().images  # [china, flower], two (427, 640, 3) uint8 arrays
+    rng = np.random.default_rng(seed)  # where the crops are cut: the same seed, the same pixels
+    crops = np.empty((count, size, size, channels), dtype=np.uint8)
+    for index in range(count):
+        photo = photos[index % len(photos)]
+        side = int(rng.integers(min_side, max_side + 1))  # three draws per crop, in this order
+        top = int(rng.integers(0, photo.shape[0] - side + 1))
+        left = int(rng.integers(0, photo.shape[1] - side + 1))
+        crop = Image.fromarray(photo[top : top + side, left : left + side])
+        crop = crop.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BICUBIC)
+        crops[index] = np.asarray(crop).reshape(size, size, channels)
+    return crops
+
+
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (MNIST's format), gzipped or raw: big-endian header, then the array."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -325,6 +361,16 @@ def read_dataset(cfg: DictConfig) -> Dataset:
     size, channels = int(cfg.image_size), int(cfg.channels)
     if cfg.name == "digits":
         return TensorImages(resize_uint8(load_digits_uint8(), size))
+    if cfg.name == "photos":
+        crops = cut_photo_crops(
+            int(cfg.count),
+            size=size,
+            min_side=int(cfg.min_side),
+            max_side=int(cfg.max_side),
+            seed=int(cfg.crop_seed),
+            channels=channels,
+        )  # (N, S, S, C)
+        return TensorImages(torch.from_numpy(crops).permute(0, 3, 1, 2).contiguous())
     root = Path(str(cfg.root)).expanduser()
     if cfg.name in ("mnist", "fashion_mnist"):
         subfolder = "MNIST" if cfg.name == "mnist" else "FashionMNIST"

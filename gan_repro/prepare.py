@@ -1,12 +1,14 @@
-"""The prepare step: decode a file dataset (image folders, CelebA, LSUN) once into a uint8 array.
+"""The prepare step: decode a file dataset (image folders, CelebA, LSUN) once into a uint8 array; cut the
+bundled photographs' crops (dataset=photos) once the same way.
 
 The images are resized and center-cropped as in training and stored as one raw (N, C, S, S) uint8
 file, read back through np.memmap, so later epochs and runs index an array instead of decoding JPEG
 or WebP again. Next to it, manifest.json names the source, the transform and the count. The folder's
 name is a hash of everything that determines the contents (dataset, root, category, split, image
 size, channels, max_images, the transform's version and a fingerprint of the source files), so a
-changed source or setting gets a new array and an old one is never used by mistake. Concurrent jobs
-take a lock: one decodes, the others wait and reuse. `gan-repro-prepare [KEY=VALUE ...]` runs it alone.
+changed source or setting gets a new array and an old one is never used by mistake; for the photos,
+a hash of the crop settings, the size, the channels and the scikit-learn and Pillow versions. Concurrent
+jobs take a lock: one decodes, the others wait and reuse. `gan-repro-prepare [KEY=VALUE ...]` runs it alone.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from gan_repro.data import (
     FILE_DATASETS,
+    PHOTO_KEYS,
     BadImagePolicy,
     ImageFiles,
     LMDBImages,
     TensorImages,
+    bundled_source,
     collate_images,
     find_lsun_lmdb,
     list_images,
@@ -41,8 +45,13 @@ from gan_repro.files import content_digest, file_lock, write_json
 log = logging.getLogger(__name__)
 
 TRANSFORM = "shorter side resized to image_size (bicubic), center crop, converted to L or RGB; uint8"
+PHOTO_TRANSFORM = (
+    "random squares (min_side..max_side, default_rng(crop_seed)) of china.jpg and flower.jpg, alternating, "
+    "converted to L or RGB, resized to image_size (bicubic); uint8"
+)
 TRANSFORM_VERSION = 1  # bump when the decoding or the transform changes: every prepared array is redone
 FORMAT = "gan-repro prepared images"
+PREPARED_DATASETS = (*FILE_DATASETS, "photos")  # those with dataset.prepare: decoded (or cut) once, reused
 
 
 def hash_store(cfg: DictConfig) -> Path | None:
@@ -65,15 +74,20 @@ def source_fingerprint(cfg: DictConfig, store: Path | None = None) -> dict[str, 
 
 def identity(cfg: DictConfig) -> dict[str, Any]:
     """Everything the prepared array's contents depend on."""
-    return {
+    common = {
         "format": FORMAT,
         "transform_version": TRANSFORM_VERSION,
         "dataset": cfg.name,
+        "image_size": int(cfg.image_size),
+        "channels": int(cfg.channels),
+    }
+    if cfg.name == "photos":  # no files: the crop settings and the versions that cut and resize them
+        return {**common, **{key: int(cfg[key]) for key in PHOTO_KEYS}, "source": bundled_source()}
+    return {
+        **common,
         "root": str(Path(str(cfg.root)).expanduser().resolve()),
         "category": cfg.get("category"),
         "split": cfg.get("split"),
-        "image_size": int(cfg.image_size),
-        "channels": int(cfg.channels),
         "max_images": cfg.get("max_images"),
         "source": source_fingerprint(cfg),
     }
@@ -136,28 +150,38 @@ def decode_into(
     return kept
 
 
+def write_array(images: torch.Tensor, path: Path) -> int:
+    """An in-memory uint8 array (N, C, S, S) into a raw file at path, row after row; returns N."""
+    images.contiguous().numpy().tofile(path)
+    return images.shape[0]
+
+
 def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
-    """Decode the file dataset cfg names into its prepared folder unless complete there; returns it."""
+    """Decode the file dataset (or cut the photos) cfg names into its prepared folder unless complete there;
+    returns it."""
     inputs = identity(cfg)  # stats every source file once
     folder = prepared_folder(cfg, inputs)
     with file_lock(folder.parent / f".{folder.name}.lock"):  # one job decodes; the others wait, then reuse
         if open_prepared(folder) is not None:
             return folder
         folder.mkdir(parents=True, exist_ok=True)
-        dataset = read_dataset(cfg)
+        started = time.perf_counter()
+        dataset = read_dataset(cfg)  # the photos: cut here, in memory (a few seconds)
         policy = BadImagePolicy(cfg.get("bad_images", "stop"))
         log.info(
-            "prepare: decoding %d %s images at %dx%d into %s (once)",
+            "prepare: %d %s images at %dx%d into %s (once)",
             len(dataset),
             cfg.name,
             cfg.image_size,
             cfg.image_size,
             folder,
         )
-        started = time.perf_counter()
         partial = folder / "images.u8.part"
         try:
-            kept = decode_into(dataset, partial, num_workers=num_workers, policy=policy)
+            if isinstance(dataset, TensorImages):  # built in memory (the photos): stored as it is
+                kept = write_array(dataset.images, partial)
+            else:
+                kept = decode_into(dataset, partial, num_workers=num_workers, policy=policy)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
@@ -172,7 +196,7 @@ def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
             folder / "manifest.json",
             {  # written last: its presence marks the array complete
                 **inputs,
-                "transform": TRANSFORM,
+                "transform": PHOTO_TRANSFORM if cfg.name == "photos" else TRANSFORM,
                 "shape": [kept, int(cfg.channels), int(cfg.image_size), int(cfg.image_size)],
                 "dtype": "uint8",
                 "count": kept,
@@ -230,10 +254,11 @@ def warn_small_images(cfg: DictConfig, *, sample: int = 200) -> None:
 
 def build_dataset(cfg: DictConfig) -> Dataset:
     """The dataset a run uses, from its `dataset` node (checked by config.check_dataset): images in [-1, 1]
-    at cfg.image_size. File datasets with dataset.prepare=true come from their prepared uint8 array."""
+    at cfg.image_size. File datasets and the photos with dataset.prepare=true come from their prepared uint8
+    array."""
     if cfg.name in ("image_folder", "celeba"):
         warn_small_images(cfg)
-    if cfg.name in FILE_DATASETS and cfg.get("prepare"):
+    if cfg.name in PREPARED_DATASETS and cfg.get("prepare"):
         return prepared_dataset(cfg)
     dataset = read_dataset(cfg)
     if len(dataset) == 0:

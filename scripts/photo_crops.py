@@ -3,7 +3,8 @@
 photographic data): `python scripts/photo_crops.py OUT_DIR [--count 2400] [--size 32] [--seed 0]`.
 
 Each crop is a random square of side 48 to 160 pixels from china.jpg or flower.jpg (427x640), alternating,
-resized to --size with Pillow's bicubic filter and saved as PNG. Then:
+resized to --size with Pillow's bicubic filter and saved as PNG: the pixels of `dataset=photos` with
+dataset.count, dataset.image_size and dataset.crop_seed set alike (gan_repro.data.cut_photo_crops). Then:
     gan-repro dataset=image_folder dataset.root=OUT_DIR dataset.channels=3
 """
 
@@ -13,29 +14,18 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
-from sklearn.datasets import load_sample_images
+
+from gan_repro.data import cut_photo_crops
 
 
 def cut_crops(out_dir: Path, *, count: int, size: int, seed: int) -> list[Path]:
     """count crops, alternating between the two photographs, written as out_dir/crop_NNNNN.png."""
-    photos = load_sample_images().images  # two (427, 640, 3) uint8 arrays
-    rng = np.random.default_rng(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for index in range(count):
-        photo = photos[index % len(photos)]
-        side = int(rng.integers(48, 161))
-        top, left = (
-            int(rng.integers(0, photo.shape[0] - side + 1)),
-            int(rng.integers(0, photo.shape[1] - side + 1)),
-        )
-        crop = Image.fromarray(photo[top : top + side, left : left + side]).resize(
-            (size, size), Image.BICUBIC
-        )
+    for index, crop in enumerate(cut_photo_crops(count, size=size, seed=seed)):  # (size, size, 3) each
         paths.append(out_dir / f"crop_{index:05d}.png")
-        crop.save(paths[-1])
+        Image.fromarray(crop).save(paths[-1])
     return paths
 
 
