@@ -311,16 +311,21 @@ def critics_table(
     return pd.DataFrame(rows, columns=CRITICS_COLUMNS)
 
 
-def band_claim(table: pd.DataFrame, critic: str, column: str, orders: float, claim: str) -> dict[str, Any]:
+def band_claim(
+    table: pd.DataFrame, critic: str, column: str, orders: float, claim: str, claim_id: str
+) -> dict[str, Any]:
     """Every snapshot's gradient (critic, probe.csv column) stays within `orders` of its start: its largest
     excursion <= orders. Nothing measured (the critic was not probed) does not hold."""
     rows = table[(table["critic"] == critic) & (table["column"] == column)]
     excursions = [float(value) for value in rows["largest_excursion_orders"]]
     return {
+        "id": claim_id,
         "claim": claim,
         "paper": "the issue's reading of WGAN-GP (Gulrajani et al. 2017, Fig. 4b: gradients neither vanish "
         "nor explode)",
         "measured": excursions,
+        "snapshots": [str(int(epoch)) for epoch in rows["snapshot_epoch"]],
+        "snapshot_holds": [value <= orders for value in excursions],
         "unit": f"largest excursion from the start, orders of magnitude, per snapshot ({critic}, {column})",
         "threshold": f"<= {orders:g} orders, every snapshot",
         "holds": bool(excursions) and all(value <= orders for value in excursions),
@@ -338,6 +343,7 @@ def critics_claims(table: pd.DataFrame, thresholds: dict[str, float]) -> dict[st
         "grad_norm_minimax",
         orders,
         "the same test on the minimax gradient (critic=gan), which the paper says vanishes",
+        "critics_minimax_band",
     )
     return {
         "claim": band_claim(
@@ -346,6 +352,7 @@ def critics_claims(table: pd.DataFrame, thresholds: dict[str, float]) -> dict[st
             "grad_norm_generator",
             orders,
             "the WGAN-GP generator gradient neither vanishes nor explodes",
+            "critics_wgan_gp_band",
         ),
         "same_test_on_minimax": check | ({} if check["measured"] else {"holds": None}),
     }
@@ -367,9 +374,12 @@ def accuracy_claim(snapshots: dict[str, dict[str, Any]], threshold: float) -> di
     """Fig. 1: held-out accuracy reaches 1: its end window mean >= threshold for every snapshot."""
     accuracies = [end_of(s, "d_accuracy_heldout") for s in snapshots.values()]
     return {
+        "id": "fig1_heldout_accuracy",
         "claim": "D separates held-out real images from fakes: accuracy 1 (Fig. 1)",
         "paper": "1, sometimes in under 50 iterations",
         "measured": accuracies,
+        "snapshots": list(snapshots),
+        "snapshot_holds": [a is not None and a >= threshold for a in accuracies],
         "unit": "held-out accuracy, end window mean, per snapshot",
         "threshold": f">= {threshold:g}, every snapshot",
         "holds": all(a is not None and a >= threshold for a in accuracies),
@@ -393,17 +403,22 @@ def paper_claims(snapshots: dict[str, dict[str, Any]], thresholds: dict[str, flo
     return [
         accuracy_claim(snapshots, limits["heldout_accuracy"]),
         {
+            "id": "fig1_d_loss_decay",
             "claim": "D's cost falls by orders of magnitude (Fig. 1)",
             "paper": "towards 0 on a log scale",
             "measured": d_loss_orders,
+            "snapshots": list(snapshots),
+            "snapshot_holds": [v is not None and v >= limits["d_loss_decay_orders"] for v in d_loss_orders],
             "unit": "orders of magnitude, first to end window, per snapshot",
             "threshold": f">= {limits['d_loss_decay_orders']:g} orders, every snapshot",
             "holds": all(v is not None and v >= limits["d_loss_decay_orders"] for v in d_loss_orders),
         },
-        {
+        {  # no per-snapshot verdict: its 'best snapshot' part judges the snapshots together
+            "id": "fig2_minimax_decay",
             "claim": "the minimax gradient vanishes (Fig. 2)",
             "paper": "up to 5 orders of magnitude in 4000 iterations",
             "measured": minimax_orders,
+            "snapshots": list(snapshots),
             "unit": "orders of magnitude, first to end window, per snapshot",
             "threshold": f"> 0 every snapshot, >= {limits['minimax_best_orders']:g} for the best",
             "holds": len(known) == len(minimax_orders)
@@ -411,17 +426,23 @@ def paper_claims(snapshots: dict[str, dict[str, Any]], thresholds: dict[str, flo
             and max(known) >= limits["minimax_best_orders"],
         },
         {
+            "id": "fig3_nonsaturating_growth",
             "claim": "the -log D gradient grows (Fig. 3)",
             "paper": "grows quickly, except once converged",
             "measured": growth,
+            "snapshots": list(live),
+            "snapshot_holds": [v is not None and v >= limits["nonsaturating_growth"] for v in growth],
             "unit": f"end / first window, per snapshot not converged{exempt}",
             "threshold": f">= {limits['nonsaturating_growth']:g}, every snapshot not converged",
             "holds": all(v is not None and v >= limits["nonsaturating_growth"] for v in growth),
         },
         {
+            "id": "fig3_relvar_growth",
             "claim": "the -log D gradient's relative variance grows (Fig. 3)",
             "paper": "the variance is increasing",
             "measured": relvar,
+            "snapshots": list(live),
+            "snapshot_holds": [v is not None and v >= limits["relvar_growth"] for v in relvar],
             "unit": f"end / first window, per snapshot not converged{exempt}",
             "threshold": f">= {limits['relvar_growth']:g}, every snapshot not converged",
             "holds": all(v is not None and v >= limits["relvar_growth"] for v in relvar),
@@ -437,6 +458,7 @@ def control_claims(control: dict[str, Any], thresholds: dict[str, float]) -> dic
     return {
         "figure1_claim_on_control": accuracy_claim({"control": control}, limits["heldout_accuracy"]),
         "claim": {
+            "id": "control_chance",
             "claim": "negative control: D cannot tell held-out real images apart (Fig. 1's claim can fail)",
             "paper": "(our control)",
             "measured": accuracy,
