@@ -5,6 +5,8 @@ replicate: runs that differ only in seed form one group, drawn as the mean acros
 for the log-scale quantities) with a band (min-max, or the 25-75% quartiles), one color per group.
 `results.csv` (probe rows) and `training_results.csv` (train rows) join every run's rows with its
 swept keys, for plotting in a notebook; `aggregate.json` lists the runs and the jobs that did not finish.
+One seed is one sample of a claim: `claims.csv` holds every run's claims (summary.json's, one row per claim
+and snapshot) and `claims_summary.csv` their verdicts over seeds, per group and claim (and snapshot).
 Critics (`-m critic=gan,wgan_gp seed=0,1,2`) are told apart by probe.csv's critic column, not by config
 keys: a run may hold several, and each critic's settings are compared only between runs that probed it.
 """
@@ -26,10 +28,12 @@ from omegaconf import OmegaConf
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import GRADIENT_FIGURES, running_mean
 from gan_repro.report import (
+    CLAIM_COLUMNS,
     CONTROL_EPOCH,
     DEFAULT_CRITICS,
     GRADIENT_COLUMNS,
     PAPER_CRITIC,
+    claim_rows,
     snapshot_rows,
     without_sweep,
 )
@@ -64,6 +68,25 @@ FIGURE_MEASURES = {
 }
 PAPER_FIGURES = ("fig1", "fig2", "fig3")  # drawn by default; "critics" too when the runs probed other critics
 LOG_MEASURES = {"d_loss", *GRADIENT_COLUMNS}
+# claims_summary.csv's columns after the group's label and keys: per claim and snapshot, the value's median,
+# min and max over the group's seeds; the seeds whose verdict on that snapshot holds (holds_in) and is known
+# (measured_in; 'not measured', None, counts in neither), the same for the whole claim, and the seeds
+CLAIMS_SUMMARY_COLUMNS = [
+    "claim_id",
+    "claim",
+    "paper",
+    "snapshot",
+    "unit",
+    "threshold",
+    "median",
+    "min",
+    "max",
+    "holds_in",
+    "measured_in",
+    "claim_holds_in",
+    "claim_measured_in",
+    "seeds",
+]
 
 
 def is_run_folder(folder: Path) -> bool:
@@ -166,7 +189,8 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
     ]
     configs = {folder: flat_config(folder) for folder in folders}
     keys = swept_keys(configs)
-    probe_tables, train_tables = [], []
+    probe_tables, train_tables, claim_tables = [], [], []
+    claim_front = ["run", *dict.fromkeys(["seed", *keys])]  # the seed always: verdicts are counted over seeds
     for folder in finished:
         labels = {"run": str(folder), **{key: configs[folder].get(key) for key in keys}}
         probe = pd.read_csv(folder / "probe.csv")
@@ -175,15 +199,20 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
         probe_tables.append(probe.assign(**labels))
         if (folder / "train.csv").is_file():
             train_tables.append(pd.read_csv(folder / "train.csv").assign(**labels))
+        claims = pd.DataFrame(
+            claim_rows(json.loads((folder / "summary.json").read_text())), columns=CLAIM_COLUMNS
+        )
+        claim_tables.append(claims.assign(**{**labels, "seed": configs[folder].get("seed")}))
     front = ["run", *keys]
 
-    def tidy(tables: list[pd.DataFrame]) -> pd.DataFrame:
-        table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=front)
+    def tidy(tables: list[pd.DataFrame], front: list[str] = front, rest: Sequence[str] = ()) -> pd.DataFrame:
+        table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=[*front, *rest])
         return table[front + [c for c in table.columns if c not in front]]
 
     return {
         "results": tidy(probe_tables),
         "training": tidy(train_tables),
+        "claims": tidy(claim_tables, claim_front, CLAIM_COLUMNS),
         "keys": keys,
         "finished": [str(f) for f in finished],
         "unfinished": {str(folder): status for folder, status in statuses.items() if folder not in finished},
@@ -204,6 +233,60 @@ def group_label(row: pd.Series, group_keys: list[str]) -> str:
         f"probed with {', '.join(probed)}"
     ] * bool(probed)
     return "; ".join(parts) or "all runs"
+
+
+def distinct(values: pd.Series) -> str:
+    """The distinct texts of a column, in order, joined: one claim's unit can differ between seeds (a
+    converged snapshot exempt in one)."""
+    return "; ".join(dict.fromkeys(str(value) for value in values.dropna()))
+
+
+def claims_summary(claims: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """claims_summary.csv: per group of runs that differ only in seed, per claim and snapshot, the value's
+    median, min and max over seeds, in how many seeds it holds and is measured (for the snapshot and for the
+    whole claim), and the seeds. A verdict of None ('not measured') counts as neither holding nor measured."""
+    group_keys = [key for key in keys if key != "seed"]
+    front = ["group", *group_keys]
+    if claims.empty:
+        return pd.DataFrame(columns=front + CLAIMS_SUMMARY_COLUMNS)
+    claims = claims.assign(
+        group=claims.apply(group_label, axis=1, group_keys=group_keys),
+        known=claims["holds"].notna() & claims["claim_holds"].notna(),
+        claim_known=claims["claim_holds"].notna(),
+    )
+    whole = (  # the whole claim: one verdict per run
+        claims.drop_duplicates(["group", "claim_id", "run"])
+        .groupby(["group", "claim_id"], sort=False)
+        .agg(
+            claim_holds_in=("claim_holds", lambda v: int(v.eq(True).sum())),
+            claim_measured_in=("claim_known", "sum"),
+        )
+    )
+    rows = []
+    for (group, claim_id, snapshot), selected in claims.groupby(
+        ["group", "claim_id", "snapshot"], sort=False, dropna=False
+    ):
+        first, values = selected.iloc[0], pd.to_numeric(selected["value"], errors="coerce")
+        rows.append(
+            {
+                "group": group,
+                **{key: first[key] for key in group_keys},
+                "claim_id": claim_id,
+                "claim": first["claim"],
+                "paper": first["paper"],
+                "snapshot": snapshot,
+                "unit": distinct(selected["unit"]),
+                "threshold": distinct(selected["threshold"]),
+                "median": values.median(),
+                "min": values.min(),
+                "max": values.max(),
+                "holds_in": int((selected["known"] & selected["holds"].eq(True)).sum()),
+                "measured_in": int(selected["known"].sum()),
+                **{name: int(count) for name, count in whole.loc[(group, claim_id)].items()},
+                "seeds": sorted(int(seed) for seed in selected["seed"].dropna()),
+            }
+        )
+    return pd.DataFrame(rows, columns=front + CLAIMS_SUMMARY_COLUMNS)
 
 
 def band_curves(rows: pd.DataFrame, measure: str, window: int, band: str) -> pd.DataFrame:
@@ -346,9 +429,11 @@ def aggregate(
     formats: Sequence[str] = ("png",),
     figures: Sequence[str] = PAPER_FIGURES,
 ) -> list[Path]:
-    """Write results.csv, training_results.csv, aggregate.json and the aggregate figures into output."""
+    """Write results.csv, training_results.csv, claims.csv, claims_summary.csv, aggregate.json and the
+    aggregate figures into output."""
     collected = collect(paths)
     output = Path(output)
+    summary = claims_summary(collected["claims"], collected["keys"])
     written = [
         atomic_write(
             output / "results.csv", lambda h: h.write(collected["results"].to_csv(index=False).encode())
@@ -357,6 +442,10 @@ def aggregate(
             output / "training_results.csv",
             lambda h: h.write(collected["training"].to_csv(index=False).encode()),
         ),
+        atomic_write(
+            output / "claims.csv", lambda h: h.write(collected["claims"].to_csv(index=False).encode())
+        ),
+        atomic_write(output / "claims_summary.csv", lambda h: h.write(summary.to_csv(index=False).encode())),
         write_json(
             output / "aggregate.json",
             {
@@ -365,6 +454,7 @@ def aggregate(
                 "window": window,
                 "finished": collected["finished"],
                 "unfinished": collected["unfinished"],
+                "claims_summary": json.loads(summary.to_json(orient="records")),  # plain JSON types
             },
         ),
     ]

@@ -380,19 +380,21 @@ def critics_table(
     return pd.DataFrame(rows, columns=CRITICS_COLUMNS)
 
 
-def band_claim(table: pd.DataFrame, critic: str, column: str, orders: float, claim: str) -> dict[str, Any]:
+def band_claim(
+    table: pd.DataFrame, critic: str, column: str, orders: float, claim: str, claim_id: str
+) -> dict[str, Any]:
     """Every snapshot's gradient (critic, probe.csv column) stays within `orders` of its start: its largest
     excursion <= orders. Nothing measured (the critic was not probed) does not hold."""
     rows = table[(table["critic"] == critic) & (table["column"] == column)]
     excursions = [float(value) for value in rows["largest_excursion_orders"]]
     return {
-        "id": f"critics_{critic}_band",
+        "id": claim_id,
         "claim": claim,
-        "snapshots": [str(int(epoch)) for epoch in rows["snapshot_epoch"]],
-        "snapshot_holds": [value <= orders for value in excursions],
         "paper": "the issue's reading of WGAN-GP (Gulrajani et al. 2017, Fig. 4b: gradients neither vanish "
         "nor explode)",
         "measured": excursions,
+        "snapshots": [str(int(epoch)) for epoch in rows["snapshot_epoch"]],
+        "snapshot_holds": [value <= orders for value in excursions],
         "unit": f"largest excursion from the start, orders of magnitude, per snapshot ({critic}, {column})",
         "threshold": f"<= {orders:g} orders, every snapshot",
         "holds": bool(excursions) and all(value <= orders for value in excursions),
@@ -410,6 +412,7 @@ def critics_claims(table: pd.DataFrame, thresholds: dict[str, float]) -> dict[st
         "grad_norm_minimax",
         orders,
         "the same test on the minimax gradient (critic=gan), which the paper says vanishes",
+        "critics_minimax_band",
     )
     return {
         "claim": band_claim(
@@ -418,6 +421,7 @@ def critics_claims(table: pd.DataFrame, thresholds: dict[str, float]) -> dict[st
             "grad_norm_generator",
             orders,
             "the WGAN-GP generator gradient neither vanishes nor explodes",
+            "critics_wgan_gp_band",
         ),
         "same_test_on_minimax": check | ({} if check["measured"] else {"holds": None}),
     }
@@ -620,6 +624,58 @@ def format_claim(claim: dict[str, Any]) -> str:
     unit = f" {claim['unit']}" if claim.get("unit") else ""
     verdict = {True: "HOLDS", False: "FAILS", None: "NOT MEASURED"}[claim["holds"]]
     return f"{verdict}  {claim['claim']}: {format_value(claim['measured'])}{unit}{threshold}"
+
+
+# claims.csv's columns after the run's labels: one row per (claim, snapshot); snapshot is empty for a claim
+# measured on the run as a whole; holds is the snapshot's verdict where the claim gives one, else the claim's;
+# claim_holds is the whole claim's; an empty verdict (None) means not measured
+CLAIM_COLUMNS = [
+    "claim_id",
+    "claim",
+    "paper",
+    "snapshot",
+    "value",
+    "unit",
+    "threshold",
+    "holds",
+    "claim_holds",
+]
+
+
+def claim_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """summary.json's claims flattened to CLAIM_COLUMNS rows, one per measured snapshot (one row, snapshot
+    empty, for a scalar claim or one with nothing measured). Read defensively: a summary from before claim
+    ids names a claim by its text, and its snapshots by summary.json's snapshot keys when the counts agree
+    (else by position, '#1', '#2', ...)."""
+    rows = []
+    for claim in summary.get("claims") or []:
+        measured, holds = claim.get("measured"), claim.get("holds")
+        common = {
+            "claim_id": claim.get("id") or claim.get("claim", ""),
+            "claim": claim.get("claim", ""),
+            "paper": claim.get("paper", ""),
+            "unit": claim.get("unit", ""),
+            "threshold": claim.get("threshold", ""),
+            "claim_holds": holds,
+        }
+        if not isinstance(measured, list) or not measured:  # a whole-run value, or nothing measured
+            rows.append({**common, "snapshot": "", "value": number_or_none(measured), "holds": holds})
+            continue
+        keys = list(summary.get("snapshots") or {})
+        snapshots = claim.get("snapshots") or (
+            keys if len(keys) == len(measured) else [f"#{i + 1}" for i in range(len(measured))]
+        )
+        verdicts = claim.get("snapshot_holds") or [holds] * len(measured)
+        for index, value in enumerate(measured):
+            snapshot = str(snapshots[index]) if index < len(snapshots) else f"#{index + 1}"
+            verdict = verdicts[index] if index < len(verdicts) else None
+            rows.append({**common, "snapshot": snapshot, "value": number_or_none(value), "holds": verdict})
+    return rows
+
+
+def number_or_none(value: Any) -> float | None:
+    """A claim's measured value as a float, or None when it is not a number (None, text)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def optional_float(value: Any) -> float | None:

@@ -21,6 +21,11 @@ import pandas as pd
 from gan_repro.files import atomic_write
 from gan_repro.report import FIGURES, format_claim, format_value, saved_config
 
+# under the claims table: one run's verdicts are one sample; where verdicts over seeds come from
+SEEDS_LINE = (
+    "One seed is one sample: verdicts over seeds come from `gan-repro -m seed=0,1,2` then "
+    "`gan-repro-plot SWEEP_DIR` (claims.csv)."
+)
 NOISE_HEADINGS = {  # noise.csv column -> heading; columns a run's noise.csv lacks (older runs) are left out
     "snapshot_epoch": "snapshot epoch",
     "noise_std": "σ",
@@ -45,6 +50,7 @@ def write_report(run_dir: Path) -> Path:
         command_lines(run_dir),
         settings_lines(summary, config),
         claims_lines(summary.get("claims") or [], summary.get("measured_as")),
+        seeds_lines(summary),
         snapshot_lines(run_dir, summary),
         noise_lines(run_dir),
         critics_lines(run_dir, summary),
@@ -188,12 +194,14 @@ def snapshot_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
         "linear D held-out accuracy",
         "samples",
     ]
-    verdict = [f"Linear-shortcut control: {linear['verdict']}."] if linear.get("verdict") else []
-    seeds = (
-        "One seed is one sample: verdicts over seeds come from `gan-repro -m seed=0,1,2` then "
-        "`gan-repro-plot SWEEP_DIR` (claims.csv)."
-    )
-    return ["## The probed generators", "", *table(headings, rows), "", *verdict, "", seeds]
+    verdict = ["", f"Linear-shortcut control: {linear['verdict']}."] if linear.get("verdict") else []
+    return ["## The probed generators", "", *table(headings, rows), *verdict]
+
+
+def seeds_lines(summary: dict[str, Any]) -> list[str]:
+    """Under the claims table, that one run is one seed and where verdicts over seeds come from (not for a
+    theory-lab run: its sweeps have no probe.csv to aggregate)."""
+    return [SEEDS_LINE] if summary.get("claims") and "lab" not in summary else []
 
 
 def noise_lines(run_dir: Path) -> list[str]:

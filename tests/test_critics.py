@@ -255,17 +255,24 @@ def test_a_bad_critic_setting_is_named(override: str, setting: str) -> None:
 
 # ----------------------------------------------------------------------------- claims
 def band_table(wgan_gp: list[float], minimax: list[float]) -> pd.DataFrame:
+    """critics.csv's columns that the band claim reads, one row per snapshot (epochs 1, 2, ...)."""
     rows = [
-        {"critic": "wgan_gp", "column": "grad_norm_generator", "largest_excursion_orders": v} for v in wgan_gp
+        {"critic": critic, "snapshot_epoch": epoch, "column": column, "largest_excursion_orders": v}
+        for critic, column, values in (
+            ("wgan_gp", "grad_norm_generator", wgan_gp),
+            ("gan", "grad_norm_minimax", minimax),
+        )
+        for epoch, v in enumerate(values, start=1)
     ]
-    rows += [{"critic": "gan", "column": "grad_norm_minimax", "largest_excursion_orders": v} for v in minimax]
-    return pd.DataFrame(rows, columns=["critic", "column", "largest_excursion_orders"])
+    return pd.DataFrame(rows, columns=["critic", "snapshot_epoch", "column", "largest_excursion_orders"])
 
 
 def test_the_wgan_gp_claim_holds_within_two_orders_and_fails_beyond() -> None:
     held = critics_claims(band_table([0.2, 0.5, 1.9], [2.6, 2.5, 1.9]), {})
     assert held["claim"]["holds"] and not held["same_test_on_minimax"]["holds"]
-    assert not critics_claims(band_table([0.2, 3.1, 0.4], []), {})["claim"]["holds"]  # one vanished
+    vanished = critics_claims(band_table([0.2, 3.1, 0.4], []), {})["claim"]  # one vanished
+    assert not vanished["holds"] and vanished["snapshot_holds"] == [True, False, True]
+    assert (vanished["id"], vanished["snapshots"]) == ("critics_wgan_gp_band", ["1", "2", "3"])
     unmeasured = critics_claims(band_table([], []), {})
     assert unmeasured["claim"]["holds"] is False  # not measured: not a pass
     assert unmeasured["same_test_on_minimax"]["holds"] is None  # critic=gan not probed: shows nothing
