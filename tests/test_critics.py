@@ -33,7 +33,7 @@ from gan_repro.report import critics_claims
 from gan_repro.steps import discriminator_step, make_adam
 from tests.helpers import TINY, compose_config, run_cli
 
-CRITICS = ["gan", "wgan", "wgan_gp", "lsgan", "hinge", "gan_r1"]
+CRITICS = ["gan", "linear", "wgan", "wgan_gp", "lsgan", "hinge", "gan_r1"]
 REAL = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)  # D's outputs on three real samples
 FAKE = torch.tensor([-3.0, 1.5, 0.25], dtype=torch.float64)  # ... and on three fakes
 
@@ -284,12 +284,13 @@ def test_experiment_critics_end_to_end(tmp_path: Path) -> None:
     summary = run(cfg, tmp_path)
     probe = pd.read_csv(tmp_path / "probe.csv")
     assert list(dict.fromkeys(probe["critic"])) == CRITICS
-    assert len(probe) == len(CRITICS) * 2 * 3  # 2 snapshots, logged at iterations 1, 3 and 6
+    assert len(probe) == len(CRITICS) * 2 * 3  # 2 snapshots, logged at iterations 0 (the fresh D), 3 and 6
     by_critic = probe.groupby("critic")
     assert by_critic["grad_norm_generator"].count().to_dict() == {
         "gan": 0,
         "gan_r1": 0,
         "hinge": 6,
+        "linear": 0,  # the control: no gradient of G
         "lsgan": 6,
         "wgan": 6,
         "wgan_gp": 6,
@@ -297,10 +298,11 @@ def test_experiment_critics_end_to_end(tmp_path: Path) -> None:
     assert by_critic["grad_norm_minimax"].count()[["gan", "gan_r1"]].tolist() == [6, 6]
     assert by_critic["d_accuracy_heldout"].count()[["wgan", "wgan_gp"]].tolist() == [0, 0]
     inputs = probe[["input_grad_norm_real", "input_grad_norm_fake"]]
-    at_variance_points = probe["iteration"].isin([1, 6])  # variance_every=6, and the first
+    at_variance_points = probe["iteration"].isin([0, 6])  # variance_every=6, from the fresh D
     assert (inputs[at_variance_points] > 0).all().all() and inputs[~at_variance_points].isna().all().all()
     table = pd.read_csv(tmp_path / "critics.csv")
-    assert set(table["critic"]) == set(CRITICS) and len(table) == 2 * 8  # gan and gan_r1: two costs each
+    assert set(table["critic"]) == set(CRITICS) - {"linear"}  # the control gives G no gradient: no rows
+    assert len(table) == 2 * 8  # gan and gan_r1: two costs each
     assert summary["critics_claims"]["claim"]["claim"].startswith("the WGAN-GP generator gradient")
     for name in ("critics", "critics_input", "fig1", "fig2", "fig3"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000

@@ -31,11 +31,15 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
 
     probe = pd.read_csv(tmp_path / "probe.csv")
     assert list(probe.columns) == PROBE_COLUMNS
-    assert probe["snapshot_epoch"].tolist() == [1] * 5 + [2] * 5  # iterations 1, 3, 6, 9, 12 per snapshot
-    assert probe["iteration"].tolist()[:5] == [1, 3, 6, 9, 12]
-    assert (probe[["d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"]] > 0).all().all()
+    # per snapshot: the paper's D, then the linear control, each at iterations 0 (the fresh D), 3, 6, 9, 12
+    assert probe["snapshot_epoch"].tolist() == [1] * 10 + [2] * 10
+    assert probe["critic"].tolist() == (["gan"] * 5 + ["linear"] * 5) * 2
+    assert probe["iteration"].tolist()[:10] == [0, 3, 6, 9, 12] * 2
+    paper = probe[probe["critic"] == "gan"]
+    assert (paper[["d_loss", "grad_norm_minimax", "grad_norm_nonsaturating"]] > 0).all().all()
     assert probe[["d_accuracy", "d_accuracy_heldout"]].stack().between(0, 1).all()
-    assert probe["grad_relvar_nonsaturating"].notna().tolist() == [True, False, False, False, False] * 2
+    assert probe.loc[probe["critic"] == "linear", "grad_norm_minimax"].isna().all()  # no gradient of G
+    assert paper["grad_relvar_nonsaturating"].notna().tolist() == [True, False, False, False, False] * 2
     assert (probe["noise_std"] == 0).all() and probe["sweep_noise_std"].isna().all()
 
     snapshots = pd.read_csv(tmp_path / "snapshots.csv")
@@ -55,9 +59,18 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["snapshots"].keys() == {"1", "2"} and saved == json.loads(json.dumps(summary))
     for snapshot in saved["snapshots"].values():
-        assert {"first", "end", "first_point", "last_point"} <= snapshot["grad_norm_minimax"].keys()
+        assert {"start", "first", "end", "first_point", "last_point"} <= snapshot["grad_norm_minimax"].keys()
         assert "iterations_to_accuracy_1" in snapshot and snapshot["sliced_wasserstein"] > 0
-    assert len(saved["claims"]) == 5 and all("threshold" in claim for claim in saved["claims"])
+    assert [claim["id"] for claim in saved["claims"]] == [
+        "fig1_heldout_accuracy",
+        "fig1_d_loss_decay",
+        "fig2_minimax_decay",
+        "fig3_nonsaturating_growth",
+        "fig3_curve_noise",
+        "fig3_spread_growth",
+        "linear_shortcut",
+    ]
+    assert all("threshold" in claim and "paper" in claim for claim in saved["claims"])
 
 
 def test_same_seed_same_numbers(tmp_path: Path) -> None:

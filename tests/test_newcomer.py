@@ -109,7 +109,7 @@ def test_help_describes_the_tool() -> None:
         "Figures 1-3",
         "dataset: celeba, cifar10, digits",
         "experiment: control, critics, fig1",
-        "critic: gan, gan_r1, hinge, lsgan, wgan, wgan_gp",
+        "critic: gan, gan_r1, hinge, linear, lsgan, wgan, wgan_gp",
         "gan-repro-plot RUN_DIR",
         "scripts/check_claims.py",
         "gan-repro-bench",

@@ -13,7 +13,8 @@ import pytest
 
 from tests.helpers import TINY, run_cli, start_cli
 
-# 6 epochs of 28 iterations, last.pt every 10 iterations, two probes of 60 iterations logged every one.
+# 6 epochs of 28 iterations, last.pt every 10 iterations; four probes (2 snapshots x the default critics,
+# gan and linear) of 60 iterations, logged at every one from the fresh D (iteration 0): 61 rows each.
 RESUMABLE = [
     o
     for o in TINY
@@ -88,14 +89,14 @@ def test_sigkill_in_training_then_resume(reference: Path, tmp_path: Path) -> Non
 
 def test_sigkill_in_probe_then_resume(reference: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    process = start_and_wait(run_dir, "probe.csv", 80)  # in the second of two probes
+    process = start_and_wait(run_dir, "probe.csv", 80)  # in the second of four probes
     process.kill()
     process.wait()
-    assert 60 <= rows(run_dir / "probe.csv") < 120
+    assert 61 <= rows(run_dir / "probe.csv") < 122
     result = finish(run_dir)
     assert result.returncode == 0, result.stderr
     log_text = (run_dir / "log.txt").read_text()
-    assert "train: done in an earlier run" in log_text and "1 of 2 probes done" in log_text
+    assert "train: done in an earlier run" in log_text and "1 of 4 probes done" in log_text
     assert_same_as(reference, run_dir)
 
 
@@ -136,7 +137,8 @@ def test_resume_refuses_other_settings_and_resume_false(reference: Path, tmp_pat
 
 
 # ------------------------------------------------------------------- kills anywhere, one run per folder
-# 2 epochs of 28 iterations, last.pt every 10, two probes of 16 iterations, every row written at once.
+# 2 epochs of 28 iterations, last.pt every 10, four probes (2 snapshots x gan, linear) of 16 iterations
+# (17 rows each, from iteration 0), every row written at once.
 KILLABLE = [
     o
     for o in TINY
@@ -202,8 +204,9 @@ def test_sigkill_at_random_points_resumes_byte_identical(killable_reference: Pat
 
 def test_a_second_run_into_a_busy_folder_is_refused(killable_reference: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    first = start_and_wait_for(killable(run_dir), run_dir / "train.csv", 3, cwd=tmp_path)
-    second = run_cli(*killable(run_dir), cwd=tmp_path, timeout=300)
+    busy = [*killable(run_dir), "probe.iterations=10000000"]  # still running however slow the second start is
+    first = start_and_wait_for(busy, run_dir / "train.csv", 3, cwd=tmp_path)
+    second = run_cli(*busy, cwd=tmp_path, timeout=300)
     assert second.returncode == 2, second.stderr
     lines = second.stderr.strip().splitlines()
     assert len(lines) == 1 and "in use by another gan-repro run" in lines[0], second.stderr
