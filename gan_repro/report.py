@@ -92,13 +92,13 @@ CLAIM_THRESHOLDS = {
     "minimax_best_orders": 5.0,  # Fig. 2: "in the best case 5 orders of magnitude after 4000 iterations"
     "nonsaturating_growth": 2.0,  # Fig. 3: the norms "grow quickly"; a flat curve (ratio ~1) must fail
     # Fig. 3: "the noise in the curves shows that the variance of the gradients is also increasing": the RMS
-    # scatter of log10(norm) around its running trend, last tenth over first tenth of the probe; with >= 80
-    # residuals per tenth its sampling error is < 10%, so 1.5 is well above what a steady noise gives
+    # scatter of log10(norm) around its local trend, last tenth over first tenth of the probe; with 79
+    # residuals per tenth (scale=small) steady noise gave 0.86-1.47 over 20 draws, 3x noise 2.2-3.8
+    # (tests/test_evidence.py): 1.5 separates them, barely on the steady side; scale=quick (19) is noisier
     "curve_noise_growth": 1.5,
     # the same sentence read as the spread of G's gradient over K z batches (D fixed), end window over the
     # start: it "grows" by the standard the norm is held to
     "spread_growth": 2.0,
-    "converged_w1_ratio": 1.1,  # Sec. 2.3: no growth "when it has already converged": W1 <= 1.1 x floor
     "control_accuracy_band": 0.1,  # the control's held-out accuracy must stay within 0.5 +- this
     # critics: WGAN-GP's gradient "neither vanishes nor explodes" (Gulrajani et al. 2017, Sec. 1, 4): every
     # window mean within this many orders of its start (the issue's 2; the minimax gradient falls ~2.6)
@@ -172,15 +172,21 @@ def decay_orders(summary: dict[str, Any], column: str) -> float | None:
 
 
 def curve_noise(rows: pd.DataFrame, column: str, window: int) -> dict[str, float] | None:
-    """The noise in a curve (Fig. 3), in decades: the residuals of log10(value) around their centered running
-    mean over `window` logged points (full windows only; the start point, a K-batch mean, left out), and
-    their RMS over the first and the last SCATTER_FRACTION of them (at least `window` each)."""
+    """The noise in a curve (Fig. 3), in decades: the residuals of log10(value) around its local trend, a
+    quadratic fitted to each `window` | 1 logged points centred on the point (Savitzky-Golay; interior points
+    only; the start point, a K-batch mean, left out), and their RMS over the first and the last
+    SCATTER_FRACTION of them (at least `window` each). A quadratic follows the steep rise at the probe's
+    start: a running mean there leaves the rise in the residuals and makes steady noise look like shrinking
+    noise (tests/test_evidence.py measures both)."""
+    from scipy.signal import savgol_filter
+
+    window = window | 1  # centred on its point
     values = rows.loc[rows["iteration"] > 0].sort_values("iteration")[column].dropna()
     logs = np.log10(values[values > 0].to_numpy(dtype=float))
     if len(logs) < 2 * window + window - 1:
         return None
-    trend = np.convolve(logs, np.ones(window) / window, mode="valid")  # (n - window + 1,)
-    residuals = logs[window // 2 : window // 2 + len(trend)] - trend
+    trend = savgol_filter(logs, window, polyorder=2)  # (n,): the local quadratic's value at each point
+    residuals = (logs - trend)[window // 2 : len(logs) - window // 2]  # interior: full windows only
     span = max(window, int(len(residuals) * SCATTER_FRACTION))
     start, end = (float(np.sqrt(np.mean(part**2))) for part in (residuals[:span], residuals[-span:]))
     return {"start": start, "end": end, "growth": end / start if start > 0 else None, "points": span}
@@ -192,11 +198,17 @@ def summarize_snapshot(rows: pd.DataFrame, window: int) -> dict[str, Any]:
     and its relative variance grew (end / start); and how the noise in the -log D curve grew."""
     summary: dict[str, Any] = {"iterations": int(rows["iteration"].max()), "logged_points": len(rows)}
     summary |= {column: summarize_measure(rows, column, window) for column in MEASURES}
-    trained = rows[rows["iteration"] > 0] if "d_accuracy_heldout" in rows else rows.iloc[:0]
-    perfect = trained.loc[trained["d_accuracy_heldout"] >= 1.0, "iteration"]
+    heldout = rows["d_accuracy_heldout"] if "d_accuracy_heldout" in rows else pd.Series(dtype=float)
+    perfect = rows.loc[(rows["iteration"] > 0) & (heldout >= 1.0), "iteration"]
     summary["iterations_to_accuracy_1"] = int(perfect.iloc[0]) if len(perfect) else None  # held out
     summary["d_loss_decay_orders"] = decay_orders(summary, "d_loss")
     summary["minimax_decay_orders"] = decay_orders(summary, "grad_norm_minimax")
+    paper_length = rows[rows["iteration"] <= PAPER_PROBE_ITERATIONS]  # Fig. 2's "after 4000 iterations"
+    summary["minimax_decay_orders_at_4000"] = (
+        decay_orders({"m": summarize_measure(paper_length, "grad_norm_minimax", window)}, "m")
+        if summary["iterations"] >= PAPER_PROBE_ITERATIONS
+        else None
+    )
     summary["nonsaturating_growth"] = growth(summary, "grad_norm_nonsaturating")
     summary["spread_growth"] = growth(summary, "grad_spread_nonsaturating")
     summary["relvar_growth"] = growth(summary, "grad_relvar_nonsaturating")  # a measurement, not a claim
@@ -243,24 +255,39 @@ def summarize_probe(
     }
 
 
-def linear_control(linear: dict[str, dict[str, Any]], verdict: dict[str, Any]) -> dict[str, Any]:
+def linear_control(
+    linear: dict[str, dict[str, Any]], verdict: dict[str, Any], figure1_holds: bool | None
+) -> dict[str, Any]:
     """summary.json's linear_control: per snapshot the linear D's held-out accuracy (end window) and whether
-    a linear cue explains Figure 1 there, and one sentence saying what that means for Figure 1."""
+    a linear cue reaches Figure 1's threshold there (None: not measured), and one sentence on what that means
+    for Figure 1 (a finding only where the paper's D is perfect and a linear D is not)."""
     cue = {
-        epoch: holds is False
+        epoch: None if holds is None else not holds
         for epoch, holds in zip(verdict["snapshots"], verdict["snapshot_holds"], strict=True)
     }
+    accuracy = {epoch: end_of(s, "d_accuracy_heldout") for epoch, s in linear.items()}
     cued = [epoch for epoch, flagged in cue.items() if flagged]
-    return {
-        "heldout_accuracy": {epoch: end_of(s, "d_accuracy_heldout") for epoch, s in linear.items()},
-        "linear_cue": cue,
-        "verdict": (
-            f"a linear D on pixels already separates held-out real images from the samples of snapshot(s) "
-            f"{', '.join(cued)}: there Figure 1 is explained by a linear cue on these data, not a finding"
-            if cued
-            else "no snapshot is separated by a linear D on pixels: Figure 1's perfect D is a finding here"
-        ),
-    }
+    clean = [epoch for epoch, flagged in cue.items() if flagged is False]
+    parts = []
+    if cued:
+        parts.append(
+            f"a linear D on pixels reaches Figure 1's threshold on snapshot(s) {', '.join(cued)}: "
+            "there Figure 1 is explained by a linear cue on these data, not a finding"
+        )
+    if clean:
+        best = max(accuracy[epoch] for epoch in clean)
+        parts.append(
+            f"on snapshot(s) {', '.join(clean)} a linear D stays below it (at most {format_value(best)} "
+            "held out): "
+            + (
+                "the paper's D separating them perfectly is more than a linear cue"
+                if figure1_holds
+                else "but Figure 1's claim does not hold for this run, so there is no perfect D to explain"
+            )
+        )
+    if len(cued) + len(clean) < len(cue):
+        parts.append("not measured on the others")
+    return {"heldout_accuracy": accuracy, "linear_cue": cue, "verdict": "; ".join(parts) or "not measured"}
 
 
 def theorem_33_bound(*, jsd: float, sigma: float, dimension: int, clip_sigmas: float) -> float:
@@ -432,11 +459,14 @@ def end_of(summary: dict[str, Any], column: str) -> float | None:
     return summary[column]["end"] if summary.get(column) else None
 
 
-def converged(snapshot: dict[str, Any], limit: float) -> bool:
-    """A converged G (Sec. 2.3: "except when it has already converged"): its exact W1 to the data is within
-    `limit` times the estimator's floor, the exact W1 between two disjoint real samples."""
-    floor = snapshot.get("wasserstein_exact_real_real")
-    return bool(floor) and snapshot.get("wasserstein_exact", math.inf) <= limit * floor
+def converged(snapshot: dict[str, Any], accuracy: float) -> bool:
+    """A converged G (Sec. 2.3: the norms grow "except when it has already converged"): the paper's D does not
+    separate held-out real images from its samples (end window accuracy below Fig. 1's threshold). Sec.
+    2.3's growth needs a (near-)perfect D; where G matches the data, none exists. (The exact W1 over its
+    real-vs-real floor is reported beside it, but with 256 images in thousands of dimensions it barely tells
+    a colour-blob generator from the data, so it decides nothing.)"""
+    end = end_of(snapshot, "d_accuracy_heldout")
+    return end is not None and end < accuracy
 
 
 # The sentence of the paper each claim tests (Arjovsky & Bottou 2017), beside the claim's definition below.
@@ -513,11 +543,14 @@ def minimax_claim(snapshots: dict[str, dict[str, Any]], best_orders: float) -> d
         f"{PAPER_PROBE_ITERATIONS} D iterations",
     )
     iterations = min(s["iterations"] for s in snapshots.values())
-    known = [value for value in orders.values() if value is not None]
+    at_4000 = [s.get("minimax_decay_orders_at_4000") for s in snapshots.values()]
+    known = [value for value in at_4000 if value is not None]
+    if result["holds"] is False:  # a gradient that did not fall is a failure at any probe length
+        return result
     if iterations < PAPER_PROBE_ITERATIONS:
         result["holds"] = None
         result["threshold"] += f" (not measured at this length: {iterations} iterations)"
-    else:
+    else:  # the best snapshot, measured on the window ending at iteration 4000 however long the probe
         result["holds"] = result["holds"] and bool(known) and max(known) >= best_orders
     return result
 
@@ -530,7 +563,7 @@ def paper_claims(
     if not snapshots:
         return []
     limits = CLAIM_THRESHOLDS | (thresholds or {})
-    live = {epoch: s for epoch, s in snapshots.items() if not converged(s, limits["converged_w1_ratio"])}
+    live = {epoch: s for epoch, s in snapshots.items() if not converged(s, limits["heldout_accuracy"])}
     exempt = (
         f"; converged, exempt: {', '.join(sorted(set(snapshots) - set(live)))}" if live != snapshots else ""
     )
@@ -562,7 +595,7 @@ def paper_claims(
             "the noise in the -log D curve grows (Fig. 3)",
             per_live("curve_noise_growth"),
             lambda value: value >= limits["curve_noise_growth"],
-            unit="RMS scatter of log10(norm) around its running trend, last tenth / first tenth, "
+            unit="RMS scatter of log10(norm) around its local trend, last tenth / first tenth, "
             f"per snapshot not converged{exempt}",
             threshold=f">= {limits['curve_noise_growth']:g}, every snapshot not converged",
         ),
@@ -644,32 +677,30 @@ CLAIM_COLUMNS = [
 
 def claim_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """summary.json's claims flattened to CLAIM_COLUMNS rows, one per measured snapshot (one row, snapshot
-    empty, for a scalar claim or one with nothing measured). Read defensively: a summary from before claim
-    ids names a claim by its text, and its snapshots by summary.json's snapshot keys when the counts agree
-    (else by position, '#1', '#2', ...)."""
+    empty, for a scalar claim or one with nothing measured). A summary whose claims lack ids (written by
+    another version) is refused: `gan-repro-plot RUN_DIR` rewrites it from the run's CSVs."""
     rows = []
     for claim in summary.get("claims") or []:
-        measured, holds = claim.get("measured"), claim.get("holds")
+        if "id" not in claim:
+            raise ValueError("summary.json holds claims without ids; rewrite it with gan-repro-plot RUN_DIR")
+        measured, holds = claim["measured"], claim["holds"]
         common = {
-            "claim_id": claim.get("id") or claim.get("claim", ""),
-            "claim": claim.get("claim", ""),
-            "paper": claim.get("paper", ""),
-            "unit": claim.get("unit", ""),
-            "threshold": claim.get("threshold", ""),
+            "claim_id": claim["id"],
+            "claim": claim["claim"],
+            "paper": claim["paper"],
+            "unit": claim["unit"],
+            "threshold": claim["threshold"],
             "claim_holds": holds,
         }
         if not isinstance(measured, list) or not measured:  # a whole-run value, or nothing measured
             rows.append({**common, "snapshot": "", "value": number_or_none(measured), "holds": holds})
             continue
-        keys = list(summary.get("snapshots") or {})
-        snapshots = claim.get("snapshots") or (
-            keys if len(keys) == len(measured) else [f"#{i + 1}" for i in range(len(measured))]
-        )
-        verdicts = claim.get("snapshot_holds") or [holds] * len(measured)
-        for index, value in enumerate(measured):
-            snapshot = str(snapshots[index]) if index < len(snapshots) else f"#{index + 1}"
-            verdict = verdicts[index] if index < len(verdicts) else None
-            rows.append({**common, "snapshot": snapshot, "value": number_or_none(value), "holds": verdict})
+        for snapshot, value, verdict in zip(
+            claim["snapshots"], measured, claim["snapshot_holds"], strict=True
+        ):
+            rows.append(
+                {**common, "snapshot": str(snapshot), "value": number_or_none(value), "holds": verdict}
+            )
     return rows
 
 
@@ -718,7 +749,8 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
     linear.pop(str(CONTROL_EPOCH), None)
     if linear:
         claims.append(linear_claim(linear, CLAIM_THRESHOLDS["heldout_accuracy"]))
-        summary["linear_control"] = linear_control(linear, claims[-1])
+        figure1 = next((c["holds"] for c in claims if c["id"] == "fig1_heldout_accuracy"), None)
+        summary["linear_control"] = linear_control(linear, claims[-1], figure1)
     if control is not None:
         summary["control"] = {**control, **control_claims(control, {})}
         claims.append(summary["control"]["claim"])
@@ -745,10 +777,10 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
 
 def claims_changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """'claim: old -> new' for each claim whose value or verdict differs between two summaries."""
-    old = {claim["claim"]: claim for claim in before.get("claims", [])}
+    old = {claim.get("id"): claim for claim in before.get("claims", [])}
     lines = []
     for claim in after.get("claims", []):
-        previous = old.get(claim["claim"])
+        previous = old.get(claim["id"])
         if previous is None or (previous.get("measured"), previous.get("holds")) != (
             claim["measured"],
             claim["holds"],

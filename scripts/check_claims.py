@@ -33,9 +33,25 @@ def main(argv: list[str] | None = None) -> int:
             return check_sweep(args.run_dir, markdown=args.markdown)
         print(f"error: run_dir: no probe.csv in {args.run_dir}", file=sys.stderr)
         return 2
+    from gan_repro.aggregate import job_status
+
+    status = job_status(args.run_dir)
+    if status != "done":  # a running run's summary.json is its own to write, and its probes are partial
+        print(
+            f"error: run_dir: {args.run_dir} is not a finished run ({status}); check it once done",
+            file=sys.stderr,
+        )
+        return 2
     summary, changed = refresh_summary(args.run_dir)  # the run's own window, as gan-repro-plot uses
     for line in changed:
         print(f"summary.json: {line}", file=sys.stderr)
+    if all(claim["holds"] is None for claim in summary["claims"]):  # no claim, or none measured: no verdict
+        print(
+            f"error: run_dir: no claim could be measured in {args.run_dir} (a probe.csv without the fresh "
+            "D's iteration 0 rows comes from another version: rerun the run's command)",
+            file=sys.stderr,
+        )
+        return 2
     epochs = ", ".join(summary["snapshots"])
     if args.markdown:
         print(f"| paper's claim | paper | this run (snapshots after epochs {epochs}) | threshold | holds |")

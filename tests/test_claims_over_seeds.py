@@ -31,8 +31,8 @@ check_claims = load_check_claims()
 
 
 def claims_of(seed: int, *, growth_10: float = 3.0, minimax: bool | None = True) -> list[dict[str, Any]]:
-    """A run's claims as summary.json holds them: two per-snapshot claims, one judged only as a whole (its
-    verdict None: not measured), and a scalar one."""
+    """A run's claims as summary.json holds them: two per-snapshot claims, one of them also judged as a whole
+    (`minimax`: its verdict, None when not measured), and a scalar one."""
     growth = [2.0 + seed, growth_10]
     return [
         {
@@ -52,6 +52,7 @@ def claims_of(seed: int, *, growth_10: float = 3.0, minimax: bool | None = True)
             "paper": "up to 5 orders",
             "measured": [1.0 + seed, 4.0],
             "snapshots": ["1", "10"],
+            "snapshot_holds": [True, True],  # each falls; the best-snapshot part judges them together
             "unit": "orders of magnitude, per snapshot",
             "threshold": "> 0 every snapshot, >= 3 for the best",
             "holds": minimax,
@@ -108,28 +109,22 @@ def test_claims_csv_holds_one_row_per_run_claim_and_snapshot(sweep: Path) -> Non
     assert set(claims["run"]) == {str(sweep / seed) for seed in "012"}
     failing = claims[(claims["seed"] == 2) & (claims["claim_id"] == "fig3_nonsaturating_growth")]
     assert list(failing["snapshot"]) == ["1", "10"] and list(failing["value"]) == [4.0, 1.5]
-    assert list(failing["holds"]) == ["True", "False"] and set(failing["claim_holds"]) == {"False"}
+    assert list(failing["holds"].astype(str)) == ["True", "False"]
+    assert set(failing["claim_holds"].astype(str)) == {"False"}
     unmeasured = claims[(claims["seed"] == 1) & (claims["claim_id"] == "fig2_minimax_decay")]
-    assert set(unmeasured["holds"]) == set(unmeasured["claim_holds"]) == {""}  # None: not measured
+    assert set(unmeasured["holds"].astype(str)) == {"True"}  # each snapshot's gradient falls ...
+    assert set(unmeasured["claim_holds"]) == {""}  # ... and the claim as a whole is not measured (None)
     control = claims[claims["claim_id"] == "control_chance"]
     assert list(control["snapshot"]) == ["", "", ""] and list(control["value"]) == [0.5, 0.51, 0.52]
 
 
-def test_old_summaries_are_flattened_by_claim_text_and_snapshot_keys() -> None:
+def test_a_summary_from_before_claim_ids_is_refused_with_its_remedy() -> None:
     summary = {
-        "snapshots": {"1": {}, "25": {}},
-        "claims": [
-            {"claim": "D's cost falls", "measured": [2.5, None], "holds": False},
-            {"claim": "WGAN-GP band", "measured": [], "holds": False},  # its critic was not probed
-        ],
+        "snapshots": {"1": {}},
+        "claims": [{"claim": "D's cost falls", "measured": [2.5], "holds": True}],
     }
-    rows = claim_rows(summary)
-    assert [(row["claim_id"], row["snapshot"], row["value"]) for row in rows] == [
-        ("D's cost falls", "1", 2.5),
-        ("D's cost falls", "25", None),
-        ("WGAN-GP band", "", None),  # kept: a failing claim with nothing measured is still a failure
-    ]
-    assert [row["holds"] for row in rows] == [False, False, False]
+    with pytest.raises(ValueError, match="gan-repro-plot RUN_DIR"):
+        claim_rows(summary)
 
 
 # ----------------------------------------------------------------------------- claims_summary.csv
@@ -208,6 +203,25 @@ def test_check_claims_keeps_refusing_a_run_folder_without_probe_csv(tmp_path: Pa
     (folder / "probe.csv").unlink()
     assert check_claims.main([str(folder)]) == 2
     assert f"error: run_dir: no probe.csv in {folder}" in capsys.readouterr().err
+
+
+def test_check_claims_refuses_a_run_that_has_not_finished(tmp_path: Path, capsys) -> None:
+    """A running (or stopped) run's summary.json is its own to write, and its last probe is partial."""
+    folder = fake_run(tmp_path / "run", seed=0)
+    (folder / "summary.json").unlink()  # as while it runs: summary.json comes at the end
+    (folder / "log.txt").write_text("train: epoch 1\n")
+    assert check_claims.main([str(folder)]) == 2
+    assert "is not a finished run" in capsys.readouterr().err
+    assert not (folder / "summary.json").exists()  # nothing written into it
+
+
+def test_check_claims_refuses_a_run_where_no_claim_could_be_measured(tmp_path: Path, capsys) -> None:
+    """A probe.csv without the fresh D's row (iteration 0), as one from before it: only the accuracy claim is
+    left, and without a held-out accuracy nothing can be measured, which is not a pass."""
+    folder = fake_run(tmp_path / "run", seed=0)
+    assert 0 not in set(pd.read_csv(folder / "probe.csv")["iteration"])
+    assert check_claims.main([str(folder)]) == 2
+    assert "no claim could be measured" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- report.md

@@ -49,7 +49,7 @@ def heldout_accuracy(real: torch.Tensor, fake: torch.Tensor, steps: int = 600) -
 def verdict(accuracy: float) -> dict:
     """summary.json's linear_control for one snapshot whose linear D reached this held-out accuracy."""
     linear = {"25": {"d_accuracy_heldout": {"end": accuracy}}}
-    return linear_control(linear, linear_claim(linear, CLAIM_THRESHOLDS["heldout_accuracy"]))
+    return linear_control(linear, linear_claim(linear, CLAIM_THRESHOLDS["heldout_accuracy"]), True)
 
 
 def test_a_linear_d_flags_an_artifact_off_the_digits_subspace() -> None:
@@ -72,7 +72,18 @@ def test_a_linear_d_does_not_flag_real_images_against_real_images() -> None:
     accuracy = heldout_accuracy(images[:800], images[800:])
     assert accuracy < 0.7
     result = verdict(accuracy)
-    assert result["linear_cue"] == {"25": False} and "is a finding here" in result["verdict"]
+    assert result["linear_cue"] == {"25": False} and "more than a linear cue" in result["verdict"]
+
+
+def test_the_verdict_calls_figure_1_a_finding_only_where_it_holds_and_says_what_was_not_measured() -> None:
+    linear = {"1": {"d_accuracy_heldout": {"end": 0.6}}, "25": {}}  # snapshot 25: no linear rows
+    verdict = linear_claim(linear, CLAIM_THRESHOLDS["heldout_accuracy"])
+    failed = linear_control(linear, verdict, False)
+    assert failed["linear_cue"] == {"1": False, "25": None}
+    assert (
+        "no perfect D to explain" in failed["verdict"] and "not measured on the others" in failed["verdict"]
+    )
+    assert "more than a linear cue" in linear_control(linear, verdict, True)["verdict"]
 
 
 def test_a_run_probes_the_linear_control_beside_the_papers_d(tiny_run) -> None:
