@@ -1,5 +1,5 @@
-"""The default `gan-repro` run (bundled digits, CPU) shows the paper's Figures 1-3 claims. Minutes: marked
-slow."""
+"""The default `gan-repro` run (bundled photographs, CPU, the paper's 4000-iteration probe) and
+experiment=noise, end to end through the console command. Minutes: marked slow."""
 
 from __future__ import annotations
 
@@ -14,40 +14,46 @@ from tests.helpers import REPO, run_cli, run_script
 
 @pytest.mark.slow
 def test_default_run_reproduces_the_papers_claims(tmp_path: Path) -> None:
-    """The default run, judged as the README reports it: Figure 1's two claims hold at their thresholds. The
-    Fig. 2 and 3 claims are measured and printed; on these data they miss their thresholds (the README
-    shows which and by how much), so here only their direction is required: the minimax gradient falls by
-    more than an order of magnitude for every snapshot and the -log D gradient ends above where it started."""
+    """The default run, one seed (the README's verdicts come from three): Figure 1's two claims hold and
+    Figure 2's minimax gradient falls by more than 2 orders for every snapshot, as in every seed of the
+    README's sweep; the -log D gradient of the last snapshot ends far above its start. The other claims
+    are measured and printed (docs/results.md shows where they fail and why); check_claims.py's exit
+    code agrees with the verdicts, and every logged cost and norm is positive and finite."""
     run_dir = tmp_path / "run"
     result = run_cli("quiet=true", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=1800)
     assert result.returncode == 0, result.stderr
     check = run_script(REPO / "scripts" / "check_claims.py", str(run_dir))
     print(check.stdout)
-    assert check.returncode in (0, 1), check.stdout + check.stderr
 
     summary = json.loads((run_dir / "summary.json").read_text())
-    verdicts = {claim["claim"].split(" (")[0]: claim["holds"] for claim in summary["claims"]}
-    assert verdicts["D separates held-out real images from fakes: accuracy 1"]
-    assert verdicts["D's cost falls by orders of magnitude"]
-    snapshots = summary["snapshots"].values()
-    assert all(snapshot["minimax_decay_orders"] > 1 for snapshot in snapshots)
-    assert all(snapshot["nonsaturating_growth"] > 1 for snapshot in snapshots)
+    verdicts = {claim["id"]: claim["holds"] for claim in summary["claims"]}
+    assert verdicts["fig1_heldout_accuracy"] and verdicts["fig1_d_loss_decay"]
+    assert verdicts["fig2_minimax_decay"] is not None  # measured: the probe is the paper's length
+    snapshots = summary["snapshots"]
+    assert all(snapshot["minimax_decay_orders"] > 2 for snapshot in snapshots.values())
+    assert snapshots["25"]["nonsaturating_growth"] > 2
+    assert set(summary["linear_control"]["heldout_accuracy"]) == {"1", "10", "25"}
     probe = pd.read_csv(run_dir / "probe.csv")
-    measured = probe[["d_loss", "d_loss_heldout", "grad_norm_minimax", "grad_norm_nonsaturating"]]
-    assert measured.gt(0).all().all()  # tiny, never 0
-    assert (check.returncode == 0) == all(verdicts.values())
+    paper = probe[probe["critic"] == "gan"]
+    measured = paper[["d_loss", "d_loss_heldout", "grad_norm_minimax", "grad_norm_nonsaturating"]]
+    assert measured.gt(0).all().all() and measured.abs().lt(float("inf")).all().all()  # tiny, never 0
+    assert check.returncode == (0 if all(v is not False for v in verdicts.values()) else 1), check.stdout
 
 
 @pytest.mark.slow
 def test_noise_experiment_bound_holds_and_noise_keeps_gradients(tmp_path: Path) -> None:
-    """experiment=noise on the default dataset: Theorem 3.3's bound holds at every (snapshot, sigma), and for
-    the best (last) generator sigma = 0.3 keeps D's cost and the minimax gradient far above sigma = 0's."""
+    """experiment=noise on the digits, where the README's noise section measured it: Theorem 3.3's bound
+    holds at every (snapshot, sigma), and for the best (last) generator sigma = 0.3 keeps D's cost and the
+    minimax gradient far above sigma = 0's. On the default photographs the same command (seed 0) gave
+    epoch 25's sigma = 0.3 an end cost 3.8x and a minimax gradient 7.0x sigma = 0's: the 10x on D's cost
+    does not hold there (README, Section 3)."""
     run_dir = tmp_path / "run"
-    # Half the small scale's 1000-iteration probe, asked for on the command line as a user may (the experiment
-    # keeps the scale's length): 15 probes of 500 iterations keep this test near 5 minutes on 2 cores.
+    # Half the small scale's 1000-iteration noise probe: 15 probes of 500 iterations on the digits keep this
+    # test near 3 minutes on 2 cores.
     result = run_cli(
         "experiment=noise",
-        "probe.iterations=500",
+        "dataset=digits",
+        "probe.noise_iterations=500",
         "quiet=true",
         f"hydra.run.dir={run_dir}",
         cwd=tmp_path,
