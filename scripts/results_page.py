@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 from check_claims import markdown_lines
 
-from gan_repro.aggregate import claims_summary, collect, find_run_folders
+from gan_repro.aggregate import claims_summary, collect
 from gan_repro.report import format_value
 from gan_repro.writeup import table
 
@@ -43,13 +43,19 @@ def sweep_command(sweep: Path) -> str:
 
 
 def run_summaries(sweep: Path) -> dict[int, tuple[Path, dict]]:
-    """{seed: (run folder, summary.json)} for the sweep's finished runs."""
+    """{seed: (run folder, summary.json)} for the sweep's finished runs; refuses a sweep whose runs differ in
+    more than the seed (one section is one setting), and names the runs that did not finish."""
+    collected = collect([sweep])
+    if set(collected["keys"]) - {"seed"}:
+        raise SystemExit(
+            f"error: SWEEP_DIR: {sweep} varies {collected['keys']}: give one seed sweep per setting"
+        )
+    for folder, status in collected["unfinished"].items():
+        print(f"not finished, left out: {folder}: {status}", file=sys.stderr)
     runs = {}
-    for folder in find_run_folders([sweep]):
-        summary = json.loads((folder / "summary.json").read_text())
-        if summary.get("status") == "done":
-            seed = yaml.safe_load((folder / "config.yaml").read_text())["seed"]
-            runs[int(seed)] = (folder, summary)
+    for folder in map(Path, collected["finished"]):
+        seed = yaml.safe_load((folder / "config.yaml").read_text())["seed"]
+        runs[int(seed)] = (folder, json.loads((folder / "summary.json").read_text()))
     return dict(sorted(runs.items()))
 
 
@@ -207,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         "--readme", type=Path, default=Path("README.md"), help="whose claims block to rewrite"
     )
     args = parser.parse_args(argv)
+    text = args.readme.read_text() if args.readme.is_file() else ""
+    if README_BEGIN not in text or README_END not in text:  # checked before anything is written
+        raise SystemExit(f"error: --readme: {args.readme} lacks the markers {README_BEGIN} ... {README_END}")
     sections = [sweep_section(sweep, args.docs) for sweep in args.sweeps]
     page = [
         "# Results",

@@ -4,6 +4,7 @@ uninterrupted run (same rows, same numbers on the CPU with a fixed seed)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -89,14 +90,19 @@ def test_sigkill_in_training_then_resume(reference: Path, tmp_path: Path) -> Non
 
 def test_sigkill_in_probe_then_resume(reference: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    process = start_and_wait(run_dir, "probe.csv", 80)  # in the second of four probes
+    process = start_and_wait(run_dir, "probe.csv", 80)  # in the second of four probes (or, if slow, later)
     process.kill()
     process.wait()
-    assert 61 <= rows(run_dir / "probe.csv") < 122
+    written = rows(run_dir / "probe.csv")
+    assert 61 <= written < 4 * 61
     result = finish(run_dir)
     assert result.returncode == 0, result.stderr
     log_text = (run_dir / "log.txt").read_text()
-    assert "train: done in an earlier run" in log_text and "1 of 4 probes done" in log_text
+    assert "train: done in an earlier run" in log_text
+    done = re.search(r"(\d) of 4 probes done", log_text)
+    # the probes whose 61 rows were all written (one whose last row landed just before the kill may not
+    # have been marked done yet)
+    assert done and int(done.group(1)) in {written // 61, (written - 1) // 61}, log_text
     assert_same_as(reference, run_dir)
 
 
@@ -206,12 +212,17 @@ def test_a_second_run_into_a_busy_folder_is_refused(killable_reference: Path, tm
     run_dir = tmp_path / "run"
     busy = [*killable(run_dir), "probe.iterations=10000000"]  # still running however slow the second start is
     first = start_and_wait_for(busy, run_dir / "train.csv", 3, cwd=tmp_path)
-    second = run_cli(*busy, cwd=tmp_path, timeout=300)
-    assert second.returncode == 2, second.stderr
-    lines = second.stderr.strip().splitlines()
-    assert len(lines) == 1 and "in use by another gan-repro run" in lines[0], second.stderr
-    first.send_signal(signal.SIGTERM)
-    assert first.wait(timeout=300) == 75
+    try:
+        second = run_cli(*busy, cwd=tmp_path, timeout=300)
+        assert second.returncode == 2, second.stderr
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and "in use by another gan-repro run" in lines[0], second.stderr
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=300) == 75
+    finally:
+        if first.poll() is None:  # never leave the long first run behind
+            first.kill()
+            first.wait()
     written = (run_dir / "train.csv").read_text().splitlines()[1:]
     iterations = [line.split(",")[1] for line in written]
     assert len(iterations) == len(set(iterations)) > 0  # each row once
