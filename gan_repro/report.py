@@ -165,9 +165,8 @@ def growth(summary: dict[str, Any], column: str) -> float | None:
     return measure["end"] / measure["start"]
 
 
-def decay_orders(summary: dict[str, Any], column: str) -> float | None:
-    """log10(start / end window): how many orders a measure fell from the fresh D to the end."""
-    measure = summary.get(column)
+def decay_orders(measure: dict[str, Any] | None) -> float | None:
+    """log10(start / end window): how many orders a summarized measure fell from the fresh D to the end."""
     return orders_of_magnitude(measure["start"] or 0.0, measure["end"]) if measure else None
 
 
@@ -201,11 +200,11 @@ def summarize_snapshot(rows: pd.DataFrame, window: int) -> dict[str, Any]:
     heldout = rows["d_accuracy_heldout"] if "d_accuracy_heldout" in rows else pd.Series(dtype=float)
     perfect = rows.loc[(rows["iteration"] > 0) & (heldout >= 1.0), "iteration"]
     summary["iterations_to_accuracy_1"] = int(perfect.iloc[0]) if len(perfect) else None  # held out
-    summary["d_loss_decay_orders"] = decay_orders(summary, "d_loss")
-    summary["minimax_decay_orders"] = decay_orders(summary, "grad_norm_minimax")
+    summary["d_loss_decay_orders"] = decay_orders(summary["d_loss"])
+    summary["minimax_decay_orders"] = decay_orders(summary["grad_norm_minimax"])
     paper_length = rows[rows["iteration"] <= PAPER_PROBE_ITERATIONS]  # Fig. 2's "after 4000 iterations"
     summary["minimax_decay_orders_at_4000"] = (
-        decay_orders({"m": summarize_measure(paper_length, "grad_norm_minimax", window)}, "m")
+        decay_orders(summarize_measure(paper_length, "grad_norm_minimax", window))
         if summary["iterations"] >= PAPER_PROBE_ITERATIONS
         else None
     )

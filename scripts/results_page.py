@@ -42,10 +42,10 @@ def sweep_command(sweep: Path) -> str:
     return shlex.join(["gan-repro", "-m", *overrides])
 
 
-def run_summaries(sweep: Path) -> dict[int, tuple[Path, dict]]:
-    """{seed: (run folder, summary.json)} for the sweep's finished runs; refuses a sweep whose runs differ in
-    more than the seed (one section is one setting), and names the runs that did not finish."""
-    collected = collect([sweep])
+def run_summaries(sweep: Path, collected: dict) -> dict[int, tuple[Path, dict]]:
+    """{seed: (run folder, summary.json)} for the sweep's finished runs (collected: aggregate.collect's);
+    refuses a sweep whose runs differ in more than the seed (one section is one setting), and names the
+    runs that did not finish."""
     if set(collected["keys"]) - {"seed"}:
         raise SystemExit(
             f"error: SWEEP_DIR: {sweep} varies {collected['keys']}: give one seed sweep per setting"
@@ -123,21 +123,16 @@ def copy_figures(sweep: Path, runs: dict[int, tuple[Path, dict]], target: Path, 
     return lines
 
 
-def claims_table(sweep: Path) -> list[str]:
-    """The claims over seeds as a Markdown table (check_claims.py SWEEP_DIR --markdown's)."""
+def sweep_section(sweep: Path, docs: Path) -> tuple[dict, list[str], list[str]]:
+    """(a run's summary.json, the page's section for one sweep, its claims table as check_claims.py
+    SWEEP_DIR --markdown prints it). The sweep's runs are read once."""
     collected = collect([sweep])
-    summary = claims_summary(collected["claims"], collected["keys"])
-    return markdown_lines(summary)
-
-
-def sweep_section(sweep: Path, docs: Path) -> tuple[str, list[str], list[str]]:
-    """(dataset name, the page's section for one sweep, its claims table)."""
-    runs = run_summaries(sweep)
+    runs = run_summaries(sweep, collected)
     if not runs:
         raise SystemExit(f"error: SWEEP_DIR: no finished run under {sweep}")
-    first_folder = next(iter(runs.values()))[0]
+    first_folder, first_summary = next(iter(runs.values()))
     dataset = yaml.safe_load((first_folder / "config.yaml").read_text())["dataset"]["name"]
-    claims = claims_table(sweep)
+    claims = markdown_lines(claims_summary(collected["claims"], collected["keys"]))
     lines = [
         f"## dataset={dataset}",
         "",
@@ -173,13 +168,12 @@ def sweep_section(sweep: Path, docs: Path) -> tuple[str, list[str], list[str]]:
         "",
         *copy_figures(sweep, runs, docs / "figures" / "results", dataset),
     ]
-    return dataset, lines, claims
+    return first_summary, lines, claims
 
 
-def threshold_lines(sweep: Path) -> list[str]:
+def threshold_lines(summary: dict) -> list[str]:
     """Each claim with its threshold and the sentence of the paper it tests, from a run's summary.json (as
     gan_repro.report defines them)."""
-    _, summary = next(iter(run_summaries(sweep).values()))
     rows = [[c["claim"], c["threshold"], c["paper"]] for c in summary["claims"]]
     return [
         "## The claims, their thresholds and the paper's words",
@@ -193,14 +187,11 @@ def threshold_lines(sweep: Path) -> list[str]:
     ]
 
 
-def replace_block(readme: Path, claims: list[str]) -> None:
-    """Put the claims table between the README's two markers (both must be there)."""
-    text = readme.read_text()
-    if README_BEGIN not in text or README_END not in text:
-        raise SystemExit(f"error: --readme: {readme} lacks the markers {README_BEGIN} ... {README_END}")
+def replace_block(text: str, claims: list[str]) -> str:
+    """The README's text with the claims table between its two markers (main checked they are there)."""
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
-    readme.write_text("\n".join([head + README_BEGIN, *claims, README_END]) + tail)
+    return "\n".join([head + README_BEGIN, *claims, README_END]) + tail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,9 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for _, lines, _ in sections:
         page += [*lines, ""]
-    page += threshold_lines(args.sweeps[0])
+    page += threshold_lines(sections[0][0])
     (args.docs / "results.md").write_text("\n".join(page).rstrip() + "\n")
-    replace_block(args.readme, sections[0][2])
+    args.readme.write_text(replace_block(text, sections[0][2]))
     print(f"wrote {args.docs / 'results.md'} and the claims block of {args.readme}")
     return 0
 
