@@ -26,10 +26,10 @@ from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
 from gan_repro.files import atomic_write, write_json
-from gan_repro.plot import GRADIENT_FIGURES, running_mean
+from gan_repro.plot import GRADIENT_FIGURES, running_mean, snapshot_label
 from gan_repro.report import (
     CLAIM_COLUMNS,
-    CONTROL_EPOCH,
+    CONTROL_SNAPSHOT,
     DEFAULT_CRITICS,
     GRADIENT_COLUMNS,
     PAPER_CRITIC,
@@ -318,7 +318,8 @@ def band_curves(rows: pd.DataFrame, measure: str, window: int, band: str) -> pd.
 def draw_aggregate_figure(
     name: str, results: pd.DataFrame, keys: list[str], unfinished: dict[str, str], *, window: int, band: str
 ) -> Figure:
-    """One panel per (measure, snapshot epoch); one color per group of runs that differ only in seed."""
+    """One panel per (measure, snapshot epoch: comparable across datasets); one color per group of runs
+    that differ only in seed."""
     if name == "critics":
         return draw_aggregate_critics_figure(results, keys, unfinished, window=window, band=band)
     rows = snapshot_rows(results)
@@ -351,7 +352,7 @@ def draw_aggregate_figure(
                 axis.set_yscale("log")
             axis.grid(True, alpha=0.3)
             axis.set_ylabel(measure)
-            axes[0, column].set_title(f"G after {int(epoch)} epoch{'s' if epoch != 1 else ''}")
+            axes[0, column].set_title(panel_title(rows[rows["snapshot_epoch"] == epoch]), fontsize=10)
             axes[-1, column].set_xlabel("discriminator iterations")
     axes[0, -1].legend(fontsize=8)
     title = {"fig1": "Figure 1: D's cost and accuracy", **{k: v[1] for k, v in GRADIENT_FIGURES.items()}}[
@@ -359,6 +360,14 @@ def draw_aggregate_figure(
     ]
     finish_figure(figure, title, keys, unfinished, band)
     return figure
+
+
+def panel_title(rows: pd.DataFrame) -> str:
+    """A panel's snapshot in words: its G steps and epoch, or only the epoch where the runs' G steps differ
+    (datasets of different sizes)."""
+    if rows["snapshot_iteration"].nunique() == 1:
+        return snapshot_label(rows)
+    return f"G after epoch {float(rows['snapshot_epoch'].iloc[0]):g}"
 
 
 def finish_figure(figure: Figure, title: str, keys: list[str], unfinished: dict[str, str], band: str) -> None:
@@ -379,7 +388,7 @@ def draw_aggregate_critics_figure(
 ) -> Figure:
     """One row of panels per critic, one column per snapshot: G's gradient norm under the critic's cost(s)
     (minimax solid, -log D dashed), mean over seeds with a band, one color per group of other swept keys."""
-    rows = without_sweep(results[results["snapshot_epoch"] != CONTROL_EPOCH])
+    rows = without_sweep(results[results["snapshot_iteration"] != CONTROL_SNAPSHOT])
 
     def label(row: pd.Series) -> str:
         """The row's group: the swept keys but the seed, of a critic's settings only its own."""
@@ -410,7 +419,7 @@ def draw_aggregate_critics_figure(
                 )
         axis.set_yscale("log")
         axis.grid(True, alpha=0.3)
-        axis.set_title(f"critic={critic}, G after {int(epoch)} epoch{'s' if epoch != 1 else ''}", fontsize=9)
+        axis.set_title(f"critic={critic}, {panel_title(rows[rows['snapshot_epoch'] == epoch])}", fontsize=9)
         axes[line, 0].set_ylabel("generator gradient norm")
         axes[-1, column].set_xlabel("discriminator iterations")
     if groups != ["all runs"]:

@@ -123,6 +123,7 @@ def bench_config(composed: DictConfig) -> DictConfig:
     cfg = composed.copy()
     with open_dict(cfg):
         cfg.quiet, cfg.train.epochs, cfg.train.snapshot_epochs = True, 1, [1]
+        cfg.train.snapshot_iterations = []
         cfg.train.checkpoint_every = 0
         cfg.distance.samples, cfg.distance.exact_samples = 256, 64
         cfg.train.sample_count = 16

@@ -8,7 +8,7 @@ probe,
 the training key plus every probe setting. So `experiment=fig1` then `experiment=fig2` only redraws,
 and a sweep over probe settings trains once.
 
-    <cache_dir>/train/<key>/   manifest.json, train.csv, snapshots.csv, checkpoints/epoch_NNN.pt, samples/
+    <cache_dir>/train/<key>/   manifest.json, train.csv, snapshots.csv, checkpoints/iteration_*.pt, samples/
     <cache_dir>/probe/<key>/   manifest.json, probe.csv
 
 Checkpoints and sample images are hard links between the cache and the runs that made or reused them
@@ -45,7 +45,7 @@ from gan_repro.probe import use_batched_backward
 log = logging.getLogger(__name__)
 
 STAGE_FILES = {  # what a stage leaves in the run folder, as globs relative to it
-    "train": ("train.csv", "snapshots.csv", "checkpoints/epoch_*.pt", "samples/*.png"),
+    "train": ("train.csv", "snapshots.csv", "checkpoints/iteration_*.pt", "samples/*.png"),
     "probe": ("probe.csv",),
 }
 NOT_DATA_KEYS = (
@@ -133,6 +133,7 @@ def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
             for key in (
                 "epochs",
                 "snapshot_epochs",
+                "snapshot_iterations",
                 "batch_size",
                 "lr",
                 "beta1",

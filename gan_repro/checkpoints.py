@@ -4,6 +4,7 @@ checks it. Loaded as weights only (nothing in the file is executed), refused unl
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,44 @@ def model_signature(model_cfg: DictConfig, dataset_cfg: DictConfig) -> dict[str,
     }
 
 
-def checkpoint_path(run_dir: Path, epoch: int) -> Path:
-    """Where the snapshot after `epoch` lives."""
-    return Path(run_dir) / "checkpoints" / f"epoch_{epoch:03d}.pt"
+@dataclass(frozen=True)
+class Snapshot:
+    """A frozen G: saved after `iteration` G steps; `epoch` = iteration / steps per epoch (11.1: inside
+    epoch 12)."""
+
+    iteration: int  # the snapshot's identity in every file (probe.csv's snapshot_iteration, summary keys)
+    epoch: float
+    path: Path
+
+
+def snapshot_iterations(train_cfg: DictConfig, steps_per_epoch: int) -> list[int]:
+    """The G steps after which G is snapshotted: each of train.snapshot_epochs' last step and each of
+    train.snapshot_iterations, sorted, once each; a ConfigError for one beyond the last training step."""
+    total = int(train_cfg.epochs) * steps_per_epoch
+    for iteration in train_cfg.get("snapshot_iterations") or []:
+        if int(iteration) > total:
+            raise ConfigError(
+                "train.snapshot_iterations",
+                f"{iteration} is beyond the last G step, {total} (train.epochs={train_cfg.epochs} of "
+                f"{steps_per_epoch} steps); use steps between 1 and {total}, or raise train.epochs",
+            )
+    by_epoch = [int(epoch) * steps_per_epoch for epoch in train_cfg.snapshot_epochs or []]
+    return sorted({*by_epoch, *(int(i) for i in train_cfg.get("snapshot_iterations") or [])})
+
+
+def checkpoint_path(run_dir: Path, iteration: int) -> Path:
+    """Where the snapshot after `iteration` G steps lives."""
+    return Path(run_dir) / "checkpoints" / f"iteration_{iteration:06d}.pt"
+
+
+def samples_path(run_dir: Path, iteration: int) -> Path:
+    """Where the sample grid of the snapshot after `iteration` G steps lives."""
+    return Path(run_dir) / "samples" / f"iteration_{iteration:06d}.png"
+
+
+def snapshot_of(path: Path) -> int:
+    """The G steps a checkpoint or sample grid named by checkpoint_path or samples_path belongs to."""
+    return int(Path(path).stem.split("_")[1])
 
 
 def last_state_path(run_dir: Path) -> Path:
@@ -37,9 +73,12 @@ def last_state_path(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints" / "last.pt"
 
 
-def snapshot_paths(snapshot_epochs: list[int], run_dir: Path) -> dict[int, Path]:
-    """{snapshot epoch: checkpoint path} for a finished training stage."""
-    return {int(epoch): checkpoint_path(run_dir, int(epoch)) for epoch in sorted(snapshot_epochs)}
+def snapshots(train_cfg: DictConfig, steps_per_epoch: int, run_dir: Path) -> list[Snapshot]:
+    """The snapshots a finished training stage saved, in order."""
+    return [
+        Snapshot(iteration, iteration / steps_per_epoch, checkpoint_path(run_dir, iteration))
+        for iteration in snapshot_iterations(train_cfg, steps_per_epoch)
+    ]
 
 
 def save_checkpoint(path: Path, state: dict[str, Any], signature: dict[str, Any]) -> Path:

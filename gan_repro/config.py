@@ -192,10 +192,12 @@ def sigmas() -> Rule:
 
 
 BETA = number(low=0.0, high=1.0, low_inclusive=True)  # Adam's betas, in [0, 1)
-SEED_MAX = 2**32 - 1  # numpy's seeds stop here; torch's derived seeds (seed + 1000 * epoch) stay in range
+SEED_MAX = 2**32 - 1  # numpy's seeds stop here; torch's derived seeds (seed + 1000 * snapshot) stay in range
 IMAGE_SIZE_MAX = 1024  # 16x the paper's 64; larger sizes are refused before anything is allocated
 RULES: dict[str, Rule] = {
-    "seed": whole(0, SEED_MAX),  # seeds torch, the data order and every noise batch (seed + 1000 * epoch)
+    "seed": whole(
+        0, SEED_MAX
+    ),  # seeds torch, the data order and every noise batch (seed + 1000 * snapshot's G steps)
     "quiet": flag(),
     "debug": flag(),
     "resume": flag(),
@@ -355,20 +357,39 @@ def check_model(cfg: DictConfig) -> None:
 
 
 def check_snapshots(cfg: DictConfig) -> None:
-    """train.snapshot_epochs: a non-empty list of distinct epochs within 1..train.epochs."""
-    snapshots, epochs = read(cfg, "train.snapshot_epochs"), cfg.train.epochs
-    if not OmegaConf.is_list(snapshots) or len(snapshots) == 0:
-        raise ConfigError(
-            "train.snapshot_epochs", f"must be a non-empty list like [1,10,25], got {snapshots!r}"
-        )
-    for epoch in snapshots:
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= epochs:
+    """train.snapshot_epochs (distinct epochs within 1..train.epochs) and train.snapshot_iterations
+    (distinct G steps >= 1; their upper end needs the dataset: checkpoints.snapshot_iterations): lists,
+    not both empty."""
+    by_epoch = snapshot_list(cfg, "train.snapshot_epochs", "epochs", "[1,10,25]")
+    by_step = snapshot_list(cfg, "train.snapshot_iterations", "G steps", "[100,1000]")
+    epochs = cfg.train.epochs
+    for epoch in by_epoch:
+        if epoch > epochs:
             raise ConfigError(
                 "train.snapshot_epochs",
                 f"{epoch!r} is outside 1..train.epochs={epochs}; use epochs between 1 and {epochs}",
             )
-    if len(set(snapshots)) != len(snapshots):
-        raise ConfigError("train.snapshot_epochs", f"has repeated epochs: {list(snapshots)}")
+    if not by_epoch and not by_step:
+        raise ConfigError(
+            "train.snapshot_epochs",
+            "and train.snapshot_iterations are both empty: nothing to probe; list epochs like [1,10,25] "
+            "or G steps like [100,1000]",
+        )
+
+
+def snapshot_list(cfg: DictConfig, key: str, what: str, example: str) -> list[int]:
+    """A snapshot list setting: distinct whole numbers >= 1 (null or [] = none)."""
+    values = read(cfg, key)
+    if values is None:
+        return []
+    if not OmegaConf.is_list(values):
+        raise ConfigError(key, f"must be a list of {what} like {example}, got {values!r}")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(key, f"{value!r} is not a whole number >= 1; list {what} like {example}")
+    if len(set(values)) != len(values):
+        raise ConfigError(key, f"has repeated {what}: {list(values)}")
+    return list(values)
 
 
 IN_MEMORY_IMAGES = {"digits": 1797, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}  # photos: count

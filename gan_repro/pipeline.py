@@ -18,9 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
 from gan_repro.cache import stage_entry
-from gan_repro.checkpoints import snapshot_paths
+from gan_repro.checkpoints import Snapshot, snapshots
 from gan_repro.config import check_config
-from gan_repro.data import DataSplits, place_dataset, split_dataset
+from gan_repro.data import DataSplits, batches_per_epoch, place_dataset, split_dataset
 from gan_repro.download import download_dataset
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
@@ -126,8 +126,8 @@ def train_stage(
     run_dir: Path,
     device: torch.device,
     control: RunControl | None = None,
-) -> dict[int, Path]:
-    """train.train with the config nodes it reads; returns {snapshot epoch: checkpoint path}."""
+) -> list[int]:
+    """train.train with the config nodes it reads; returns the snapshots' G steps."""
     control = control or RunControl(on_nonfinite=cfg.on_nonfinite, quiet=cfg.quiet)
     return train(
         cfg.train,
@@ -148,7 +148,7 @@ def train_stage(
 def probe_stage(
     cfg: DictConfig,
     *,
-    checkpoints: dict[int, Path],
+    snapshots: list[Snapshot],
     splits: DataSplits,
     run_dir: Path,
     device: torch.device,
@@ -166,7 +166,7 @@ def probe_stage(
         performance_cfg=cfg.performance,
         seed=cfg.seed,
         num_workers=cfg.train.num_workers,
-        checkpoints=checkpoints,
+        snapshots=snapshots,
         splits=splits,
         run_dir=run_dir,
         device=device,
@@ -251,7 +251,7 @@ def run_stages(
     splits = load_splits(cfg.dataset, device, cfg.performance.data_on_device)
     timings["data_s"] = time.perf_counter() - start
 
-    # Step 2: train the GAN, snapshotting G after each of train.snapshot_epochs.
+    # Step 2: train the GAN, snapshotting G after train.snapshot_epochs and train.snapshot_iterations.
     start = time.perf_counter()
     if state.train_complete:
         log.info("train: done in an earlier run; using its snapshots")
@@ -265,7 +265,7 @@ def run_stages(
         )
         state.train_complete, state.train_cache_entry = True, str(source) if source else None
         state.save()
-    checkpoints = snapshot_paths(cfg.train.snapshot_epochs, run_dir)
+    frozen = snapshots(cfg.train, batches_per_epoch(splits.train, cfg.train.batch_size), run_dir)
     timings["train_s"] = time.perf_counter() - start
 
     # Step 3: freeze each snapshot, train a fresh D from scratch, measure (finished probes are skipped).
@@ -279,7 +279,7 @@ def run_stages(
                 run_dir,
                 lambda: probe_stage(
                     cfg,
-                    checkpoints=checkpoints,
+                    snapshots=frozen,
                     splits=splits,
                     run_dir=run_dir,
                     device=device,

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from gan_repro.files import atomic_write
 from gan_repro.report import (
-    CONTROL_EPOCH,
+    CONTROL_SNAPSHOT,
     DEFAULT_CRITICS,
     FIGURES,
     FORMATS,
@@ -31,6 +31,7 @@ from gan_repro.report import (
     data_diameter,
     noiseless_rows,
     snapshot_rows,
+    snapshot_words,
     without_sweep,
 )
 
@@ -67,13 +68,11 @@ def running_mean(values: np.ndarray, window: int, *, geometric: bool = False) ->
     return np.exp(smoothed) if geometric else smoothed
 
 
-def epoch_label(epoch: int) -> str:
-    """'after 1 epoch', 'after 10 epochs', or the control's name."""
-    return (
-        "control: real images as fakes"
-        if epoch == CONTROL_EPOCH
-        else f"after {epoch} epoch{'s' * (epoch != 1)}"
-    )
+def snapshot_label(rows: pd.DataFrame) -> str:
+    """A snapshot's rows in words: 'G after epoch 10 (900 G steps)', or the control's name."""
+    iteration, epoch = int(rows["snapshot_iteration"].iloc[0]), float(rows["snapshot_epoch"].iloc[0])
+    words = snapshot_words(iteration, epoch)
+    return words if iteration == CONTROL_SNAPSHOT else f"G after {words}"
 
 
 def plot_curves(
@@ -86,10 +85,11 @@ def plot_curves(
     dashed: bool = False,
     label: bool = True,
 ) -> None:
-    """Per snapshot epoch, its raw logged points and their running average (dashed: a second quantity)."""
-    for index, (epoch, rows) in enumerate(probe.groupby("snapshot_epoch")):
+    """Per snapshot, its raw logged points and their running average (dashed: a second quantity)."""
+    for index, (snapshot, rows) in enumerate(probe.groupby("snapshot_iteration")):
+        label_text = snapshot_label(rows)
         rows = rows.sort_values("iteration").dropna(subset=[column])
-        color = "0.3" if epoch == CONTROL_EPOCH else f"C{index}"
+        color = "0.3" if snapshot == CONTROL_SNAPSHOT else f"C{index}"
         x, y = rows["iteration"].to_numpy(), rows[column].to_numpy(dtype=float)
         axis.plot(
             x,
@@ -107,7 +107,7 @@ def plot_curves(
             color=color,
             linewidth=1.8,
             linestyle="--" if dashed else "-",
-            label=epoch_label(int(epoch)) if label else None,
+            label=label_text if label else None,
         )
         if len(x) and x[0] == 0:  # the fresh D (iteration 0), where the claims start
             axis.plot(x[:1], y[:1], marker="o", markersize=5, color=color, markerfacecolor="none")
@@ -131,7 +131,7 @@ def draw_figure1(probe: pd.DataFrame, window: int, linear: pd.DataFrame | None =
             )
         axis.legend(title="solid: training images, dashed: held out", title_fontsize=8, fontsize=8)
     if linear is not None and len(linear):
-        for index, (_, rows) in enumerate(linear.groupby("snapshot_epoch")):
+        for index, (_, rows) in enumerate(linear.groupby("snapshot_iteration")):
             rows = rows.sort_values("iteration")
             smoothed = running_mean(rows["d_accuracy_heldout"].to_numpy(dtype=float), window)
             accuracy_axis.plot(rows["iteration"], smoothed, color=f"C{index}", linestyle=":", linewidth=1.2)
@@ -175,7 +175,7 @@ COST_STYLES = {  # G's cost -> (line style, legend words) in the critics figure
 
 def critic_panels(probe: pd.DataFrame, title: str) -> tuple[Figure, list[tuple[str, pd.DataFrame, object]]]:
     """A figure with one log-scale panel per critic (in probe.csv's order), and (name, rows, axis) each."""
-    rows = without_sweep(probe[probe["snapshot_epoch"] != CONTROL_EPOCH])
+    rows = without_sweep(probe[probe["snapshot_iteration"] != CONTROL_SNAPSHOT])
     names = list(dict.fromkeys(rows["critic"].dropna())) if "critic" in rows else [PAPER_CRITIC]
     columns = min(3, len(names))
     lines = -(-len(names) // columns)  # ceil
@@ -245,16 +245,15 @@ def draw_noise_figure(probe: pd.DataFrame, window: int) -> Figure:
     """Section 3, the figure the paper proposes but never draws: D's cost and the minimax gradient
     norm while a fresh D trains on noisy inputs, one curve per sigma, one column per snapshot."""
     swept = probe.dropna(subset=["sweep_noise_std"])
-    epochs = sorted(swept["snapshot_epoch"].unique())
+    snapshots = sorted(swept["snapshot_iteration"].unique())
     sigmas = sorted(swept["sweep_noise_std"].unique())
-    figure = Figure(figsize=(4.2 * len(epochs), 7), layout="constrained")
-    axes = figure.subplots(2, len(epochs), squeeze=False, sharey="row")
+    figure = Figure(figsize=(4.2 * len(snapshots), 7), layout="constrained")
+    axes = figure.subplots(2, len(snapshots), squeeze=False, sharey="row")
     colors = {sigma: cm.viridis(i / max(1, len(sigmas) - 1)) for i, sigma in enumerate(sigmas)}
-    for column, epoch in enumerate(epochs):
+    for column, snapshot in enumerate(snapshots):
+        of_snapshot = swept[swept["snapshot_iteration"] == snapshot]
         for sigma in sigmas:
-            rows = swept[
-                (swept["snapshot_epoch"] == epoch) & (swept["sweep_noise_std"] == sigma)
-            ].sort_values("iteration")
+            rows = of_snapshot[of_snapshot["sweep_noise_std"] == sigma].sort_values("iteration")
             for row, measure in enumerate(("d_loss", "grad_norm_minimax")):
                 y = rows[measure].to_numpy(dtype=float)
                 axes[row, column].plot(rows["iteration"], y, color=colors[sigma], alpha=0.2, linewidth=0.7)
@@ -265,7 +264,7 @@ def draw_noise_figure(probe: pd.DataFrame, window: int) -> Figure:
                     linewidth=1.8,
                     label=f"$\\sigma$ = {sigma:g}",
                 )
-        axes[0, column].set_title(f"G after {int(epoch)} epoch{'s' if epoch != 1 else ''}")
+        axes[0, column].set_title(snapshot_label(of_snapshot), fontsize=10)
         for row in range(2):
             axes[row, column].set_yscale("log")
             axes[row, column].grid(True, alpha=0.3)
@@ -287,8 +286,8 @@ def draw_noise_bound_figure(table: pd.DataFrame, *, dimension: int | None = None
     a bound above the diameter says nothing."""
     figure = Figure(figsize=(7, 5.6), layout="constrained")
     axis = figure.subplots()
-    for index, (epoch, rows) in enumerate(table.groupby("snapshot_epoch")):
-        plot_bound_rows(axis, rows.sort_values("noise_std"), int(epoch), f"C{index}")
+    for index, (_, rows) in enumerate(table.groupby("snapshot_iteration")):
+        plot_bound_rows(axis, rows.sort_values("noise_std"), f"C{index}")
     if dimension is not None:  # no two points of [-1, 1]^d are further apart, so neither are distributions
         axis.axhline(
             data_diameter(dimension),
@@ -309,13 +308,14 @@ def draw_noise_bound_figure(table: pd.DataFrame, *, dimension: int | None = None
     return figure
 
 
-def plot_bound_rows(axis, rows: pd.DataFrame, epoch: int, color: str) -> None:
+def plot_bound_rows(axis, rows: pd.DataFrame, color: str) -> None:
     """One snapshot's curves against sigma: the bound, the exact and sliced W1, the real-vs-real floor."""
+    label = snapshot_label(rows)
     curves = [
-        ("bound", "o-", 1.0, 6, f"bound, G after {epoch} epoch{'s' if epoch != 1 else ''}"),
-        ("wasserstein_exact", "s--", 0.8, 4, f"exact empirical $W_1$ ({epoch})"),
-        ("sliced_wasserstein", "^:", 0.8, 4, f"sliced $W_1$ ({epoch})"),
-        ("exact_w1_real_real", "x-.", 0.6, 5, f"exact $W_1$ real vs real, the floor ({epoch})"),
+        ("bound", "o-", 1.0, 6, f"bound, {label}"),
+        ("wasserstein_exact", "s--", 0.8, 4, f"exact empirical $W_1$ ({label})"),
+        ("sliced_wasserstein", "^:", 0.8, 4, f"sliced $W_1$ ({label})"),
+        ("exact_w1_real_real", "x-.", 0.6, 5, f"exact $W_1$ real vs real, the floor ({label})"),
     ]
     for column, style, alpha, size, label in curves:
         if column in rows and rows[column].notna().any():  # runs before the floor existed lack it
@@ -347,13 +347,13 @@ def draw_figures(
         ):
             log.warning("plot: %s needs a sigma sweep (experiment=noise); skipped", name)
             continue
-        if name == "control" and CONTROL_EPOCH not in set(probe["snapshot_epoch"]):
+        if name == "control" and CONTROL_SNAPSHOT not in set(probe["snapshot_iteration"]):
             log.warning("plot: control needs the negative control's probe (experiment=control); skipped")
             continue
         snapshots = snapshot_rows(probe)
         if name == "fig1":
             linear = without_sweep(critic_rows(probe, LINEAR_CRITIC))
-            figure = draw_figure1(snapshots, window, linear[linear["snapshot_epoch"] != CONTROL_EPOCH])
+            figure = draw_figure1(snapshots, window, linear[linear["snapshot_iteration"] != CONTROL_SNAPSHOT])
 
         elif name == "control":
             figure = draw_control_figure(noiseless_rows(probe), window)
@@ -371,6 +371,15 @@ def draw_figures(
             figure = draw_gradient_figure(snapshots, name, window)
         written += save_figure(figure, run_dir / "figures", name, formats)
     return written
+
+
+def snapshot_epochs(run_dir: Path) -> dict[int, float]:
+    """{G steps: epoch} of each snapshot, from the run's snapshots.csv (empty without one)."""
+    path = Path(run_dir) / "snapshots.csv"
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path)
+    return dict(zip(table["iteration"].astype(int), table["epoch"].astype(float), strict=True))
 
 
 def data_dimension(run_dir: Path) -> int | None:
@@ -395,10 +404,12 @@ def save_figure(figure: Figure, folder: Path, name: str, formats: Sequence[str])
 
 
 def draw_samples_figure(run_dir: Path, formats: Sequence[str] = ("png",)) -> list[Path]:
-    """figures/samples.<fmt>: the sample grids of samples/epoch_NNN.png side by side, one per snapshot."""
+    """figures/samples.<fmt>: the sample grids of samples/iteration_NNNNNN.png side by side, one per
+    snapshot, titled from snapshots.csv."""
     from PIL import Image
 
-    grids = sorted(Path(run_dir).glob("samples/epoch_*.png"))
+    grids = sorted(Path(run_dir).glob("samples/iteration_*.png"))
+    epochs = snapshot_epochs(run_dir)
     if not grids:
         return []
     figure = Figure(figsize=(3.2 * len(grids), 3.6), layout="constrained")
@@ -406,8 +417,14 @@ def draw_samples_figure(run_dir: Path, formats: Sequence[str] = ("png",)) -> lis
     for axis, path in zip(axes, grids, strict=True):
         with Image.open(path) as image:
             axis.imshow(np.asarray(image.convert("RGB")), interpolation="nearest")
-        epoch = int(path.stem.split("_")[1])
-        axis.set_title(f"G after {epoch} epoch{'s' if epoch != 1 else ''}")
+        iteration = int(path.stem.split("_")[1])
+        epoch = epochs.get(iteration)
+        axis.set_title(
+            f"G after {iteration} G steps"
+            if epoch is None
+            else f"G after {snapshot_words(iteration, epoch)}",
+            fontsize=9,
+        )
         axis.axis("off")
     figure.suptitle("Samples from one fixed z batch at each snapshot", fontsize=10)
     return save_figure(figure, Path(run_dir) / "figures", "samples", formats)

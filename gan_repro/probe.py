@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from gan_repro.checkpoints import load_generator
+from gan_repro.checkpoints import Snapshot, load_generator
 from gan_repro.critics import (
     COST_COLUMNS,
     Critic,
@@ -45,14 +45,15 @@ from gan_repro.losses import (
 )
 from gan_repro.models import build_discriminator, requires_grad
 from gan_repro.noise import NoiseSchedule, add_instance_noise, stage_schedule
-from gan_repro.report import CONTROL_EPOCH
+from gan_repro.report import CONTROL_SNAPSHOT, snapshot_words
 from gan_repro.runstate import Interrupted, RunControl, RunState, keep_rows
 from gan_repro.steps import memory_format, sample_z
 
 log = logging.getLogger(__name__)
 
 PROBE_COLUMNS = [  # one row per logged iteration; every value describes D after that iteration's step
-    "snapshot_epoch",  # CONTROL_EPOCH (0) for the negative control's rows
+    "snapshot_iteration",  # G steps of the frozen G: the identity (CONTROL_SNAPSHOT = 0: control)
+    "snapshot_epoch",  # ... over steps per epoch (11.1: a snapshot inside epoch 12), for labels
     "iteration",
     "d_loss",  # the critic's own cost (no penalty) on a fresh training-split real batch and the fresh fakes
     "d_accuracy",  # blank for a Wasserstein critic (its output's sign means nothing)
@@ -368,7 +369,7 @@ class SnapshotProbe:
     control: RunControl
     progress: tqdm
 
-    def written(self, rows: list[dict], epoch: int) -> None:
+    def written(self, rows: list[dict], snapshot: int) -> None:
         """Check the rows the logger just wrote for NaN/inf and show the newest in the progress bar."""
         self.control.check_rows(
             rows,
@@ -384,12 +385,14 @@ class SnapshotProbe:
                 "grad_spread_nonsaturating",
                 "grad_spread_generator",
             ),
-            lambda row: f"probe of snapshot {epoch} (critic {row['critic']}), iteration {row['iteration']}",
+            lambda row: (
+                f"probe of snapshot {snapshot} (critic {row['critic']}), iteration {row['iteration']}"
+            ),
         )
         if rows:
             accuracy = rows[-1]["d_accuracy_heldout"]  # None for a Wasserstein critic
             self.progress.set_postfix(
-                epoch=epoch,
+                snapshot=snapshot,
                 critic=rows[-1]["critic"],
                 d_loss=f"{rows[-1]['d_loss']:.2e}",
                 heldout_accuracy="-" if accuracy is None else f"{accuracy:.3f}",
@@ -432,9 +435,9 @@ class SnapshotProbe:
             bad_images=BadImagePolicy(self.dataset_cfg.get("bad_images")),
         )
 
-    def streams(self, epoch: int, control: bool) -> ProbeStreams:
-        """The unit's data streams and noise RNG, each seeded from (seed, snapshot epoch)."""
-        base = self.seed + 1000 * epoch
+    def streams(self, snapshot: int, control: bool) -> ProbeStreams:
+        """The unit's data streams and noise RNG, each seeded from (seed, snapshot)."""
+        base = self.seed + 1000 * snapshot
         train = self.splits.control_pools[0] if control else self.splits.train  # D's real images
         heldout = self.splits.heldout
         if control:  # held-out images in two halves: one labelled real, one labelled fake
@@ -449,12 +452,12 @@ class SnapshotProbe:
         )
 
     def source(
-        self, generator: nn.Module | None, epoch: int, dtype: torch.dtype
+        self, generator: nn.Module | None, snapshot: int, dtype: torch.dtype
     ) -> GeneratorSource | RealImageSource:
         """Where the fakes come from: the frozen G, or (control) a pool of real images."""
         layout = memory_format(self.performance_cfg)
         if generator is None:
-            base = self.seed + 1000 * epoch
+            base = self.seed + 1000 * snapshot
             pool = self.splits.control_pools[1]  # disjoint from D's real images
             return RealImageSource(
                 self.batches(pool, base + 5), self.batches(pool, base + 6), dtype, layout, self.clip_sigmas
@@ -528,11 +531,11 @@ class SnapshotProbe:
         iteration, measure that D (one D per row). Every critic of a snapshot sees the same data order,
         z batches and noise."""
         probe_cfg, dtype = self.probe_cfg, PROBE_DTYPES[self.probe_cfg.dtype]
-        layout, epoch, critic = memory_format(self.performance_cfg), unit.epoch, unit.critic
+        layout, snapshot, critic = memory_format(self.performance_cfg), unit.snapshot, unit.critic
         discriminator, optimizer = self.fresh_discriminator(critic, dtype)
-        torch.manual_seed(self.seed + 1000 * epoch)  # the probe's z batches, reproducible per snapshot
-        streams = self.streams(epoch, control=generator is None)
-        source = self.source(generator, epoch, dtype)
+        torch.manual_seed(self.seed + 1000 * snapshot)  # the probe's z batches, reproducible per snapshot
+        streams = self.streams(snapshot, control=generator is None)
+        source = self.source(generator, snapshot, dtype)
         for iteration in range(0, probe_cfg.iterations + 1):  # 0: the fresh D, before its first step
             sigma = unit.schedule.sigma(max(iteration - 1, 0), probe_cfg.iterations)
             if iteration > 0:
@@ -560,7 +563,8 @@ class SnapshotProbe:
                     start=iteration == 0,
                 )
                 row = {
-                    "snapshot_epoch": epoch,
+                    "snapshot_iteration": snapshot,
+                    "snapshot_epoch": unit.epoch,
                     "iteration": iteration,
                     "noise_std": sigma,
                     "sweep_noise_std": unit.sweep_sigma,
@@ -576,11 +580,15 @@ class SnapshotProbe:
                         with_input_gradients=with_variance,
                     ),
                 }
-                self.written(self.logger.log(row), epoch)
+                self.written(self.logger.log(row), snapshot)
             if self.control.stop.requested:
                 # this unit reruns from its start on resume (it is seeded)
-                raise Interrupted(f"probe of snapshot {epoch} (critic {critic.name}), iteration {iteration}")
-        self.written(self.logger.flush(), epoch)  # every row of this unit is on disk before it is marked done
+                raise Interrupted(
+                    f"probe of snapshot {snapshot} (critic {critic.name}), iteration {iteration}"
+                )
+        self.written(
+            self.logger.flush(), snapshot
+        )  # every row of this unit is on disk before it is marked done
 
 
 def probe_noises(probe_cfg: DictConfig, noise_cfg: DictConfig) -> list[tuple[NoiseSchedule, float | None]]:
@@ -595,7 +603,8 @@ def probe_noises(probe_cfg: DictConfig, noise_cfg: DictConfig) -> list[tuple[Noi
 class ProbeUnit:
     """One fresh D: a snapshot (or the control), a noise schedule (a swept sigma) and a critic."""
 
-    epoch: int
+    snapshot: int  # the frozen G's training steps (CONTROL_SNAPSHOT: the control)
+    epoch: float  # ... over steps per epoch
     schedule: NoiseSchedule
     sweep_sigma: float | None
     critic: Critic
@@ -603,27 +612,27 @@ class ProbeUnit:
     @property
     def key(self) -> list[Any]:
         """How state.json's probe_units_done names this unit."""
-        return [self.epoch, self.sweep_sigma, self.critic.name]
+        return [self.snapshot, self.sweep_sigma, self.critic.name]
 
 
 def probe_units(
-    probe_cfg: DictConfig, noise_cfg: DictConfig, critic_cfg: DictConfig, epochs: list[int]
+    probe_cfg: DictConfig, noise_cfg: DictConfig, critic_cfg: DictConfig, snapshots: list[tuple[int, float]]
 ) -> list[ProbeUnit]:
     """Every unit of a probe, snapshot by snapshot (each G loaded once), then sigma, then critic."""
     noises, critics = probe_noises(probe_cfg, noise_cfg), probe_critics(critic_cfg)
     return [
-        ProbeUnit(epoch, schedule, sweep, critic)
-        for epoch in epochs
+        ProbeUnit(snapshot, epoch, schedule, sweep, critic)
+        for snapshot, epoch in snapshots
         for schedule, sweep in noises
         for critic in critics
     ]
 
 
 def same_unit(rows, unit: ProbeUnit):
-    """Rows of probe.csv that belong to this unit (snapshot epoch, swept sigma, critic)."""
+    """Rows of probe.csv that belong to this unit (snapshot, swept sigma, critic)."""
     sweep = rows["sweep_noise_std"]
     same_sweep = sweep.isna() if unit.sweep_sigma is None else sweep == unit.sweep_sigma
-    return (rows["snapshot_epoch"] == unit.epoch) & same_sweep & (rows["critic"] == unit.critic.name)
+    return (rows["snapshot_iteration"] == unit.snapshot) & same_sweep & (rows["critic"] == unit.critic.name)
 
 
 def keep_finished_units(path: Path, state: RunState, units: list[ProbeUnit]) -> None:
@@ -649,8 +658,8 @@ def describe_unit(unit: ProbeUnit) -> str:
     """The log's words for a unit: which snapshot, critic and noise."""
     what = (
         "the negative control (real images as fakes)"
-        if unit.epoch == CONTROL_EPOCH
-        else f"snapshot {unit.epoch}"
+        if unit.snapshot == CONTROL_SNAPSHOT
+        else f"G after {snapshot_words(unit.snapshot, unit.epoch)}"
     )
     return f"{what}, critic {unit.critic.name}, instance noise: {unit.schedule}"
 
@@ -665,7 +674,7 @@ def probe(
     performance_cfg: DictConfig,
     seed: int,
     num_workers: int,
-    checkpoints: dict[int, Path],
+    snapshots: list[Snapshot],
     splits: DataSplits,
     run_dir: Path,
     device: torch.device,
@@ -675,8 +684,11 @@ def probe(
     """Probe every snapshot with every critic (and every swept sigma), and with probe.control the negative
     control, skipping the units `state` marks done; returns probe.csv."""
     path, control = Path(run_dir) / "probe.csv", control or RunControl()
-    epochs = sorted(checkpoints) + ([CONTROL_EPOCH] if probe_cfg.control else [])
-    units = probe_units(probe_cfg, noise_cfg, critic_cfg, epochs)
+    probed = [(s.iteration, s.epoch) for s in snapshots] + (
+        [(CONTROL_SNAPSHOT, 0.0)] if probe_cfg.control else []
+    )
+    units = probe_units(probe_cfg, noise_cfg, critic_cfg, probed)
+    paths = {s.iteration: s.path for s in snapshots}
     if state is not None and path.exists():  # even before the first probe is done: its rows are dropped
         keep_finished_units(path, state, units)
     progress = control.progress(len(units) * probe_cfg.iterations, desc="probe")
@@ -703,12 +715,12 @@ def probe(
             if state is not None and state.unit_done(unit.key):
                 progress.update(probe_cfg.iterations)
                 continue
-            if unit.epoch != CONTROL_EPOCH and unit.epoch not in loaded:
+            if unit.snapshot != CONTROL_SNAPSHOT and unit.snapshot not in loaded:
                 loaded = {
-                    unit.epoch: load_generator(checkpoints[unit.epoch], model_cfg, dataset_cfg, device=device)
+                    unit.snapshot: load_generator(paths[unit.snapshot], model_cfg, dataset_cfg, device=device)
                 }
             log.info("probe: %s, %d D iterations", describe_unit(unit), probe_cfg.iterations)
-            snapshot_probe.run(loaded.get(unit.epoch), unit)
+            snapshot_probe.run(loaded.get(unit.snapshot), unit)
             if state is not None:
                 state.probe_units_done.append(unit.key)
                 state.save()

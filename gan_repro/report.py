@@ -31,7 +31,8 @@ LOG_2 = math.log(2.0)
 FIGURES = ("fig1", "fig2", "fig3", "noise", "noise_bound", "control", "critics", "critics_input")
 FORMATS = ("png", "pdf", "svg")  # the files a figure can be written as
 NOISE_COLUMNS = [
-    "snapshot_epoch",
+    "snapshot_iteration",  # the snapshot's G steps (its identity)
+    "snapshot_epoch",  # ... over steps per epoch (labels)
     "noise_std",
     "d_loss_end",
     "d_accuracy_end",
@@ -66,6 +67,7 @@ PAPER_PROBE_ITERATIONS = 4000  # Fig. 2: "5 orders of magnitude after 4000 discr
 GRADIENT_COLUMNS = ("grad_norm_minimax", "grad_norm_nonsaturating", "grad_norm_generator")
 CRITICS_COLUMNS = [
     "critic",
+    "snapshot_iteration",
     "snapshot_epoch",
     "cost",  # G's cost: minimax, nonsaturating, wasserstein (-E D) or least_squares (from config.yaml)
     "column",  # the probe.csv column holding its gradient norm
@@ -80,7 +82,7 @@ CRITICS_COLUMNS = [
     "input_grad_norm_fake_end",
 ]
 MEASURES = ("d_accuracy", "d_accuracy_heldout", *LOG_MEASURES)
-CONTROL_EPOCH = 0  # snapshot_epoch of the negative control's rows in probe.csv (experiment=control)
+CONTROL_SNAPSHOT = 0  # snapshot_iteration of the negative control's rows in probe.csv (experiment=control)
 CLAIMS_WINDOW = 10  # logged points averaged at each end when a run folder has no config.yaml (config.yaml's)
 SCATTER_FRACTION = 0.1  # the curve-noise claim compares the first and the last tenth of the logged points
 # The claims' thresholds, each with its reason from the paper, written before the runs that test them.
@@ -104,6 +106,16 @@ CLAIM_THRESHOLDS = {
     # window mean within this many orders of its start (the issue's 2; the minimax gradient falls ~2.6)
     "critic_band_orders": 2.0,
 }
+
+
+def snapshot_words(iteration: int, epoch: float) -> str:
+    """A snapshot in words, in epochs and G steps: 'epoch 10 (900 G steps)', '1000 G steps (epoch 11.11)'
+    for one inside an epoch, or the negative control's name."""
+    if iteration == CONTROL_SNAPSHOT:
+        return "control: real images as fakes"
+    if float(epoch).is_integer():
+        return f"epoch {int(epoch)} ({iteration} G steps)"
+    return f"{iteration} G steps (epoch {epoch:.2f})"
 
 
 def geometric_mean(values: pd.Series) -> float:
@@ -241,16 +253,17 @@ def noiseless_rows(probe: pd.DataFrame) -> pd.DataFrame:
 def snapshot_rows(probe: pd.DataFrame) -> pd.DataFrame:
     """The rows of Figures 1-3: noiseless_rows without the negative control's."""
     rows = noiseless_rows(probe)
-    return rows[rows["snapshot_epoch"] != CONTROL_EPOCH]
+    return rows[rows["snapshot_iteration"] != CONTROL_SNAPSHOT]
 
 
 def summarize_probe(
     probe: pd.DataFrame, window: int, critic: str = PAPER_CRITIC
 ) -> dict[str, dict[str, Any]]:
-    """Per snapshot epoch (as a string key, for JSON): summarize_snapshot of a critic's noiseless rows."""
+    """Per snapshot (its G steps as a string key, for JSON): summarize_snapshot of a critic's noiseless
+    rows."""
     return {
-        str(int(epoch)): summarize_snapshot(rows, window)
-        for epoch, rows in without_sweep(critic_rows(probe, critic)).groupby("snapshot_epoch")
+        str(int(snapshot)): summarize_snapshot(rows, window)
+        for snapshot, rows in without_sweep(critic_rows(probe, critic)).groupby("snapshot_iteration")
     }
 
 
@@ -306,13 +319,13 @@ def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd
     diameter: >= 1 says nothing), the measured W1 and its real-vs-real floor (NaN in runs that predate it)."""
     probe = critic_rows(probe)
     swept = probe.dropna(subset=["sweep_noise_std"]) if "sweep_noise_std" in probe else probe.iloc[:0]
-    distances = snapshots.set_index("epoch")
+    distances = snapshots.set_index("iteration")
     rows = []
-    for (epoch, sigma), group in swept.groupby(["snapshot_epoch", "sweep_noise_std"]):
+    for (iteration, sigma), group in swept.groupby(["snapshot_iteration", "sweep_noise_std"]):
         tail = end_rows(group, window)
         d_loss_end = float(tail["d_loss"].mean())
         jsd = max(0.0, LOG_2 - d_loss_end)
-        snapshot = distances.loc[int(epoch)]
+        snapshot = distances.loc[int(iteration)]
         bound = theorem_33_bound(
             jsd=jsd,
             sigma=float(sigma),
@@ -322,7 +335,8 @@ def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd
         measured = max(float(snapshot["sliced_wasserstein"]), float(snapshot["wasserstein_exact"]))
         rows.append(
             {
-                "snapshot_epoch": int(epoch),
+                "snapshot_iteration": int(iteration),
+                "snapshot_epoch": float(snapshot["epoch"]),
                 "noise_std": float(sigma),
                 "d_loss_end": d_loss_end,
                 "d_accuracy_end": float(tail["d_accuracy"].mean()),
@@ -348,7 +362,7 @@ def largest_excursion(values: pd.Series, span: int) -> float:
 
 
 def critic_snapshot_row(
-    rows: pd.DataFrame, critic: str, epoch: int, cost: tuple[str, str], window: int
+    rows: pd.DataFrame, critic: str, cost: tuple[str, str], window: int
 ) -> dict[str, Any]:
     """One critics.csv row: a critic's generator gradient (cost, column) against one snapshot, start to
     end."""
@@ -365,7 +379,8 @@ def critic_snapshot_row(
     d_loss = rows["d_loss"].dropna()
     return {
         "critic": critic,
-        "snapshot_epoch": int(epoch),
+        "snapshot_iteration": int(rows["snapshot_iteration"].iloc[0]),
+        "snapshot_epoch": float(rows["snapshot_epoch"].iloc[0]),
         "cost": cost[0],
         "column": column,
         "grad_norm_first": gradient["first"],
@@ -396,13 +411,13 @@ def critics_table(
     """critics.csv: per critic, snapshot and generator cost the critic's gradient measured, from start to
     end of the probe (sigma = 0 in a sigma sweep; the control has no G and no row). costs: each critic's
     generator_costs from config.yaml, to name the cost behind grad_norm_generator."""
-    probe = without_sweep(probe[probe["snapshot_epoch"] != CONTROL_EPOCH])
+    probe = without_sweep(probe[probe["snapshot_iteration"] != CONTROL_SNAPSHOT])
     rows = []
-    for (critic, epoch), group in probe.groupby(["critic", "snapshot_epoch"], sort=False):
+    for (critic, _), group in probe.groupby(["critic", "snapshot_iteration"], sort=False):
         for column in GRADIENT_COLUMNS:
             if column in group and group[column].notna().any():
                 cost = (cost_name(column, (costs or {}).get(str(critic), [])), column)
-                rows.append(critic_snapshot_row(group, str(critic), int(epoch), cost, window))
+                rows.append(critic_snapshot_row(group, str(critic), cost, window))
     return pd.DataFrame(rows, columns=CRITICS_COLUMNS)
 
 
@@ -419,7 +434,7 @@ def band_claim(
         "paper": "the issue's reading of WGAN-GP (Gulrajani et al. 2017, Fig. 4b: gradients neither vanish "
         "nor explode)",
         "measured": excursions,
-        "snapshots": [str(int(epoch)) for epoch in rows["snapshot_epoch"]],
+        "snapshots": [str(int(snapshot)) for snapshot in rows["snapshot_iteration"]],
         "snapshot_holds": [value <= orders for value in excursions],
         "unit": f"largest excursion from the start, orders of magnitude, per snapshot ({critic}, {column})",
         "threshold": f"<= {orders:g} orders, every snapshot",
@@ -726,9 +741,10 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
     if snapshots_csv.is_file():  # distances between real and generated images, measured while training
         distances = pd.read_csv(snapshots_csv)
         for row in distances.itertuples():
-            snapshots.setdefault(str(int(row.epoch)), {}).update(
+            snapshots.setdefault(str(int(row.iteration)), {}).update(
                 {
                     "train_iteration": int(row.iteration),  # G steps taken when it was saved
+                    "train_epoch": float(row.epoch),  # ... over steps per epoch
                     "train_noise_std": float(row.noise_std),
                     "sliced_wasserstein": float(row.sliced_wasserstein),
                     "wasserstein_exact": float(row.wasserstein_exact),
@@ -745,10 +761,10 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
             )
             summary["noise_sweep"] = json.loads(table.to_json(orient="records"))  # plain JSON types
             summary["noise_bound_holds_everywhere"] = bool(table["bound_holds"].all())
-    control = snapshots.pop(str(CONTROL_EPOCH), None)
+    control = snapshots.pop(str(CONTROL_SNAPSHOT), None)
     claims = paper_claims({k: v for k, v in snapshots.items() if "d_loss" in v})
     linear = summarize_probe(probe, window, LINEAR_CRITIC)
-    linear.pop(str(CONTROL_EPOCH), None)
+    linear.pop(str(CONTROL_SNAPSHOT), None)
     if linear:
         claims.append(linear_claim(linear, CLAIM_THRESHOLDS["heldout_accuracy"]))
         figure1 = next((c["holds"] for c in claims if c["id"] == "fig1_heldout_accuracy"), None)

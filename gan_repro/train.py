@@ -1,4 +1,5 @@
-"""Stage 1: train a DCGAN as Radford et al. do, saving G (and D, optimizers) at the snapshot epochs."""
+"""Stage 1: train a DCGAN as Radford et al. do, saving G (and D, optimizers) at the snapshots (after
+epochs or after G steps)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from gan_repro.checkpoints import (
     last_state_path,
     load_checkpoint,
     model_signature,
+    samples_path,
     save_checkpoint,
-    snapshot_paths,
+    snapshot_iterations,
 )
 from gan_repro.data import BadImagePolicy, batches_per_epoch, epoch_order, iterate_epoch, sample_images
 from gan_repro.distances import exact_wasserstein, sliced_wasserstein
@@ -28,6 +30,7 @@ from gan_repro.files import save_image_grid
 from gan_repro.logger import CSVLogger
 from gan_repro.models import build_discriminator, build_generator
 from gan_repro.noise import NoiseSchedule, stage_schedule
+from gan_repro.report import snapshot_words
 from gan_repro.runstate import Interrupted, RunControl, keep_rows
 from gan_repro.steps import (
     compiled,
@@ -42,9 +45,9 @@ from gan_repro.steps import (
 log = logging.getLogger(__name__)
 
 TRAIN_COLUMNS = ["epoch", "iteration", "d_loss", "g_loss", "d_accuracy", "noise_std"]
-SNAPSHOT_COLUMNS = [  # one row per snapshot epoch
-    "epoch",
-    "iteration",
+SNAPSHOT_COLUMNS = [  # one row per snapshot
+    "iteration",  # G steps done: the snapshot's identity
+    "epoch",  # iteration / steps per epoch (11.1: a snapshot inside epoch 12)
     "noise_std",
     "sliced_wasserstein",
     "wasserstein_exact",
@@ -185,7 +188,7 @@ def resume(
     path = last_state_path(run_dir)
     if not path.is_file():  # killed before the first saved state: no row written so far survives
         dropped = keep_rows(run_dir / "train.csv", lambda rows: rows["iteration"] <= 0)
-        keep_rows(run_dir / "snapshots.csv", lambda rows: rows["epoch"] < 1)
+        keep_rows(run_dir / "snapshots.csv", lambda rows: rows["iteration"] <= 0)
         if dropped:
             log.info("train: no saved state yet; starting again (dropped %d rows)", dropped)
         return Position()
@@ -202,13 +205,14 @@ def resume(
     if device.type == "cuda" and "cuda_rng" in saved:
         torch.cuda.set_rng_state(saved["cuda_rng"], device)
     # A state saved after the epoch's last batch but before its end (a stop, or checkpoint_every landing
-    # there) still owes the epoch's snapshot: redo the epoch's end from the state before its order was drawn.
+    # there) still owes the epoch's end: redo it from the state before its order was drawn.
     epoch_done = position.batches_done == steps_per_epoch and saved.get("epoch_done", True)
     data_order.set_state(saved["data_order_state"] if epoch_done else saved["order_state"])
     if epoch_done:
         position.epoch, position.batches_done = position.epoch + 1, 0
     dropped = keep_rows(run_dir / "train.csv", lambda rows: rows["iteration"] <= position.iteration)
-    keep_rows(run_dir / "snapshots.csv", lambda rows: rows["epoch"] < position.epoch)
+    # Every save comes after its iteration's snapshot, so a snapshot row at this iteration is kept.
+    keep_rows(run_dir / "snapshots.csv", lambda rows: rows["iteration"] <= position.iteration)
     log.info(
         "train: resuming at epoch %d, iteration %d (dropped %d rows written after the saved state)",
         position.epoch,
@@ -271,10 +275,10 @@ def train(
     run_dir: Path,
     device: torch.device,
     control: RunControl | None = None,
-) -> dict[int, Path]:
+) -> list[int]:
     """Train G and D for train_cfg.epochs, continuing from checkpoints/last.pt if there is one.
 
-    Returns {snapshot epoch: checkpoint path}. Raises Interrupted after saving when a stop is requested."""
+    Returns the snapshots' G steps. Raises Interrupted after saving when a stop is requested."""
     run_dir, control = Path(run_dir), control or RunControl()
     steps_per_epoch = checked_batches_per_epoch(dataset, train_cfg.batch_size)
 
@@ -291,16 +295,16 @@ def train(
     position = resume(
         gan, run_dir, signature, device=device, data_order=data_order, steps_per_epoch=steps_per_epoch
     )
-    snapshots = sorted(int(epoch) for epoch in train_cfg.snapshot_epochs)
+    snapshots = snapshot_iterations(train_cfg, steps_per_epoch)
     log.info(
-        "train: %d images, %d epochs of %d iterations, snapshots after epochs %s",
+        "train: %d images, %d epochs of %d iterations, snapshots after G steps %s",
         len(dataset),
         train_cfg.epochs,
         steps_per_epoch,
         snapshots,
     )
 
-    # Step 3: the epochs, each followed by its snapshot (if it is one) and a resumable state.
+    # Step 3: the epochs, each followed by a resumable state; a snapshot after each of its G steps.
     loop = EpochLoop(
         gan=gan,
         train_cfg=train_cfg,
@@ -316,6 +320,10 @@ def train(
         signature=signature,
         data_order=data_order,
         bad_images=BadImagePolicy(dataset_cfg.get("bad_images")),
+        snapshots=frozenset(snapshots),
+        fixed_z=fixed_z,
+        distance_cfg=distance_cfg,
+        seed=seed,
         progress=control.progress(
             train_cfg.epochs * steps_per_epoch, desc="train", initial=position.iteration
         ),
@@ -327,20 +335,10 @@ def train(
         for epoch in range(position.epoch, train_cfg.epochs + 1):
             position.epoch = epoch
             order_state = data_order.get_state()  # this epoch's order can be drawn again on resume
-            sigma = loop.run_epoch(dataset, position, logger, order_state)
-            if epoch in snapshots:
-                loop.snapshot(
-                    position,
-                    sigma,
-                    fixed_z=fixed_z,
-                    dataset=dataset,
-                    distance_cfg=distance_cfg,
-                    seed=seed,
-                    logger=snapshot_logger,
-                )
+            loop.run_epoch(dataset, position, logger, snapshot_logger, order_state)
             loop.end_epoch(position, order_state)
     loop.progress.close()
-    return snapshot_paths(train_cfg.snapshot_epochs, run_dir)
+    return snapshots
 
 
 @dataclass
@@ -362,6 +360,10 @@ class EpochLoop:
     signature: dict
     data_order: torch.Generator
     bad_images: BadImagePolicy
+    snapshots: frozenset[int]  # the G steps after which G is snapshotted
+    fixed_z: torch.Tensor  # (sample_count, nz): every snapshot's sample grid shows the same z
+    distance_cfg: DictConfig
+    seed: int
 
     def written(self, rows: list[dict]) -> None:
         """Check the rows the logger just wrote for NaN/inf and show the newest in the progress bar."""
@@ -371,48 +373,34 @@ class EpochLoop:
                 d_loss=f"{rows[-1]['d_loss']:.3g}", g_loss=f"{rows[-1]['g_loss']:.3g}", refresh=False
             )
 
-    def snapshot(
-        self,
-        position: Position,
-        sigma: float,
-        *,
-        fixed_z: torch.Tensor,
-        dataset: Dataset,
-        distance_cfg: DictConfig,
-        seed: int,
-        logger: CSVLogger,
-    ) -> None:
+    def snapshot(self, position: Position, sigma: float, dataset: Dataset, logger: CSVLogger) -> None:
         """Snapshot G, D and both optimizers; the sample grid of fixed_z; a snapshots.csv row of distances."""
-        epoch, run_dir, generator = position.epoch, self.run_dir, self.gan.generator
+        iteration, run_dir, generator = position.iteration, self.run_dir, self.gan.generator
+        epoch = iteration / self.steps_per_epoch  # 11.1: inside epoch 12
         save_checkpoint(
-            checkpoint_path(run_dir, epoch),
-            {**self.gan.weights(), "epoch": epoch, "iteration": position.iteration},
+            checkpoint_path(run_dir, iteration),
+            {**self.gan.weights(), "epoch": position.epoch, "iteration": iteration},
             self.signature,
         )
         with torch.no_grad():
-            samples = generator(fixed_z)  # (sample_count, C, H, W)
-        save_image_grid(
-            run_dir / "samples" / f"epoch_{epoch:03d}.png",
-            samples,
-            label=f"G after epoch {epoch} (iteration {position.iteration})",
-        )
+            samples = generator(self.fixed_z)  # (sample_count, C, H, W)
+        save_image_grid(samples_path(run_dir, iteration), samples, label=snapshot_words(iteration, epoch))
         distances = measure_distances(
-            generator, dataset, distance_cfg, nz=self.nz, device=self.device, seed=seed + epoch
+            generator, dataset, self.distance_cfg, nz=self.nz, device=self.device, seed=self.seed + iteration
         )
         logger.log(
             {
+                "iteration": iteration,
                 "epoch": epoch,
-                "iteration": position.iteration,
                 "noise_std": sigma,
                 "clip_sigmas": self.clip_sigmas,
                 **distances,
             }
         )
         log.info(
-            "train: epoch %d, iteration %d: saved %s; sliced W1 %.3f, exact W1 %.3f",
-            epoch,
-            position.iteration,
-            checkpoint_path(run_dir, epoch).name,
+            "train: %s: saved %s; sliced W1 %.3f, exact W1 %.3f",
+            snapshot_words(iteration, epoch),
+            checkpoint_path(run_dir, iteration).name,
             distances["sliced_wasserstein"],
             distances["wasserstein_exact"],
         )
@@ -461,11 +449,16 @@ class EpochLoop:
         return metrics
 
     def run_epoch(
-        self, dataset: Dataset, position: Position, logger: CSVLogger, order_state: torch.Tensor
-    ) -> float:
-        """The epoch's batches from position on (its order drawn from data_order); returns the last sigma."""
+        self,
+        dataset: Dataset,
+        position: Position,
+        logger: CSVLogger,
+        snapshot_logger: CSVLogger,
+        order_state: torch.Tensor,
+    ) -> None:
+        """The epoch's batches from position on (its order drawn from data_order), a snapshot after each
+        G step that is one (before any state is saved, so a saved state holds every snapshot up to it)."""
         total = self.train_cfg.epochs * self.steps_per_epoch
-        sigma = self.schedule.sigma(position.iteration - 1, total) if position.iteration else 0.0  # none left
         order = epoch_order(dataset, self.data_order)
         for real in iterate_epoch(
             dataset,
@@ -486,6 +479,8 @@ class EpochLoop:
                     logger.log({"epoch": position.epoch, "iteration": position.iteration, **metrics})
                 )
             self.progress.update()
+            if position.iteration in self.snapshots:
+                self.snapshot(position, sigma, dataset, snapshot_logger)
             if self.control.stop.requested:  # save exactly here, then stop
                 self.written(logger.flush())
                 self.save(position, order_state)
@@ -495,4 +490,3 @@ class EpochLoop:
                 self.written(logger.flush())  # the CSV holds every row up to the saved state
                 self.save(position, order_state)
         self.written(logger.flush())
-        return sigma

@@ -27,7 +27,8 @@ SEEDS_LINE = (
     "`gan-repro-plot SWEEP_DIR` (claims.csv)."
 )
 NOISE_HEADINGS = {  # noise.csv column -> heading; columns a run's noise.csv lacks (older runs) are left out
-    "snapshot_epoch": "snapshot epoch",
+    "snapshot_iteration": "snapshot (G steps)",
+    "snapshot_epoch": "epoch",
     "noise_std": "σ",
     "d_loss_end": "final d_loss",
     "grad_norm_minimax_end": "final grad_norm_minimax",
@@ -165,30 +166,30 @@ def claims_lines(claims: Sequence[dict[str, Any]], measured_as: str | None = Non
 
 
 def snapshot_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
-    """The probed generators: per snapshot its epoch and G steps, its exact W1 to the data over the
+    """The probed generators: per snapshot its G steps and epoch, its exact W1 to the data over the
     real-vs-real floor (1 = as close as two real samples), the linear control's held-out accuracy, and its
     sample grid; then the linear control's verdict on Figure 1."""
-    snapshots = {epoch: s for epoch, s in (summary.get("snapshots") or {}).items() if "train_iteration" in s}
+    snapshots = {key: s for key, s in (summary.get("snapshots") or {}).items() if "train_iteration" in s}
     if not snapshots:
         return []
     linear = summary.get("linear_control") or {}
     rows = []
-    for epoch, snapshot in snapshots.items():
+    for key, snapshot in snapshots.items():
         floor = snapshot.get("wasserstein_exact_real_real")
-        grid = run_dir / "samples" / f"epoch_{int(epoch):03d}.png"
+        grid = run_dir / "samples" / f"iteration_{int(key):06d}.png"
         rows.append(
             [
-                epoch,
                 snapshot["train_iteration"],
+                format_value(snapshot["train_epoch"]),
                 format_value(snapshot.get("wasserstein_exact")),
                 format_value(snapshot["wasserstein_exact"] / floor) if floor else "n/a",
-                format_value((linear.get("heldout_accuracy") or {}).get(epoch)),
-                f"[epoch {epoch} samples](samples/{grid.name})" if grid.is_file() else "missing",
+                format_value((linear.get("heldout_accuracy") or {}).get(key)),
+                f"[samples](samples/{grid.name})" if grid.is_file() else "missing",
             ]
         )
     headings = [
-        "epoch",
         "G steps",
+        "epoch",
         "exact W1",
         "W1 / real-vs-real floor",
         "linear D held-out accuracy",
@@ -218,7 +219,8 @@ def noise_lines(run_dir: Path) -> list[str]:
 
 CRITICS_HEADINGS = {  # critics.csv column -> heading
     "critic": "critic",
-    "snapshot_epoch": "snapshot epoch",
+    "snapshot_iteration": "snapshot (G steps)",
+    "snapshot_epoch": "epoch",
     "cost": "G's cost",
     "grad_norm_first": "‖∇θ‖ first",
     "grad_norm_end": "‖∇θ‖ end",

@@ -52,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    epochs = ", ".join(summary["snapshots"])
+    steps = ", ".join(summary["snapshots"])
     if args.markdown:
-        print(f"| paper's claim | paper | this run (snapshots after epochs {epochs}) | threshold | holds |")
+        print(f"| paper's claim | paper | this run (snapshots after G steps {steps}) | threshold | holds |")
         print("|---|---|---|---|---|")
     for claim in summary["claims"]:
         measured = f"{format_value(claim['measured'])} ({claim['unit']})"

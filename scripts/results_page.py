@@ -69,15 +69,16 @@ def spread(values: list[float]) -> str:
 
 
 def generator_rows(runs: dict[int, tuple[Path, dict]]) -> list[list[str]]:
-    """Per snapshot, over seeds: G steps, exact W1, W1 over the real-vs-real floor, linear D's accuracy."""
-    epochs = dict.fromkeys(epoch for _, summary in runs.values() for epoch in summary["snapshots"])
+    """Per snapshot, over seeds: G steps, epoch, exact W1, W1 over the real-vs-real floor, linear D's
+    accuracy."""
+    keys = dict.fromkeys(key for _, summary in runs.values() for key in summary["snapshots"])
     rows = []
-    for epoch in epochs:
-        snapshots = [s["snapshots"][epoch] for _, s in runs.values() if epoch in s["snapshots"]]
+    for key in keys:
+        snapshots = [s["snapshots"][key] for _, s in runs.values() if key in s["snapshots"]]
         linear = [
-            (s.get("linear_control") or {}).get("heldout_accuracy", {}).get(epoch) for _, s in runs.values()
+            (s.get("linear_control") or {}).get("heldout_accuracy", {}).get(key) for _, s in runs.values()
         ]
-        steps = sorted({int(s["train_iteration"]) for s in snapshots if "train_iteration" in s})
+        epochs = sorted({format_value(s["train_epoch"]) for s in snapshots if "train_epoch" in s})
         ratios = [
             s["wasserstein_exact"] / s["wasserstein_exact_real_real"]
             for s in snapshots
@@ -85,8 +86,8 @@ def generator_rows(runs: dict[int, tuple[Path, dict]]) -> list[list[str]]:
         ]
         rows.append(
             [
-                epoch,
-                ", ".join(map(str, steps)),
+                key,
+                ", ".join(epochs),
                 spread([s.get("wasserstein_exact") for s in snapshots]),
                 spread(ratios),
                 spread(linear),
@@ -117,7 +118,7 @@ def copy_figures(sweep: Path, runs: dict[int, tuple[Path, dict]], target: Path, 
             shutil.copyfile(source, target / f"{label}_{name}.png")
             lines += [f"![{label}: {name}, mean over seeds](figures/results/{label}_{name}.png)", ""]
     seed, (folder, _) = next(iter(runs.items()))
-    for grid in sorted((folder / "samples").glob("epoch_*.png")):
+    for grid in sorted((folder / "samples").glob("iteration_*.png")):
         shutil.copyfile(grid, target / f"{label}_seed{seed}_{grid.name}")
         lines += [f"![{label}: seed {seed}, {grid.stem}](figures/results/{label}_seed{seed}_{grid.name})", ""]
     return lines
@@ -152,8 +153,8 @@ def sweep_section(sweep: Path, docs: Path) -> tuple[dict, list[str], list[str]]:
         "",
         *table(
             [
-                "epoch",
                 "G steps",
+                "epoch",
                 "exact W1",
                 "W1 / real-vs-real floor",
                 "linear D held-out accuracy",

@@ -29,14 +29,14 @@ def noise_rows(run_dir: Path) -> list[str]:
         sample_count(run_dir, "exact_samples_real_real"),
     )
     lines = [
-        "| snapshot epoch | σ | final d_loss | final grad_norm_minimax | JSD estimate (log 2 − d_loss) "
+        "| snapshot (G steps) | σ | final d_loss | final grad_norm_minimax | JSD estimate (log 2 − d_loss) "
         f"| bound 2V½ + 2C·JSD½ | bound / 2√d | sliced W1 | exact W1 (n={samples}) "
         f"| exact W1 real vs real (n={floor_samples}) | bound ≥ W1 |",
         "|" + "---|" * 11,
     ]
     for row in table.itertuples():
         lines.append(
-            f"| {row.snapshot_epoch} | {row.noise_std:g} | {number(row.d_loss_end)} | "
+            f"| {row.snapshot_iteration} | {row.noise_std:g} | {number(row.d_loss_end)} | "
             f"{number(row.grad_norm_minimax_end)} | {number(row.jsd_estimate)} | {number(row.bound)} | "
             f"{number(getattr(row, 'bound_over_diameter', None))} | "
             f"{number(row.sliced_wasserstein)} | {number(row.wasserstein_exact)} | "
@@ -67,7 +67,8 @@ def noise_label(noise: dict | None) -> str:
 def compare_rows(run_dirs: list[Path]) -> list[str]:
     """Per run and snapshot: training noise at the snapshot, sliced and exact W1, the probe's end values."""
     lines = [
-        "| run | noise | snapshot epoch | σ at snapshot | sliced W1 | exact W1 (n=256) | probe end d_loss "
+        "| run | noise | snapshot (G steps) | σ at snapshot | sliced W1 | exact W1 (n=256) "
+        "| probe end d_loss "
         "| probe end grad_norm_minimax |",
         "|" + "---|" * 8,
     ]

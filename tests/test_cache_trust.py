@@ -51,7 +51,7 @@ def test_damaged_entries_are_moved_aside_and_recomputed(tmp_path: Path, caplog) 
     # C3: the (new) cached probe.csv torn; C2: a cached checkpoint truncated.
     probe_csv = entries(cache, "probe")[0] / "probe.csv"
     os.truncate(probe_csv, 300)
-    checkpoint = entries(cache, "train")[0] / "checkpoints" / "epoch_001.pt"
+    checkpoint = entries(cache, "train")[0] / "checkpoints" / "iteration_000024.pt"
     data = checkpoint.read_bytes()
     checkpoint.unlink()  # a hard link: the run folders keep their own intact copy
     checkpoint.write_bytes(data[: len(data) // 2])
@@ -59,7 +59,7 @@ def test_damaged_entries_are_moved_aside_and_recomputed(tmp_path: Path, caplog) 
     with caplog.at_level(logging.INFO, logger="gan_repro"):
         run(compose_config(cached), tmp_path / "third")
     assert caplog.text.count("is damaged") == 2, caplog.text
-    assert "epoch_001.pt has" in caplog.text
+    assert "iteration_000024.pt has" in caplog.text
     for name, content in reference.items():
         assert (tmp_path / "third" / name).read_bytes() == content, name
 

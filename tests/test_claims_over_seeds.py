@@ -73,7 +73,13 @@ def fake_run(folder: Path, *, seed: int, loss: str = "nonsaturating", **claims: 
     """A finished run folder written by hand: config.yaml, a probe.csv, summary.json with its claims."""
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(f"seed: {seed}\nloss:\n  name: {loss}\n")
-    rows = {"snapshot_epoch": [1, 1], "iteration": [1, 2], "d_loss": [0.5, 0.1], "d_accuracy": [0.9, 1.0]}
+    rows = {
+        "snapshot_iteration": [1, 1],
+        "snapshot_epoch": [1.0, 1.0],
+        "iteration": [1, 2],
+        "d_loss": [0.5, 0.1],
+        "d_accuracy": [0.9, 1.0],
+    }
     norms = {"grad_norm_minimax": [1.0, 0.1], "grad_norm_nonsaturating": [1.0, 2.0]}
     pd.DataFrame(rows | norms).to_csv(folder / "probe.csv", index=False)
     summary = {"status": "done", "seed": seed, "claims": claims_of(seed, **claims)}

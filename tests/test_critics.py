@@ -257,14 +257,14 @@ def test_a_bad_critic_setting_is_named(override: str, setting: str) -> None:
 def band_table(wgan_gp: list[float], minimax: list[float]) -> pd.DataFrame:
     """critics.csv's columns that the band claim reads, one row per snapshot (epochs 1, 2, ...)."""
     rows = [
-        {"critic": critic, "snapshot_epoch": epoch, "column": column, "largest_excursion_orders": v}
+        {"critic": critic, "snapshot_iteration": epoch, "column": column, "largest_excursion_orders": v}
         for critic, column, values in (
             ("wgan_gp", "grad_norm_generator", wgan_gp),
             ("gan", "grad_norm_minimax", minimax),
         )
         for epoch, v in enumerate(values, start=1)
     ]
-    return pd.DataFrame(rows, columns=["critic", "snapshot_epoch", "column", "largest_excursion_orders"])
+    return pd.DataFrame(rows, columns=["critic", "snapshot_iteration", "column", "largest_excursion_orders"])
 
 
 def test_the_wgan_gp_claim_holds_within_two_orders_and_fails_beyond() -> None:

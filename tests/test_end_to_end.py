@@ -32,7 +32,8 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     probe = pd.read_csv(tmp_path / "probe.csv")
     assert list(probe.columns) == PROBE_COLUMNS
     # per snapshot: the paper's D, then the linear control, each at iterations 0 (the fresh D), 3, 6, 9, 12
-    assert probe["snapshot_epoch"].tolist() == [1] * 10 + [2] * 10
+    assert probe["snapshot_iteration"].tolist() == [24] * 10 + [48] * 10  # 24 G steps an epoch
+    assert probe["snapshot_epoch"].tolist() == [1.0] * 10 + [2.0] * 10
     assert probe["critic"].tolist() == (["gan"] * 5 + ["linear"] * 5) * 2
     assert probe["iteration"].tolist()[:10] == [0, 3, 6, 9, 12] * 2
     paper = probe[probe["critic"] == "gan"]
@@ -43,21 +44,25 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     assert (probe["noise_std"] == 0).all() and probe["sweep_noise_std"].isna().all()
 
     snapshots = pd.read_csv(tmp_path / "snapshots.csv")
-    assert snapshots["epoch"].tolist() == [1, 2] and (snapshots["dimension"] == 256).all()
+    assert (
+        snapshots["iteration"].tolist() == [24, 48]
+        and snapshots["epoch"].tolist() == [1, 2]
+        and (snapshots["dimension"] == 256).all()
+    )
     assert (snapshots["sliced_wasserstein"] > 0).all()
     assert (snapshots["wasserstein_exact"] >= snapshots["sliced_wasserstein"]).all()  # sliced W1 <= W1
 
     for name in ("fig1", "fig2", "fig3"):
         for fmt in ("png", "pdf"):
             assert (tmp_path / "figures" / f"{name}.{fmt}").stat().st_size > 1000
-    assert (tmp_path / "samples" / "epoch_001.png").is_file()
-    assert (tmp_path / "samples" / "epoch_002.png").is_file()
+    assert (tmp_path / "samples" / "iteration_000024.png").is_file()
+    assert (tmp_path / "samples" / "iteration_000048.png").is_file()
     checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    assert checkpoints == ["epoch_001.pt", "epoch_002.pt", "last.pt"]
+    assert checkpoints == ["iteration_000024.pt", "iteration_000048.pt", "last.pt"]
     assert (tmp_path / "config.yaml").read_text().count("image_size: 16") == 1
 
     saved = json.loads((tmp_path / "summary.json").read_text())
-    assert saved["snapshots"].keys() == {"1", "2"} and saved == json.loads(json.dumps(summary))
+    assert saved["snapshots"].keys() == {"24", "48"} and saved == json.loads(json.dumps(summary))
     for snapshot in saved["snapshots"].values():
         assert {"start", "first", "end", "first_point", "last_point"} <= snapshot["grad_norm_minimax"].keys()
         assert "iterations_to_accuracy_1" in snapshot and snapshot["sliced_wasserstein"] > 0
@@ -88,9 +93,9 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
 
 def test_probe_keeps_the_generator_frozen(tiny_run) -> None:
     tiny_config, tmp_path, _ = tiny_run
-    state = torch.load(tmp_path / "checkpoints" / "epoch_001.pt", weights_only=True)
+    state = torch.load(tmp_path / "checkpoints" / "iteration_000024.pt", weights_only=True)
     generator = load_generator(
-        tmp_path / "checkpoints" / "epoch_001.pt",
+        tmp_path / "checkpoints" / "iteration_000024.pt",
         tiny_config.model,
         tiny_config.dataset,
         device=torch.device("cpu"),
@@ -105,7 +110,10 @@ def test_checkpoint_for_another_architecture_is_refused(tiny_run, tmp_path: Path
     wider = compose_config(TINY + ["model.ngf=16"])
     with pytest.raises(ConfigError, match="was saved for"):
         load_generator(
-            run_dir / "checkpoints" / "epoch_001.pt", wider.model, wider.dataset, device=torch.device("cpu")
+            run_dir / "checkpoints" / "iteration_000024.pt",
+            wider.model,
+            wider.dataset,
+            device=torch.device("cpu"),
         )
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ConfigError, match="not a gan-repro checkpoint|cannot load"):
@@ -164,6 +172,11 @@ BAD_INPUTS = [
     (["probe.dtype=float16"], "probe.dtype"),
     (["device=cuda:7"], "device"),
     (["train.batch_size=5000"], "train.batch_size"),
+    (["train.snapshot_iterations=[0]"], "train.snapshot_iterations"),
+    (["train.snapshot_iterations=[5,5]"], "train.snapshot_iterations"),
+    (["train.snapshot_iterations=7"], "train.snapshot_iterations"),
+    (["train.snapshot_epochs=[]"], "train.snapshot_epochs"),  # and no snapshot_iterations: nothing to probe
+    (["train.snapshot_iterations=[49]"], "train.snapshot_iterations"),  # TINY: 2 epochs of 24 G steps
 ]
 
 

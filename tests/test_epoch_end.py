@@ -1,5 +1,6 @@
 """A stop on the last batch of an epoch (or a checkpoint_every state saved there) still owes that epoch's
-snapshot: the resumed run takes it and ends byte-identical to an uninterrupted one."""
+end; a stop at, just before or just after a snapshot (after an epoch or after G steps, mid-epoch) keeps it
+exactly once: the resumed run ends byte-identical to an uninterrupted one."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from gan_repro.prepare import build_dataset
 from gan_repro.runstate import Interrupted, RunControl, StopFlag
 from tests.helpers import TINY, compose_config
 
-SETTING = [*TINY, "train.epochs=2", "train.snapshot_epochs=[1,2]"]  # digits at 16x16: 28 iterations per epoch
+# digits at 16x16, all 1797 images: 28 iterations per epoch; snapshots after G steps 10, 28, 40 and 56
+SETTING = [*TINY, "train.epochs=2", "train.snapshot_epochs=[1,2]", "train.snapshot_iterations=[10,40]"]
+SNAPSHOT_FILES = [f"checkpoints/iteration_{steps:06d}.pt" for steps in (10, 28, 40, 56)]
 
 
 class StopAfter(StopFlag):
@@ -42,13 +45,20 @@ def train_into(run_dir: Path, stop: StopFlag) -> None:
     )
 
 
-@pytest.mark.parametrize("stop_at", [28, 27, 29])
-def test_stop_at_an_epoch_end_then_resume(tmp_path: Path, stop_at: int) -> None:
+@pytest.mark.parametrize("stop_at", [28, 27, 29, 9, 10, 11, 40])
+def test_stop_at_an_epoch_end_or_a_snapshot_then_resume(tmp_path: Path, stop_at: int) -> None:
     train_into(tmp_path / "reference", StopFlag())
     with pytest.raises(Interrupted, match=f"train iteration {stop_at} "):
         train_into(tmp_path / "stopped", StopAfter(stop_at))
     train_into(tmp_path / "stopped", StopFlag())  # resume
-    for name in ("train.csv", "snapshots.csv", "checkpoints/epoch_001.pt", "checkpoints/epoch_002.pt"):
+    snapshots = (tmp_path / "reference" / "snapshots.csv").read_text().splitlines()
+    assert [line.split(",")[:2] for line in snapshots[1:]] == [
+        ["10", "0.35714285714285715"],
+        ["28", "1.0"],
+        ["40", "1.4285714285714286"],
+        ["56", "2.0"],
+    ]
+    for name in ("train.csv", "snapshots.csv", *SNAPSHOT_FILES):
         reference, resumed = (tmp_path / run / name for run in ("reference", "stopped"))
         if name.endswith(".csv"):
             assert resumed.read_bytes() == reference.read_bytes(), name

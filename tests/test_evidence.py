@@ -167,7 +167,8 @@ def synthetic_probe(
     variance_rows = steps % (iterations // 20) == 0  # iteration 0 and 20 more
     return pd.DataFrame(
         {
-            "snapshot_epoch": 1,
+            "snapshot_iteration": 1,
+            "snapshot_epoch": 1.0,
             "iteration": steps,
             "d_loss": 0.7 * 10 ** (-d_loss_orders * fraction) * jitter,
             "d_accuracy": np.where(steps == 0, 0.5, accuracy),
@@ -302,7 +303,7 @@ def test_the_negative_control_fails_figure_1s_claim(tmp_path: Path) -> None:
     assert abs(control["d_accuracy_heldout"]["end"] - 0.5) <= CLAIM_THRESHOLDS["control_accuracy_band"]
     assert summary["claims"][-1] == control["claim"] and control["claim"]["holds"]
     rows = pd.read_csv(tmp_path / "probe.csv")
-    assert rows.loc[rows["snapshot_epoch"] == 0, "grad_norm_minimax"].isna().all()  # no G: no gradient
+    assert rows.loc[rows["snapshot_iteration"] == 0, "grad_norm_minimax"].isna().all()  # no G: no gradient
     assert (tmp_path / "figures" / "control.png").is_file()
     assert math.isfinite(control["d_loss_heldout"]["end"])
 

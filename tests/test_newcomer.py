@@ -47,9 +47,12 @@ def test_a_run_writes_every_file_with_the_umask(tmp_path: Path) -> None:
     modes = {
         str(p.relative_to(tmp_path)): p.stat().st_mode & 0o777 for p in tmp_path.rglob("*") if p.is_file()
     }
-    assert {"figures/fig1.png", "samples/epoch_001.png", "checkpoints/epoch_001.pt", "summary.json"} <= set(
-        modes
-    )
+    assert {
+        "figures/fig1.png",
+        "samples/iteration_000024.png",
+        "checkpoints/iteration_000024.pt",
+        "summary.json",
+    } <= set(modes)
     assert set(modes.values()) == {0o664}, modes
 
 
@@ -159,7 +162,7 @@ def test_sweep_labels_say_how_g_was_trained() -> None:
 
 def test_sample_grids_are_labelled_and_gathered(tiny_run) -> None:
     run_dir = tiny_run[1]
-    with Image.open(run_dir / "samples" / "epoch_001.png") as grid:
+    with Image.open(run_dir / "samples" / "iteration_000024.png") as grid:
         assert grid.height == 2 * (16 + 2) + 2 + 14  # 16 samples of 16x16 in 2 rows, and the label band
         assert np.asarray(grid.convert("L"))[:14].min() < 128  # text in the band
     assert (run_dir / "figures" / "samples.png").is_file()
@@ -176,7 +179,7 @@ def test_cached_checkpoints_are_linked_not_copied(tmp_path: Path) -> None:
     ]
     run(compose_config(cached), tmp_path / "first")
     run(compose_config(cached), tmp_path / "second")
-    first, second = (tmp_path / name / "checkpoints" / "epoch_001.pt" for name in ("first", "second"))
+    first, second = (tmp_path / name / "checkpoints" / "iteration_000024.pt" for name in ("first", "second"))
     assert (
         first.stat().st_ino == second.stat().st_ino and first.stat().st_nlink == 3
     )  # two runs and the cache

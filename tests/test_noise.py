@@ -168,7 +168,7 @@ def test_noise_sweep_and_annealed_training_end_to_end(tmp_path: Path) -> None:
     assert summary["noise_bound_holds_everywhere"] is True
     assert (tmp_path / "figures" / "noise.png").is_file()
     assert (tmp_path / "figures" / "noise_bound.png").is_file()
-    assert summary["snapshots"]["1"]["train_noise_std"] > 0
+    assert summary["snapshots"]["24"]["train_noise_std"] > 0
     for table_name, expected_rows in (("noise", 4), ("compare", 2)):
         result = run_script(REPO / "scripts" / "tables.py", table_name, str(tmp_path))
         assert result.returncode == 0, result.stderr

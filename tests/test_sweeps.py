@@ -76,7 +76,7 @@ def test_cache_trains_once_across_runs(tmp_path: Path, caplog) -> None:
         run(compose_config([*cached, "probe.iterations=9"]), tmp_path / "third")  # a new probe, the same G
         assert "train: using the cached generator" in caplog.text
         assert "probe: using the cached" not in caplog.text
-    for name in ("train.csv", "snapshots.csv", "probe.csv", "checkpoints/epoch_002.pt"):
+    for name in ("train.csv", "snapshots.csv", "probe.csv", "checkpoints/iteration_000048.pt"):
         assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes(), name
     third, first = (pd.read_csv(tmp_path / name / "probe.csv") for name in ("third", "first"))
     assert len(third) != len(first)
@@ -105,14 +105,14 @@ def test_basic_launcher_sweep_over_seeds_then_aggregate(tmp_path: Path) -> None:
     assert plot_main([str(sweep)]) == 0
     results = pd.read_csv(sweep / "results.csv")
     assert set(results["seed"]) == {0, 1} and list(results.columns[:2]) == ["run", "seed"]
-    assert {"grad_norm_minimax", "snapshot_epoch", "iteration"} <= set(results.columns)
+    assert {"grad_norm_minimax", "snapshot_iteration", "snapshot_epoch", "iteration"} <= set(results.columns)
     assert (sweep / "figures" / "fig2.png").stat().st_size > 10_000
     assert json.loads((sweep / "aggregate.json").read_text())["unfinished"] == {}
     claims = pd.read_csv(sweep / "claims.csv", dtype={"snapshot": str})  # the paper's claims, per seed
     assert list(claims.columns) == ["run", "seed", *CLAIM_COLUMNS] and set(claims["seed"]) == {0, 1}
     ids = {"fig1_heldout_accuracy", "fig1_d_loss_decay", "fig2_minimax_decay", "fig3_nonsaturating_growth"}
     # a tiny probe's D does not separate held-out images: the growth claims exempt every snapshot (no rows)
-    assert ids <= set(claims["claim_id"]) and set(claims["snapshot"].dropna()) <= {"1", "2"}
+    assert ids <= set(claims["claim_id"]) and set(claims["snapshot"].dropna()) <= {"24", "48"}
     over_seeds = pd.read_csv(sweep / "claims_summary.csv")
     assert list(over_seeds.columns) == ["group", *CLAIMS_SUMMARY_COLUMNS]
     assert set(over_seeds["seeds"]) == {"[0, 1]"}
@@ -136,7 +136,7 @@ def assert_results_page(sweep: Path, tmp_path: Path) -> None:
     assert "\nold\n" not in front and front.startswith("# Front") and front.endswith("Tail\n")
     assert "| paper's claim |" in front and "2 of 2 seeds" in front
     assert (docs / "figures" / "results" / "digits_fig2.png").is_file()
-    assert (docs / "figures" / "results" / "digits_seed0_epoch_002.png").is_file()
+    assert (docs / "figures" / "results" / "digits_seed0_iteration_000048.png").is_file()
     bare = tmp_path / "bare.md"
     bare.write_text("no markers\n")
     refused = run_script(
@@ -206,7 +206,8 @@ def fake_run(folder: Path, *, seed: int, loss: str, scale: float) -> None:
     (folder / "config.yaml").write_text(f"seed: {seed}\nloss:\n  name: {loss}\nquiet: {seed == 0}\n")
     rows = [
         {
-            "snapshot_epoch": 1,
+            "snapshot_iteration": 1,
+            "snapshot_epoch": 1.0,
             "iteration": i,
             "d_loss": scale / i,
             "d_accuracy": 1.0,

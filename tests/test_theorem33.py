@@ -26,7 +26,8 @@ def sweep_frames(*, d_loss: float, dimension: int, floor: bool = True) -> tuple[
     probe = pd.DataFrame(
         [
             {
-                "snapshot_epoch": 1,
+                "snapshot_iteration": 1,
+                "snapshot_epoch": 1.0,
                 "iteration": i,
                 "d_loss": d_loss,
                 "d_accuracy": 1.0,
@@ -37,7 +38,13 @@ def sweep_frames(*, d_loss: float, dimension: int, floor: bool = True) -> tuple[
             for i in range(1, 9)
         ]
     )
-    snapshot = {"epoch": 1, "dimension": dimension, "clip_sigmas": 4.0, "sliced_wasserstein": 0.5}
+    snapshot = {
+        "iteration": 1,
+        "epoch": 1.0,
+        "dimension": dimension,
+        "clip_sigmas": 4.0,
+        "sliced_wasserstein": 0.5,
+    }
     snapshot |= {"wasserstein_exact": 20.0} | ({"wasserstein_exact_real_real": 9.0} if floor else {})
     return probe, pd.DataFrame([snapshot])
 

@@ -24,12 +24,13 @@ def test_tiny_run_report_holds_the_claims_figures_command_and_times(tiny_run) ->
         assert row.endswith(f"| {({True: 'yes', False: 'no'}).get(claim['holds'], 'not measured')} |")
     for figure in sorted((run_dir / "figures").glob("fig*.png")):
         assert f"![{figure.stem}](figures/{figure.name})" in text
-    assert "![epoch_001](samples/epoch_001.png)" in text and "![epoch_002](samples/epoch_002.png)" in text
+    assert "![iteration_000024](samples/iteration_000024.png)" in text  # 24 G steps an epoch
+    assert "![iteration_000048](samples/iteration_000048.png)" in text
     assert "![fig1](figures/fig1.png)" in text and "noise_bound" not in text  # only what exists
     assert "```\ngan-repro\n```" in text and "overrides were not recorded" in text  # run() outside Hydra
     assert f"seed {summary['seed']}" in text and f"torch {summary['torch']}" in text
     assert "## Stage times" in text and "train " in text and "probe " in text and "plot " in text
-    assert "## The probed generators" in text and "[epoch 2 samples](samples/epoch_002.png)" in text
+    assert "## The probed generators" in text and "[samples](samples/iteration_000048.png)" in text
     assert "Linear-shortcut control:" in text and "One seed is one sample" in text
 
 
@@ -64,13 +65,19 @@ def test_missing_pieces_and_a_noise_table(tmp_path: Path) -> None:
     """No summary.json, no figures: a report that says so. A noise.csv: its table, older columns tolerated."""
     text = write_report(tmp_path).read_text()
     assert "No summary.json yet" in text and "## Figures" not in text and "gan-repro" in text
-    row = {"snapshot_epoch": 1, "noise_std": 0.1, "bound": 106.6, "bound_over_diameter": 1.666}
+    row = {
+        "snapshot_iteration": 24,
+        "snapshot_epoch": 1.0,
+        "noise_std": 0.1,
+        "bound": 106.6,
+        "bound_over_diameter": 1.666,
+    }
     row |= {"wasserstein_exact": 22.5, "bound_holds": True}
     pd.DataFrame([row]).to_csv(tmp_path / "noise.csv", index=False)
     lines = write_report(tmp_path).read_text().splitlines()
-    header = next(line for line in lines if line.startswith("| snapshot epoch |"))
+    header = next(line for line in lines if line.startswith("| snapshot (G steps) | epoch |"))
     assert "bound / 2√d" in header and "exact W1 real vs real" not in header  # a column it lacks
-    assert "| 1 | 0.1 | 107 | 1.67 | 22.5 | yes |" in lines
+    assert "| 24 | 1 | 0.1 | 107 | 1.67 | 22.5 | yes |" in lines
 
 
 def test_lab_run_report_has_its_claims_and_figure(tmp_path: Path) -> None:

@@ -232,7 +232,7 @@ def draw_jacobian(run_dir: Path) -> Figure:
     table = pd.read_csv(run_dir / "jacobian.csv")
     figure = Figure(figsize=(7, 4.8), layout="constrained")
     axis = figure.subplots()
-    for index, (epoch, rows) in enumerate(table.groupby("snapshot_epoch")):
+    for index, (snapshot, rows) in enumerate(table.groupby("snapshot_iteration")):
         for point, spectrum in rows.groupby("point"):
             axis.plot(
                 spectrum["index"],
@@ -240,7 +240,7 @@ def draw_jacobian(run_dir: Path) -> Figure:
                 color=f"C{index}",
                 alpha=0.5,
                 linewidth=1,
-                label=f"G after {int(epoch)} epoch{'s' if epoch != 1 else ''}" if point == 0 else None,
+                label=f"G after {int(snapshot)} G steps" if point == 0 else None,
             )
     nz, dimension = int(table["nz"].iloc[0]), int(table["output_dimension"].iloc[0])
     axis.axvline(nz, color="k", linestyle="--", linewidth=0.8)

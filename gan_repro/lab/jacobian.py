@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_repro.checkpoints import load_generator
+from gan_repro.checkpoints import checkpoint_path, load_generator, snapshot_of
 from gan_repro.config import Rule, whole
 from gan_repro.errors import ConfigError
 from gan_repro.files import write_csv
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 CPU = torch.device("cpu")  # the spectra are float64 SVDs on the CPU, whatever the run's device
 
 
-Snapshots = tuple[dict[int, Path], DictConfig]  # {epoch: checkpoint}, and the config G was trained with
+Snapshots = tuple[dict[int, Path], DictConfig]  # {G steps: checkpoint}, and the config G was trained with
 
 
 def trained_here(cfg: DictConfig, run_dir: Path, *, device: torch.device) -> Snapshots:
@@ -42,13 +42,14 @@ def trained_here(cfg: DictConfig, run_dir: Path, *, device: torch.device) -> Sna
     train_cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     with open_dict(train_cfg):
         train_cfg.train.epochs = epochs
-        train_cfg.train.snapshot_epochs = sorted({1, epochs})
+        train_cfg.train.snapshot_epochs, train_cfg.train.snapshot_iterations = sorted({1, epochs}), []
     log.info(
         "lab: training a DCGAN for %d epochs to take its Jacobians (lab.run_dir=RUN uses a run's snapshots)",
         epochs,
     )
     dataset = build_dataset(train_cfg.dataset)  # the dataset node was checked with the whole config
-    return train_stage(train_cfg, dataset=dataset, run_dir=run_dir, device=device), train_cfg
+    iterations = train_stage(train_cfg, dataset=dataset, run_dir=run_dir, device=device)
+    return {iteration: checkpoint_path(run_dir, iteration) for iteration in iterations}, train_cfg
 
 
 def snapshots(cfg: DictConfig, run_dir: Path, *, device: torch.device) -> Snapshots:
@@ -56,14 +57,14 @@ def snapshots(cfg: DictConfig, run_dir: Path, *, device: torch.device) -> Snapsh
     source = cfg.lab.get("run_dir")
     if not source:
         return trained_here(cfg, run_dir, device=device)
-    paths = sorted(Path(source).glob("checkpoints/epoch_*.pt"))
+    paths = sorted(checkpoint_path(Path(source), 0).parent.glob("iteration_*.pt"))
     if not paths:
         raise ConfigError(
-            "lab.run_dir", f"no checkpoints/epoch_*.pt in {source}; give a gan-repro run folder"
+            "lab.run_dir", f"no checkpoints/iteration_*.pt in {source}; give a gan-repro run folder"
         )
     saved = Path(source) / "config.yaml"
     trained_cfg = OmegaConf.load(saved) if saved.is_file() else cfg
-    return {int(path.stem.split("_")[1]): path for path in paths}, trained_cfg
+    return {snapshot_of(path): path for path in paths}, trained_cfg
 
 
 def load_snapshot(path: Path, trained_cfg: DictConfig) -> torch.nn.Module:
@@ -91,7 +92,7 @@ def numerical_rank(values: np.ndarray, output_dimension: int, nz: int) -> int:
 
 
 def snapshot_spectra(
-    generator: torch.nn.Module, z: torch.Tensor, epoch: int
+    generator: torch.nn.Module, z: torch.Tensor, snapshot: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """jacobian.csv's rows for one snapshot at every latent point z (points, nz), and its summary entry."""
     nz, rows, ranks = z.shape[1], [], []
@@ -101,7 +102,7 @@ def snapshot_spectra(
         ranks.append(numerical_rank(values, output_dimension, nz))
         rows += [
             {
-                "snapshot_epoch": epoch,
+                "snapshot_iteration": snapshot,
                 "point": index,
                 "index": k + 1,
                 "singular_value": float(v),
@@ -142,7 +143,7 @@ def run(cfg: DictConfig, *, run_dir: Path, device: torch.device) -> dict[str, An
     """Spectra at lab.points latent points for every snapshot; writes jacobian.csv."""
     checkpoints, trained_cfg = snapshots(cfg, run_dir, device=device)
     rows, summary = [], {}
-    for epoch, path in sorted(checkpoints.items()):
+    for snapshot, path in sorted(checkpoints.items()):
         generator = load_snapshot(path, trained_cfg)
         nz = generator.nz if hasattr(generator, "nz") else int(trained_cfg.model.nz)
         z = sample_z(
@@ -152,12 +153,13 @@ def run(cfg: DictConfig, *, run_dir: Path, device: torch.device) -> dict[str, An
             dtype=torch.float64,
             rng=torch.Generator().manual_seed(int(cfg.seed)),
         )
-        spectra, summary[str(epoch)] = snapshot_spectra(generator, z, epoch)
+        spectra, summary[str(snapshot)] = snapshot_spectra(generator, z, snapshot)
         rows += spectra
-        entry = summary[str(epoch)]
+        entry = summary[str(snapshot)]
         log.info(
-            "lab: snapshot %d: rank %s of at most %d (image space %d); median singular values %.3g .. %.3g",
-            epoch,
+            "lab: snapshot after %d G steps: rank %s of at most %d (image space %d); "
+            "median singular values %.3g .. %.3g",
+            snapshot,
             entry["ranks"],
             nz,
             entry["output_dimension"],
