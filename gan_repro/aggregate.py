@@ -34,6 +34,7 @@ from gan_repro.report import (
     GRADIENT_COLUMNS,
     PAPER_CRITIC,
     claim_rows,
+    read_probe,
     snapshot_rows,
     without_sweep,
 )
@@ -193,7 +194,7 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
     claim_front = ["run", *dict.fromkeys(["seed", *keys])]  # the seed always: verdicts are counted over seeds
     for folder in finished:
         labels = {"run": str(folder), **{key: configs[folder].get(key) for key in keys}}
-        probe = pd.read_csv(folder / "probe.csv")
+        probe = read_probe(folder)
         if "critic" not in probe:  # a run from before critic=: its D was the paper's
             probe = probe.assign(critic=PAPER_CRITIC)
         probe_tables.append(probe.assign(**labels))
@@ -367,7 +368,7 @@ def panel_title(rows: pd.DataFrame) -> str:
     (datasets of different sizes)."""
     if rows["snapshot_iteration"].nunique() == 1:
         return snapshot_label(rows)
-    return f"G after epoch {float(rows['snapshot_epoch'].iloc[0]):g}"
+    return f"G after {float(rows['snapshot_epoch'].iloc[0]):.2f} epochs"
 
 
 def finish_figure(figure: Figure, title: str, keys: list[str], unfinished: dict[str, str], band: str) -> None:

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_repro.errors import ConfigError
 from gan_repro.files import save_torch
 from gan_repro.models import build_generator
+from gan_repro.report import snapshot_file
 
 REFUSED = "not a gan-repro checkpoint, or unsafe to load: refused"  # never torch's weights_only advice
 
@@ -40,32 +41,35 @@ class Snapshot:
 
 def snapshot_iterations(train_cfg: DictConfig, steps_per_epoch: int) -> list[int]:
     """The G steps after which G is snapshotted: each of train.snapshot_epochs' last step and each of
-    train.snapshot_iterations, sorted, once each; a ConfigError for one beyond the last training step."""
+    train.snapshot_iterations, sorted; a ConfigError for one beyond the last training step or given twice
+    (as an epoch and as its G steps)."""
     total = int(train_cfg.epochs) * steps_per_epoch
-    for iteration in train_cfg.get("snapshot_iterations") or []:
-        if int(iteration) > total:
+    by_epoch = [int(epoch) * steps_per_epoch for epoch in train_cfg.snapshot_epochs or []]
+    by_step = [int(iteration) for iteration in train_cfg.get("snapshot_iterations") or []]
+    for iteration in by_step:
+        if iteration > total:
             raise ConfigError(
                 "train.snapshot_iterations",
                 f"{iteration} is beyond the last G step, {total} (train.epochs={train_cfg.epochs} of "
                 f"{steps_per_epoch} steps); use steps between 1 and {total}, or raise train.epochs",
             )
-    by_epoch = [int(epoch) * steps_per_epoch for epoch in train_cfg.snapshot_epochs or []]
-    return sorted({*by_epoch, *(int(i) for i in train_cfg.get("snapshot_iterations") or [])})
+        if iteration in by_epoch:
+            raise ConfigError(
+                "train.snapshot_iterations",
+                f"{iteration} is the end of epoch {iteration // steps_per_epoch}, already in "
+                "train.snapshot_epochs; list each snapshot once",
+            )
+    return sorted([*by_epoch, *by_step])
 
 
 def checkpoint_path(run_dir: Path, iteration: int) -> Path:
     """Where the snapshot after `iteration` G steps lives."""
-    return Path(run_dir) / "checkpoints" / f"iteration_{iteration:06d}.pt"
+    return Path(run_dir) / "checkpoints" / snapshot_file(iteration, ".pt")
 
 
 def samples_path(run_dir: Path, iteration: int) -> Path:
     """Where the sample grid of the snapshot after `iteration` G steps lives."""
-    return Path(run_dir) / "samples" / f"iteration_{iteration:06d}.png"
-
-
-def snapshot_of(path: Path) -> int:
-    """The G steps a checkpoint or sample grid named by checkpoint_path or samples_path belongs to."""
-    return int(Path(path).stem.split("_")[1])
+    return Path(run_dir) / "samples" / snapshot_file(iteration, ".png")
 
 
 def last_state_path(run_dir: Path) -> Path:

@@ -463,14 +463,18 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
     if missing:
         report_error(f"DIR: {missing[0]} is not a folder; give a run or sweep folder")
         return EXIT_BAD_INPUT
-    if len(args.paths) == 1:
-        single = args.paths[0]
-        if (single / "probe.csv").is_file() or saved_lab_name(single):
-            return redraw_run(single, args)
-        if is_run_folder(single) or not any(single.iterdir()):
-            report_error(f"DIR: no probe.csv in {single}; give a finished gan-repro run folder")
-            return EXIT_BAD_INPUT
-    return aggregate_runs(args)
+    try:
+        if len(args.paths) == 1:
+            single = args.paths[0]
+            if (single / "probe.csv").is_file() or saved_lab_name(single):
+                return redraw_run(single, args)
+            if is_run_folder(single) or not any(single.iterdir()):
+                report_error(f"DIR: no probe.csv in {single}; give a finished gan-repro run folder")
+                return EXIT_BAD_INPUT
+        return aggregate_runs(args)
+    except ConfigError as error:  # e.g. a run folder written by an older gan-repro
+        report_error(str(error))
+        return EXIT_BAD_INPUT
 
 
 # ----------------------------------------------------------------------------- gan-repro-prepare

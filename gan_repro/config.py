@@ -372,8 +372,8 @@ def check_snapshots(cfg: DictConfig) -> None:
     if not by_epoch and not by_step:
         raise ConfigError(
             "train.snapshot_epochs",
-            "and train.snapshot_iterations are both empty: nothing to probe; list epochs like [1,10,25] "
-            "or G steps like [100,1000]",
+            "is empty and so is train.snapshot_iterations: no snapshot to probe; list epochs like [1,10,25] "
+            "or G steps in train.snapshot_iterations like [100,1000]",
         )
 
 

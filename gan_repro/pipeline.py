@@ -92,8 +92,7 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
         raise ConfigError(
             "resume",
             f"{run_dir} holds a run made by another gan-repro version (it has no {', '.join(added[:4])}), so "
-            f"this version cannot continue it; gan-repro-plot {run_dir} redraws it, or choose another "
-            "hydra.run.dir",
+            "this version cannot continue it; choose another hydra.run.dir",
         )
     if differing:
         raise ConfigError(

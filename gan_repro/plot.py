@@ -30,6 +30,9 @@ from gan_repro.report import (
     critic_rows,
     data_diameter,
     noiseless_rows,
+    read_probe,
+    snapshot_files,
+    snapshot_of,
     snapshot_rows,
     snapshot_words,
     without_sweep,
@@ -333,7 +336,7 @@ def draw_figures(
 ) -> list[Path]:
     """Draw the named figures from a run's probe.csv (and noise.csv) into run_dir/figures; returns paths."""
     run_dir = Path(run_dir)
-    probe = pd.read_csv(run_dir / "probe.csv")
+    probe = read_probe(run_dir)
     written = []
     critics = set(probe["critic"].dropna()) if "critic" in probe else {PAPER_CRITIC}
     if critics - DEFAULT_CRITICS:  # a run that probed other critics always shows them
@@ -408,7 +411,7 @@ def draw_samples_figure(run_dir: Path, formats: Sequence[str] = ("png",)) -> lis
     snapshot, titled from snapshots.csv."""
     from PIL import Image
 
-    grids = sorted(Path(run_dir).glob("samples/iteration_*.png"))
+    grids = snapshot_files(Path(run_dir) / "samples", ".png")
     epochs = snapshot_epochs(run_dir)
     if not grids:
         return []
@@ -417,7 +420,7 @@ def draw_samples_figure(run_dir: Path, formats: Sequence[str] = ("png",)) -> lis
     for axis, path in zip(axes, grids, strict=True):
         with Image.open(path) as image:
             axis.imshow(np.asarray(image.convert("RGB")), interpolation="nearest")
-        iteration = int(path.stem.split("_")[1])
+        iteration = snapshot_of(path)
         epoch = epochs.get(iteration)
         axis.set_title(
             f"G after {iteration} G steps"

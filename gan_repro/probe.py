@@ -47,7 +47,7 @@ from gan_repro.models import build_discriminator, requires_grad
 from gan_repro.noise import NoiseSchedule, add_instance_noise, stage_schedule
 from gan_repro.report import CONTROL_SNAPSHOT, snapshot_words
 from gan_repro.runstate import Interrupted, RunControl, RunState, keep_rows
-from gan_repro.steps import memory_format, sample_z
+from gan_repro.steps import derived_seed, memory_format, sample_z
 
 log = logging.getLogger(__name__)
 
@@ -436,19 +436,22 @@ class SnapshotProbe:
         )
 
     def streams(self, snapshot: int, control: bool) -> ProbeStreams:
-        """The unit's data streams and noise RNG, each seeded from (seed, snapshot)."""
-        base = self.seed + 1000 * snapshot
+        """The unit's data streams and noise RNG, each seeded from (seed, snapshot, stream)."""
+
+        def base(stream: int) -> int:
+            return derived_seed(self.seed, snapshot, stream)
+
         train = self.splits.control_pools[0] if control else self.splits.train  # D's real images
         heldout = self.splits.heldout
         if control:  # held-out images in two halves: one labelled real, one labelled fake
             heldout, heldout_fakes = self.splits.heldout_halves
         return ProbeStreams(
-            step_real=self.batches(train, base),
-            eval_real=self.batches(train, base + 1),
-            heldout_real=self.batches(heldout, base + 2),
-            heldout_fake=self.batches(heldout_fakes, base + 3) if control else None,
-            noise_rng=torch.Generator(self.device).manual_seed(base + 4),
-            penalty_rng=torch.Generator(self.device).manual_seed(base + 7),
+            step_real=self.batches(train, base(0)),
+            eval_real=self.batches(train, base(1)),
+            heldout_real=self.batches(heldout, base(2)),
+            heldout_fake=self.batches(heldout_fakes, base(3)) if control else None,
+            noise_rng=torch.Generator(self.device).manual_seed(base(4)),
+            penalty_rng=torch.Generator(self.device).manual_seed(base(7)),
         )
 
     def source(
@@ -457,10 +460,13 @@ class SnapshotProbe:
         """Where the fakes come from: the frozen G, or (control) a pool of real images."""
         layout = memory_format(self.performance_cfg)
         if generator is None:
-            base = self.seed + 1000 * snapshot
             pool = self.splits.control_pools[1]  # disjoint from D's real images
             return RealImageSource(
-                self.batches(pool, base + 5), self.batches(pool, base + 6), dtype, layout, self.clip_sigmas
+                self.batches(pool, derived_seed(self.seed, snapshot, 5)),
+                self.batches(pool, derived_seed(self.seed, snapshot, 6)),
+                dtype,
+                layout,
+                self.clip_sigmas,
             )
         generator = generator.to(
             dtype=dtype, memory_format=layout
@@ -533,7 +539,7 @@ class SnapshotProbe:
         probe_cfg, dtype = self.probe_cfg, PROBE_DTYPES[self.probe_cfg.dtype]
         layout, snapshot, critic = memory_format(self.performance_cfg), unit.snapshot, unit.critic
         discriminator, optimizer = self.fresh_discriminator(critic, dtype)
-        torch.manual_seed(self.seed + 1000 * snapshot)  # the probe's z batches, reproducible per snapshot
+        torch.manual_seed(derived_seed(self.seed, snapshot, 8))  # the probe's z batches, per snapshot
         streams = self.streams(snapshot, control=generator is None)
         source = self.source(generator, snapshot, dtype)
         for iteration in range(0, probe_cfg.iterations + 1):  # 0: the fresh D, before its first step

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
 
 LOG_2 = math.log(2.0)
@@ -109,13 +110,40 @@ CLAIM_THRESHOLDS = {
 
 
 def snapshot_words(iteration: int, epoch: float) -> str:
-    """A snapshot in words, in epochs and G steps: 'epoch 10 (900 G steps)', '1000 G steps (epoch 11.11)'
+    """A snapshot in words, in epochs and G steps: 'epoch 10 (900 G steps)', '1000 G steps (11.11 epochs)'
     for one inside an epoch, or the negative control's name."""
     if iteration == CONTROL_SNAPSHOT:
         return "control: real images as fakes"
     if float(epoch).is_integer():
         return f"epoch {int(epoch)} ({iteration} G steps)"
-    return f"{iteration} G steps (epoch {epoch:.2f})"
+    return f"{iteration} G steps ({epoch:.2f} epochs)"
+
+
+def snapshot_file(iteration: int, suffix: str) -> str:
+    """The name of a snapshot's checkpoint (.pt) or sample grid (.png): its G steps."""
+    return f"iteration_{iteration:06d}{suffix}"
+
+
+def snapshot_of(path: Path) -> int:
+    """The G steps of a file named by snapshot_file."""
+    return int(Path(path).stem.split("_")[1])
+
+
+def snapshot_files(folder: Path, suffix: str) -> list[Path]:
+    """A folder's snapshot files (snapshot_file names), in G-step order (past 999,999 steps too)."""
+    return sorted(Path(folder).glob(f"iteration_*{suffix}"), key=snapshot_of)
+
+
+def read_probe(run_dir: Path) -> pd.DataFrame:
+    """A run's probe.csv; a ConfigError for one written before snapshots were named by their G steps."""
+    probe = pd.read_csv(Path(run_dir) / "probe.csv")
+    if "snapshot_iteration" not in probe:
+        raise ConfigError(
+            "RUN_DIR",
+            f"{Path(run_dir) / 'probe.csv'} was written by an older gan-repro (snapshots named by epoch, "
+            "not by G steps); rerun that run's command in a new folder to measure it again",
+        )
+    return probe
 
 
 def geometric_mean(values: pd.Series) -> float:
@@ -283,13 +311,14 @@ def linear_control(
     parts = []
     if cued:
         parts.append(
-            f"a linear D on pixels reaches Figure 1's threshold on snapshot(s) {', '.join(cued)}: "
+            f"a linear D on pixels reaches Figure 1's threshold on the snapshot(s) after {', '.join(cued)} "
+            "G steps: "
             "there Figure 1 is explained by a linear cue on these data, not a finding"
         )
     if clean:
         best = max(accuracy[epoch] for epoch in clean)
         parts.append(
-            f"on snapshot(s) {', '.join(clean)} a linear D stays below Figure 1's threshold (at most "
+            f"after {', '.join(clean)} G steps a linear D stays below Figure 1's threshold (at most "
             f"{best:.4f} held out): "
             + (
                 "the paper's D separating them perfectly is more than a linear cue"
@@ -579,8 +608,8 @@ def paper_claims(
     limits = CLAIM_THRESHOLDS | (thresholds or {})
     live = {epoch: s for epoch, s in snapshots.items() if not converged(s, limits["heldout_accuracy"])}
     exempt = (
-        f"; exempt as converged (D does not separate held-out images): "
-        f"{', '.join(sorted(set(snapshots) - set(live)))}"
+        f"; exempt as converged (D does not separate held-out images): the snapshot(s) after "
+        f"{', '.join(sorted(set(snapshots) - set(live), key=int))} G steps"
         if live != snapshots
         else ""
     )
@@ -734,7 +763,7 @@ def optional_float(value: Any) -> float | None:
 def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read the run's CSVs, write summary.json (merged over `extra`) and, for a sigma sweep, noise.csv."""
     run_dir = Path(run_dir)
-    probe = pd.read_csv(run_dir / "probe.csv")
+    probe = read_probe(run_dir)
     snapshots = summarize_probe(probe, window)
     summary: dict[str, Any] = {**(extra or {})}
     snapshots_csv = run_dir / "snapshots.csv"

@@ -144,7 +144,7 @@ class RunState:
     path: Path
     status: str = "running"  # running, interrupted, failed, done
     train_complete: bool = False
-    probe_units_done: list[list[Any]] = field(default_factory=list)  # [epoch, swept sigma or None, critic]
+    probe_units_done: list[list[Any]] = field(default_factory=list)  # [G steps, sigma or None, critic]
     probe_complete: bool = False
     train_cache_entry: str | None = None  # the cache entry the snapshots were copied from, if they were
 
@@ -169,7 +169,7 @@ class RunState:
         write_json(self.path, data)
 
     def unit_done(self, key: list[Any]) -> bool:
-        """Whether the probe unit [snapshot epoch, swept sigma or None, critic] finished."""
+        """Whether the probe unit [snapshot's G steps, swept sigma or None, critic] finished."""
         return list(key) in self.probe_units_done
 
 

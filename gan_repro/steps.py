@@ -3,12 +3,20 @@ settings that change how (not what) they compute: memory layout, autocast, torch
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 from omegaconf import DictConfig
 
 from gan_repro.losses import at_least_float32, discriminator_accuracy, discriminator_loss, generator_loss
 from gan_repro.noise import add_instance_noise
+
+
+def derived_seed(*keys: int) -> int:
+    """A seed for one random stream, from its keys (run seed, snapshot's G steps, stream number): distinct
+    keys give unrelated seeds (numpy's SeedSequence hashing), unlike sums such as seed + steps, which collide
+    (seed 1 at step i = seed 0 at step i + 1). Below 2**63, as torch.manual_seed takes."""
+    return int(np.random.SeedSequence([int(key) for key in keys]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def make_adam(model: nn.Module, optimizer_cfg: DictConfig) -> torch.optim.Adam:

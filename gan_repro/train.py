@@ -34,6 +34,7 @@ from gan_repro.report import snapshot_words
 from gan_repro.runstate import Interrupted, RunControl, keep_rows
 from gan_repro.steps import (
     compiled,
+    derived_seed,
     discriminator_step,
     generator_step,
     make_adam,
@@ -234,7 +235,7 @@ def save_state(
     epoch_done: bool = False,
 ) -> None:
     """checkpoints/last.pt: everything needed to continue exactly from here (epoch_done: after the
-    epoch's snapshot and end, not merely after its last batch)."""
+    epoch's end, not merely after its last batch)."""
     state = {
         "epoch_done": epoch_done,
         **gan.weights(),
@@ -281,6 +282,7 @@ def train(
     Returns the snapshots' G steps. Raises Interrupted after saving when a stop is requested."""
     run_dir, control = Path(run_dir), control or RunControl()
     steps_per_epoch = checked_batches_per_epoch(dataset, train_cfg.batch_size)
+    snapshots = snapshot_iterations(train_cfg, steps_per_epoch)  # refused here, before any work
 
     # Step 1: models, a fixed z batch (every snapshot's samples show the same z), the data order's own RNG.
     torch.backends.cudnn.benchmark = bool(performance_cfg.cudnn_benchmark)
@@ -295,7 +297,6 @@ def train(
     position = resume(
         gan, run_dir, signature, device=device, data_order=data_order, steps_per_epoch=steps_per_epoch
     )
-    snapshots = snapshot_iterations(train_cfg, steps_per_epoch)
     log.info(
         "train: %d images, %d epochs of %d iterations, snapshots after G steps %s",
         len(dataset),
@@ -338,7 +339,20 @@ def train(
             loop.run_epoch(dataset, position, logger, snapshot_logger, order_state)
             loop.end_epoch(position, order_state)
     loop.progress.close()
+    check_snapshots_taken(run_dir, snapshots)
     return snapshots
+
+
+def check_snapshots_taken(run_dir: Path, snapshots: list[int]) -> None:
+    """Every snapshot's checkpoint exists: with dataset.bad_images=skip, a batch of unreadable images is
+    no G step, so training can end short of an epoch snapshot's G steps."""
+    missing = [iteration for iteration in snapshots if not checkpoint_path(run_dir, iteration).is_file()]
+    if missing:
+        raise ConfigError(
+            "dataset.bad_images",
+            f"training ended without the snapshots after G steps {missing} (skipped batches of unreadable "
+            "images are no G steps); list G steps in train.snapshot_iterations, or fix the images",
+        )
 
 
 @dataclass
@@ -382,12 +396,23 @@ class EpochLoop:
             {**self.gan.weights(), "epoch": position.epoch, "iteration": iteration},
             self.signature,
         )
+        # G stays in train mode (batch statistics), but its forwards here would move BatchNorm's running
+        # statistics: keep them, so that no checkpoint depends on which other snapshots were taken.
+        buffers = {name: buffer.clone() for name, buffer in generator.named_buffers()}
         with torch.no_grad():
             samples = generator(self.fixed_z)  # (sample_count, C, H, W)
         save_image_grid(samples_path(run_dir, iteration), samples, label=snapshot_words(iteration, epoch))
         distances = measure_distances(
-            generator, dataset, self.distance_cfg, nz=self.nz, device=self.device, seed=self.seed + iteration
+            generator,
+            dataset,
+            self.distance_cfg,
+            nz=self.nz,
+            device=self.device,
+            seed=derived_seed(self.seed, iteration, 9),  # streams 0-8: the probe's (probe.py)
         )
+        with torch.no_grad():
+            for name, buffer in generator.named_buffers():
+                buffer.copy_(buffers[name])
         logger.log(
             {
                 "iteration": iteration,

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from gan_repro.files import atomic_write
-from gan_repro.report import FIGURES, format_claim, format_value, saved_config
+from gan_repro.report import FIGURES, format_claim, format_value, saved_config, snapshot_file, snapshot_files
 
 # under the claims table: one run's verdicts are one sample; where verdicts over seeds come from
 SEEDS_LINE = (
@@ -176,7 +176,7 @@ def snapshot_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
     rows = []
     for key, snapshot in snapshots.items():
         floor = snapshot.get("wasserstein_exact_real_real")
-        grid = run_dir / "samples" / f"iteration_{int(key):06d}.png"
+        grid = run_dir / "samples" / snapshot_file(int(key), ".png")
         rows.append(
             [
                 snapshot["train_iteration"],
@@ -273,7 +273,7 @@ def image_lines(run_dir: Path) -> list[str]:
         (path for path in (run_dir / "figures").glob("*.png") if path.stem != "samples"),
         key=lambda path: (order.get(path.stem, len(order)), path.stem),
     )  # figures/samples.png holds the grids below side by side
-    grids = sorted((run_dir / "samples").glob("*.png"))
+    grids = snapshot_files(run_dir / "samples", ".png")
     lines: list[str] = []
     for heading, folder, paths in (("Figures", "figures", figures), ("Samples", "samples", grids)):
         if paths:  # each image its own paragraph, so they stack instead of running side by side

@@ -111,7 +111,7 @@ def claim_verdict(rows: pd.DataFrame) -> tuple[str, str]:
 
 def snapshot_name(snapshot: str) -> str:
     """A snapshot key for reading: 'whole run' for a claim measured on the run as a whole."""
-    return f"snapshot {snapshot}" if snapshot else "whole run"
+    return f"after {snapshot} G steps" if snapshot else "whole run"
 
 
 def text_lines(summary: pd.DataFrame) -> list[str]:

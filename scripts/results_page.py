@@ -25,7 +25,7 @@ import yaml
 from check_claims import markdown_lines
 
 from gan_repro.aggregate import claims_summary, collect
-from gan_repro.report import format_value
+from gan_repro.report import format_value, snapshot_files
 from gan_repro.writeup import table
 
 README_BEGIN = "<!-- results_page.py: claims begin -->"
@@ -118,7 +118,7 @@ def copy_figures(sweep: Path, runs: dict[int, tuple[Path, dict]], target: Path, 
             shutil.copyfile(source, target / f"{label}_{name}.png")
             lines += [f"![{label}: {name}, mean over seeds](figures/results/{label}_{name}.png)", ""]
     seed, (folder, _) = next(iter(runs.items()))
-    for grid in sorted((folder / "samples").glob("iteration_*.png")):
+    for grid in snapshot_files(folder / "samples", ".png"):
         shutil.copyfile(grid, target / f"{label}_seed{seed}_{grid.name}")
         lines += [f"![{label}: seed {seed}, {grid.stem}](figures/results/{label}_seed{seed}_{grid.name})", ""]
     return lines

@@ -176,7 +176,7 @@ def test_check_claims_on_a_sweep_fails_when_a_seed_fails(sweep: Path, capsys) ->
     out = capsys.readouterr().out
     assert out.startswith("all runs: seeds 0, 1, 2\n")
     assert "FAILS  the -log D gradient grows (Fig. 3): holds in 2 of 3 seeds (threshold: >= 2" in out
-    assert "    snapshot 10: median 3 (1.5 to 4), holds in 2 of 3 seeds" in out
+    assert "    after 10 G steps: median 3 (1.5 to 4), holds in 2 of 3 seeds" in out
     assert "HOLDS  the minimax gradient vanishes (Fig. 2): holds in 2 of 2 seeds (1 not measured)" in out
     assert "    whole run: median 0.51 (0.5 to 0.52), holds in 3 of 3 seeds" in out
     assert check_claims.main([str(sweep), "--markdown"]) == 1
@@ -185,10 +185,10 @@ def test_check_claims_on_a_sweep_fails_when_a_seed_fails(sweep: Path, capsys) ->
         "| paper's claim | paper | snapshot | median over seeds (min to max) | threshold | holds |"
     )
     assert (
-        "| the -log D gradient grows (Fig. 3): holds in 2 of 3 seeds | grows quickly | snapshot 1 "
+        "| the -log D gradient grows (Fig. 3): holds in 2 of 3 seeds | grows quickly | after 1 G steps "
         "| 3 (2 to 4) (end / first window, per snapshot) | >= 2, every snapshot | 3 of 3 seeds |"
     ) in lines
-    assert "|  |  | snapshot 10 | 3 (1.5 to 4) |  | 2 of 3 seeds |" in lines
+    assert "|  |  | after 10 G steps | 3 (1.5 to 4) |  | 2 of 3 seeds |" in lines
 
 
 def test_check_claims_on_a_sweep_passes_when_every_measured_claim_holds(tmp_path: Path, capsys) -> None:

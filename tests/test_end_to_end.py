@@ -177,6 +177,7 @@ BAD_INPUTS = [
     (["train.snapshot_iterations=7"], "train.snapshot_iterations"),
     (["train.snapshot_epochs=[]"], "train.snapshot_epochs"),  # and no snapshot_iterations: nothing to probe
     (["train.snapshot_iterations=[49]"], "train.snapshot_iterations"),  # TINY: 2 epochs of 24 G steps
+    (["train.snapshot_iterations=[24]"], "train.snapshot_iterations"),  # epoch 1's end, listed twice
 ]
 
 

@@ -15,12 +15,13 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_repro.checkpoints import checkpoint_path, load_generator, snapshot_of
+from gan_repro.checkpoints import checkpoint_path, load_generator
 from gan_repro.config import Rule, whole
 from gan_repro.errors import ConfigError
 from gan_repro.files import write_csv
 from gan_repro.pipeline import train_stage
 from gan_repro.prepare import build_dataset
+from gan_repro.report import snapshot_files, snapshot_of
 from gan_repro.steps import sample_z
 
 SETTINGS: dict[str, Rule] = {  # lab.<key>; the model, dataset and training settings are the run's own
@@ -57,7 +58,7 @@ def snapshots(cfg: DictConfig, run_dir: Path, *, device: torch.device) -> Snapsh
     source = cfg.lab.get("run_dir")
     if not source:
         return trained_here(cfg, run_dir, device=device)
-    paths = sorted(checkpoint_path(Path(source), 0).parent.glob("iteration_*.pt"))
+    paths = snapshot_files(checkpoint_path(Path(source), 0).parent, ".pt")
     if not paths:
         raise ConfigError(
             "lab.run_dir", f"no checkpoints/iteration_*.pt in {source}; give a gan-repro run folder"
