@@ -334,7 +334,9 @@ def test_a_run_from_another_version_is_refused_on_resume_with_its_reason(tmp_pat
     del old["critic"], old["probe"]["critics_iterations"]
     (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(old)))
     RunState(path=tmp_path / "state.json").save()
-    with pytest.raises(ConfigError, match="another gan-repro version .*critic.gan.*gan-repro-plot"):
+    with pytest.raises(
+        ConfigError, match="another gan-repro version .*critic.gan.*choose another hydra.run.dir"
+    ):
         open_run(cfg, tmp_path)
     changed = compose_config([*TINY, "seed=1"])  # a setting that differs: the other message
     with pytest.raises(ConfigError, match="other settings"):

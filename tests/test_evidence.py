@@ -280,7 +280,9 @@ def test_a_converged_snapshot_is_exempt_from_growth_only() -> None:
     converged = summarize_snapshot(synthetic_probe(growth=1.0, accuracy=0.6), window=10)
     claims = {c["id"]: c for c in paper_claims({"25": converged})}
     growth = claims["fig3_nonsaturating_growth"]
-    assert growth["holds"] is None and growth["unit"].endswith("(D does not separate held-out images): 25")
+    assert growth["holds"] is None and growth["unit"].endswith(
+        "(D does not separate held-out images): the snapshot(s) after 25 G steps"
+    )
     assert claims["fig1_heldout_accuracy"]["holds"] is False and claims["fig2_minimax_decay"]["holds"]
     separated = summarize_snapshot(synthetic_probe(growth=1.0), window=10)
     near_floor = {**separated, "wasserstein_exact": 10.5, "wasserstein_exact_real_real": 10.0}
