@@ -336,7 +336,12 @@ class UpdateArms:
         }
 
     def stage_rows(
-        self, snapshot: Snapshot, stage: int, discriminator: nn.Module, state: dict[str, Any], unchanged: dict
+        self,
+        snapshot: Snapshot,
+        stage: int,
+        discriminator: nn.Module,
+        state: dict[str, Any],
+        unchanged: dict[str, Any],
     ) -> list[dict[str, Any]]:
         """Every row of one D stage: D frozen, for each cost one trajectory of max(steps) G steps from the
         snapshot (the same z batches for every cost), measured at each k. `unchanged` holds what does not
