@@ -1,4 +1,5 @@
-"""A content-addressed cache for the two expensive stages: trained generators and probe results.
+"""A content-addressed cache for the expensive stages: trained generators, probe results (and
+experiment=updates' updates.csv).
 
 A stage's key is a hash of everything that determines its output: for training, the dataset and its
 files, the model, the loss, the training noise, the seed, the epochs and snapshots, the batch, the
@@ -10,6 +11,7 @@ and a sweep over probe settings trains once.
 
     <cache_dir>/train/<key>/   manifest.json, train.csv, snapshots.csv, checkpoints/iteration_*.pt, samples/
     <cache_dir>/probe/<key>/   manifest.json, probe.csv
+    <cache_dir>/updates/<key>/ manifest.json, updates.csv (experiment=updates: the probe's key and updates.*)
 
 Checkpoints and sample images are hard links between the cache and the runs that made or reused them
 (one copy on disk), with a plain copy where the two sit on different filesystems; CSVs are copied.
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 STAGE_FILES = {  # what a stage leaves in the run folder, as globs relative to it
     "train": ("train.csv", "snapshots.csv", "checkpoints/iteration_*.pt", "samples/*.png"),
     "probe": ("probe.csv",),
+    "updates": ("updates.csv",),
 }
 NOT_DATA_KEYS = (
     "prepare",
@@ -173,6 +176,21 @@ def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
         "channels_last": cfg.performance.channels_last,
         "cpu_threads": cpu_threads(device),
     }
+
+
+def updates_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
+    """Everything experiment=updates' updates.csv depends on: the probe's inputs (the generators, the D's
+    protocol and seeds; a few, such as probe.log_every, change nothing here, and only cost a recomputation),
+    the distances' projections (in the training key) and every updates setting."""
+    return {
+        "stage": "updates",
+        "code": code_version(),
+        "probe": probe_inputs(cfg, device),
+        "updates": plain(cfg.updates),
+    }
+
+
+STAGE_INPUTS = {"train": training_inputs, "probe": probe_inputs, "updates": updates_inputs}
 
 
 def key_of(inputs: dict[str, Any]) -> str:
@@ -335,5 +353,4 @@ def stage_entry(cfg: DictConfig, stage: str, device: torch.device) -> StageEntry
     """The cache entry for `stage` of this config (NoCache when cfg.cache is false)."""
     if not cfg.cache:
         return NoCache()
-    inputs = training_inputs(cfg, device) if stage == "train" else probe_inputs(cfg, device)
-    return StageEntry(Path(str(cfg.cache_dir)), stage, inputs)
+    return StageEntry(Path(str(cfg.cache_dir)), stage, STAGE_INPUTS[stage](cfg, device))

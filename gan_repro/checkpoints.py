@@ -135,3 +135,14 @@ def load_generator(
     ).to(device)
     generator.load_state_dict(state["generator"])
     return generator
+
+
+def load_generator_state(path: Path, model_cfg: DictConfig, dataset_cfg: DictConfig) -> dict[str, Any]:
+    """A snapshot's G weights and G's Adam state as training left them (moments and step count), checked
+    against the model node: what continuing G's training from the snapshot needs."""
+    return load_checkpoint(
+        path,
+        model_signature(model_cfg, dataset_cfg),
+        setting="checkpoint",
+        needs=("generator", "optimizer_g"),
+    )

@@ -113,6 +113,14 @@ def cost_slope_signs(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
     return torch.ones_like(logits)
 
 
+def common_slope_sign(kind: str) -> float:
+    """The sign cost_slope_signs leaves out: -1 where every slope d cost / d l_i is negative (minimax
+    -sigmoid(l), nonsaturating -sigmoid(-l), wasserstein -1), +1 for least squares (whose signs it keeps per
+    sample). A gradient backpropagated with cost_slope_signs' weights, times this sign, is the cost's (over
+    max_j |c_j|): its norm needs no sign, its direction does."""
+    return 1.0 if kind == "least_squares" else -1.0
+
+
 def generator_cost(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
     """A generator cost from D's outputs on G(z): the training costs, -E l (WGAN, hinge) or 1/2 E (l - 1)^2
     (LSGAN, c = 1). The probe measures its gradient through log_cost_slopes; this is its value."""

@@ -1,6 +1,6 @@
-"""One whole run: check the config, open the run folder, then train -> probe -> plot, with the cache, its
-locks and resume. `gan-repro` (cli.py) calls `run`; so do the tests. A theory-lab experiment is reached
-through its config (`lab._target_`), so no core module imports the lab."""
+"""One whole run: check the config, open the run folder, then train -> probe -> (experiment=updates: G's
+steps) -> plot, with the cache, its locks and resume. `gan-repro` (cli.py) calls `run`; so do the tests. A
+theory-lab experiment is reached through its config (`lab._target_`), so no core module imports the lab."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from gan_repro.runstate import (
     run_folder_lock,
 )
 from gan_repro.train import train
+from gan_repro.updates import check_updates, run_updates
 from gan_repro.writeup import write_report
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,36 @@ def probe_stage(
     )
 
 
+def updates_stage(
+    cfg: DictConfig,
+    *,
+    snapshots: list[Snapshot],
+    splits: DataSplits,
+    run_dir: Path,
+    device: torch.device,
+    control: RunControl | None = None,
+) -> Path:
+    """updates.run_updates with the config nodes it reads; returns updates.csv."""
+    return run_updates(
+        cfg.updates,
+        probe_cfg=cfg.probe,
+        critic_cfg=cfg.critic,
+        model_cfg=cfg.model,
+        dataset_cfg=cfg.dataset,
+        train_cfg=cfg.train,
+        distance_cfg=cfg.distance,
+        performance_cfg=cfg.performance,
+        clip_sigmas=float(cfg.noise.clip_sigmas),
+        seed=cfg.seed,
+        num_workers=cfg.train.num_workers,
+        snapshots=snapshots,
+        splits=splits,
+        run_dir=run_dir,
+        device=device,
+        control=control or RunControl(on_nonfinite=cfg.on_nonfinite, quiet=cfg.quiet),
+    )
+
+
 def load_splits(dataset_cfg: DictConfig, device: torch.device, data_on_device: str | bool) -> DataSplits:
     """The dataset, placed (on the GPU when it fits), and split once: training images and held-out ones."""
     dataset = place_dataset(build_dataset(dataset_cfg), device, data_on_device)
@@ -196,6 +227,7 @@ CACHE_HIT_MESSAGES = {  # what the log says when a stage is copied from the cach
     "train": "train: using the cached generator %s (trained by an earlier run with the same inputs; "
     "cache=false retrains)",
     "probe": "probe: using the cached results %s (cache=false measures again)",
+    "updates": "updates: using the cached results %s (cache=false measures again)",
 }
 
 
@@ -242,7 +274,8 @@ def run_stages(
     control: RunControl,
     timings: dict[str, float],
 ) -> None:
-    """Data, training and the probe, each skipped when this run finished it, or copied from the cache."""
+    """Data, training, the probe and (experiment=updates) the generator steps, each skipped when this run
+    finished it, or copied from the cache."""
     # Step 1: data, scaled to [-1, 1] at dataset.image_size, split into training and held-out images.
     start = time.perf_counter()
     if cfg.dataset.get("download"):
@@ -291,6 +324,27 @@ def run_stages(
         state.probe_complete = True
         state.save()
     timings["probe_s"] = time.perf_counter() - start
+
+    # Step 4 (experiment=updates): G's steps against the paper's D at its stages (snapshots done are kept).
+    if cfg.get("updates") is None:
+        return
+    start = time.perf_counter()
+    if not state.updates_complete:
+        try:
+            cached_stage(
+                cfg,
+                "updates",
+                device,
+                run_dir,
+                lambda: updates_stage(
+                    cfg, snapshots=frozen, splits=splits, run_dir=run_dir, device=device, control=control
+                ),
+            )
+        except ConfigError as error:
+            raise blame_cache_entry(error, state) from None
+        state.updates_complete = True
+        state.save()
+    timings["updates_s"] = time.perf_counter() - start
 
 
 def lab_entry(cfg: DictConfig) -> Callable[..., dict[str, Any]]:
@@ -341,6 +395,8 @@ def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict
     """Train, probe and plot into run_dir, continuing what an earlier run there left; returns the summary.
     The run holds run_dir's lock throughout: a second run into the same folder is refused."""
     device = check_config(cfg)  # every setting, before anything is written
+    if cfg.get("updates") is not None:  # experiment=updates declares its own keys' rules (updates.SETTINGS)
+        check_updates(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_folder_lock(run_dir):
@@ -377,6 +433,7 @@ def run_locked(
                     "state": {
                         "train_complete": state.train_complete,
                         "probe_units_done": state.probe_units_done,
+                        "updates_complete": state.updates_complete,
                     },
                 },
             )

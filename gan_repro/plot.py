@@ -1,4 +1,5 @@
-"""Stage 3: Figures 1-3 from probe.csv alone; `gan-repro-plot RUN_DIR` (cli.py) redraws a finished run.
+"""Stage 3: Figures 1-3 from probe.csv alone (experiment=updates' figure from updates.csv alone);
+`gan-repro-plot RUN_DIR` (cli.py) redraws a finished run.
 
 Curves are centered running averages, as in the paper, with the raw logged values visible behind them.
 The window shrinks symmetrically at the ends (the first and last points are their own average), so a
@@ -35,6 +36,7 @@ from gan_repro.report import (
     snapshot_of,
     snapshot_rows,
     snapshot_words,
+    updates_changes,
     without_sweep,
 )
 
@@ -327,6 +329,48 @@ def plot_bound_rows(axis, rows: pd.DataFrame, color: str) -> None:
             )
 
 
+UPDATE_COSTS = {  # G's cost in updates.csv -> (colour, legend words) in the updates figure
+    "minimax": ("C0", r"minimax $\log(1-D)$"),
+    "nonsaturating": ("C3", r"$-\log D$"),
+}
+
+
+def draw_updates_figure(table: pd.DataFrame) -> Figure:
+    """experiment=updates, from updates.csv alone: per snapshot a column; above, the change in exact W1 over
+    its floor after the last k G steps (from k = 0; > 0: worse samples) against the stage of the frozen D it
+    stepped against (symlog: the fresh D, stage 0, apart from the trained ones); below, at k = 0, the cosine
+    of the cost's gradient with the transport direction. One line per cost."""
+    changes = updates_changes(table)
+    last_k = int(changes["k"].max())
+    snapshots = sorted(changes["snapshot_iteration"].unique())
+    figure = Figure(figsize=(4.4 * len(snapshots), 7), layout="constrained")
+    axes = figure.subplots(2, len(snapshots), squeeze=False, sharex=True, sharey="row")
+    for column, snapshot in enumerate(snapshots):
+        rows = changes[changes["snapshot_iteration"] == snapshot]
+        for cost, of_cost in rows.groupby("cost", sort=False):
+            color, words = UPDATE_COSTS.get(str(cost), ("0.3", str(cost)))
+            for row, (k, measure) in enumerate(((last_k, "w1_change"), (0, "transport_cosine"))):
+                points = of_cost[of_cost["k"] == k].sort_values("d_stage")
+                axes[row, column].plot(points["d_stage"], points[measure], "o-", color=color, label=words)
+        axes[0, column].set_title(snapshot_label(rows), fontsize=10)
+        for axis in axes[:, column]:
+            axis.axhline(0, color="k", linewidth=0.8, linestyle=":")
+            axis.set_xscale("symlog", linthresh=1)
+            axis.set_xticks(sorted(rows["d_stage"].unique()))
+            axis.set_xticklabels([f"{stage:g}" for stage in sorted(rows["d_stage"].unique())])
+            axis.grid(True, alpha=0.3)
+        axes[1, column].set_xlabel("D's training stage (D iterations; 0: the fresh D)")
+    axes[0, 0].set_ylabel(f"change in $W_1$ / floor after {last_k} G steps")
+    axes[1, 0].set_ylabel(r"cos(descent direction, transport direction), $k = 0$")
+    axes[0, -1].legend(title="G's cost", fontsize=8)
+    figure.suptitle(
+        f"Do the gradients help? {last_k} G steps (Adam as in training) against a frozen D: "
+        "> 0 worse samples, < 0 better",
+        fontsize=11,
+    )
+    return figure
+
+
 def draw_figures(
     run_dir: Path,
     *,
@@ -352,6 +396,14 @@ def draw_figures(
             continue
         if name == "control" and CONTROL_SNAPSHOT not in set(probe["snapshot_iteration"]):
             log.warning("plot: control needs the negative control's probe (experiment=control); skipped")
+            continue
+        if name == "updates":
+            if not (run_dir / "updates.csv").is_file():
+                log.warning("plot: updates needs updates.csv (experiment=updates); skipped")
+                continue
+            written += save_figure(
+                draw_updates_figure(pd.read_csv(run_dir / "updates.csv")), run_dir / "figures", name, formats
+            )
             continue
         snapshots = snapshot_rows(probe)
         if name == "fig1":

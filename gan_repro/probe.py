@@ -353,6 +353,16 @@ class ProbeStreams:
 
 
 @dataclass
+class DiscriminatorTraining:
+    """One fresh D while it trains: D, its optimizer, the unit's data streams and the source of its fakes."""
+
+    discriminator: nn.Module
+    optimizer: torch.optim.Optimizer
+    streams: ProbeStreams
+    source: GeneratorSource | RealImageSource
+
+
+@dataclass
 class SnapshotProbe:
     """What probing one snapshot (or the control) needs: settings, architecture, data, and where rows go."""
 
@@ -531,33 +541,67 @@ class SnapshotProbe:
             )  # at paper scale
         return measured
 
+    def start(
+        self, generator: nn.Module | None, unit: ProbeUnit, dtype: torch.dtype
+    ) -> DiscriminatorTraining:
+        """The unit's fresh D and optimizer, its data streams and the source of its fakes, with the global RNG
+        seeded for its z batches (from seed and snapshot): every critic of a snapshot sees the same ones."""
+        discriminator, optimizer = self.fresh_discriminator(unit.critic, dtype)
+        torch.manual_seed(derived_seed(self.seed, unit.snapshot, 8))  # the z batches, per snapshot
+        streams = self.streams(unit.snapshot, control=generator is None)
+        return DiscriminatorTraining(
+            discriminator, optimizer, streams, self.source(generator, unit.snapshot, dtype)
+        )
+
+    def step(self, critic: Critic, training: DiscriminatorTraining, sigma: float, dtype: torch.dtype) -> None:
+        """One D step: the next real batch of the training split against fresh fakes (critics.critic_step)."""
+        real = next(training.streams.step_real).to(
+            dtype=dtype, memory_format=memory_format(self.performance_cfg)
+        )
+        critic_step(
+            critic,
+            training.discriminator,
+            training.optimizer,
+            real,
+            training.source.step_fakes(real.shape[0]),
+            sigma=sigma,
+            clip_sigmas=self.clip_sigmas,
+            rng=training.streams.noise_rng,
+            penalty_rng=training.streams.penalty_rng,
+        )
+        self.progress.update()
+
+    def trained(
+        self, generator: nn.Module, unit: ProbeUnit, stops: Sequence[int]
+    ) -> Iterator[tuple[int, nn.Module]]:
+        """The unit's critic trained from scratch against the frozen generator by run()'s protocol (the same
+        initial weights, data order and seeds, the same steps), with no measurement: (t, D) after each of
+        `stops` D steps (0: the fresh D). D goes on training when the next is asked for, so a caller keeps a
+        copy, and must not draw from the global RNG in between (D's fakes come from it). Not bit-identical to
+        probe.csv's D after t steps: run()'s measurements draw their z batches from the same stream."""
+        dtype, iterations = PROBE_DTYPES[self.probe_cfg.dtype], self.probe_cfg.iterations
+        training = self.start(generator, unit, dtype)
+        for iteration in range(0, max(stops) + 1):
+            if iteration > 0:
+                self.step(unit.critic, training, unit.schedule.sigma(iteration - 1, iterations), dtype)
+            if iteration in stops:
+                yield iteration, training.discriminator
+            if self.control.stop.requested:
+                raise Interrupted(f"D training of snapshot {unit.snapshot}, iteration {iteration}")
+
     def run(self, generator: nn.Module | None, unit: ProbeUnit) -> None:
         """Train the unit's critic from scratch against the frozen generator (None: the control's real-image
         pool) for probe.iterations; at iteration 0 (before any step) and after the step of each logged
         iteration, measure that D (one D per row). Every critic of a snapshot sees the same data order,
         z batches and noise."""
         probe_cfg, dtype = self.probe_cfg, PROBE_DTYPES[self.probe_cfg.dtype]
-        layout, snapshot, critic = memory_format(self.performance_cfg), unit.snapshot, unit.critic
-        discriminator, optimizer = self.fresh_discriminator(critic, dtype)
-        torch.manual_seed(derived_seed(self.seed, snapshot, 8))  # the probe's z batches, per snapshot
-        streams = self.streams(snapshot, control=generator is None)
-        source = self.source(generator, snapshot, dtype)
+        snapshot, critic = unit.snapshot, unit.critic
+        training = self.start(generator, unit, dtype)
+        discriminator, streams, source = training.discriminator, training.streams, training.source
         for iteration in range(0, probe_cfg.iterations + 1):  # 0: the fresh D, before its first step
             sigma = unit.schedule.sigma(max(iteration - 1, 0), probe_cfg.iterations)
             if iteration > 0:
-                real = next(streams.step_real).to(dtype=dtype, memory_format=layout)
-                critic_step(
-                    critic,
-                    discriminator,
-                    optimizer,
-                    real,
-                    source.step_fakes(real.shape[0]),
-                    sigma=sigma,
-                    clip_sigmas=self.clip_sigmas,
-                    rng=streams.noise_rng,
-                    penalty_rng=streams.penalty_rng,
-                )
-                self.progress.update()
+                self.step(critic, training, sigma, dtype)
             with_variance = iteration % probe_cfg.variance_every == 0  # iteration 0 included
             if with_variance or iteration % probe_cfg.log_every == 0:
                 fake_logits, fake_samples, measured = source.measure(

@@ -147,6 +147,7 @@ class RunState:
     probe_units_done: list[list[Any]] = field(default_factory=list)  # [G steps, sigma or None, critic]
     probe_complete: bool = False
     train_cache_entry: str | None = None  # the cache entry the snapshots were copied from, if they were
+    updates_complete: bool = False  # experiment=updates: updates.csv holds every snapshot
 
     @classmethod
     def load(cls, path: Path) -> RunState | None:
@@ -159,6 +160,7 @@ class RunState:
                 path=Path(path),
                 **{k: data[k] for k in ("status", "train_complete", "probe_units_done", "probe_complete")},
                 train_cache_entry=data.get("train_cache_entry"),
+                updates_complete=data.get("updates_complete", False),  # absent before experiment=updates
             )
         except (ValueError, KeyError, TypeError) as error:
             raise ConfigError("resume", f"{path} is unreadable ({error}); use a new hydra.run.dir") from None

@@ -25,6 +25,7 @@ COMPUTING = (
     "gan_repro.checkpoints",
     "gan_repro.cache",
     "gan_repro.pipeline",
+    "gan_repro.updates",
 )  # training loops, their pieces, and what runs them
 LAB = "gan_repro.lab"
 MAY_IMPORT_LAB = ("gan_repro.cli",)

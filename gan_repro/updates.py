@@ -1,0 +1,512 @@
+"""experiment=updates: take the generator steps Figure 3's caption warns about, and measure the samples.
+
+The caption ends: "All these gradients lead to updates that lower sample quality notoriously." Nothing else
+here ever steps G. For each snapshot the paper's D (critic=gan) trains from scratch by the probe's protocol
+(probe.SnapshotProbe.trained: the same initial weights, data order and seeds; no measurement in between).
+At each D stage t of updates.d_stages (clipped to probe.iterations) a frozen copy of that D is taken, and
+for each cost of updates.costs a copy of G with the Adam state the snapshot saved (optimizer_g: Adam as in
+training, its moments and step count) takes max(updates.steps) steps on the cost against it
+(steps.generator_step, z batches of train.batch_size). At each k of updates.steps the updated G_k is
+measured on one fixed batch z of n = updates.samples latents:
+
+    wasserstein_exact             W1(G_k(z), X_heldout), exact, against n held-out real images
+    wasserstein_exact_real_real   W1(X_train, X_heldout): n training images against the same held-out
+                                  ones, what W1 of n samples reads for a perfect G (the floor, once a run)
+    wasserstein_exact_over_floor  their ratio; the figure and the claims read its change from k = 0
+    sliced_wasserstein            sliced W1(G_k(z), X_heldout), the same projections in every row
+    linear_accuracy_heldout       the linear control: logistic regression on pixels (critic=linear's D)
+                                  trained for updates.linear_iterations Adam steps on X_train against
+                                  G_k(z), then its accuracy on X_heldout against n fresh fakes G_k(z')
+    d_accuracy_heldout            the frozen D on X_heldout against G_0(z): how strong this stage's D is
+    d_accuracy_fakes              the share of G_k(z) the frozen D calls fake: did the steps fool it?
+and at k = 0 (G unchanged), on the same batch, for the row's cost:
+    grad_norm          || grad_theta cost ||_2, scaled against underflow as the probe's norms are
+    transport_cosine   cos(grad_theta cost, grad_theta T), T = 1/2 mean_i ||G(z_i) - x*_i||^2 with x*_i, held
+                       fixed, the partner of G(z_i) among the n training images in an optimal assignment
+                       under the squared Euclidean cost (distances.transport_partners). -grad T =
+                       E[J^T (x* - G(z))] is the transport direction, so this is the cosine of the two descent
+                       directions: 1 moves the samples along the coupling towards the data, 0 is unrelated to
+                       it, < 0 moves them away.
+
+Seeds: the steps' z batches, the fixed z and the fresh z' come from generators seeded from (seed, snapshot)
+alone, so every arm of a snapshot (D stage, cost) sees the same z and images, and its k = 0 is the same
+G_0(z); the images are the same for every snapshot. The arms run under torch.random.fork_rng, so D's
+training draws what it would without them. Everything runs in probe.dtype (fp32), TF32 and autocast off.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn as nn
+from omegaconf import DictConfig, OmegaConf
+
+from gan_repro.checkpoints import Snapshot, load_generator_state
+from gan_repro.config import Rule, check_rules, list_of, whole
+from gan_repro.critics import Critic
+from gan_repro.data import DataSplits, sample_images
+from gan_repro.distances import exact_wasserstein, sliced_wasserstein, transport_partners
+from gan_repro.errors import ConfigError
+from gan_repro.logger import CSVLogger
+from gan_repro.losses import (
+    GENERATOR_LOSSES,
+    common_slope_sign,
+    discriminator_accuracy,
+    discriminator_loss,
+)
+from gan_repro.models import build_discriminator, build_generator, requires_grad
+from gan_repro.noise import NoiseSchedule, stage_schedule
+from gan_repro.probe import (
+    PROBE_DTYPES,
+    ProbeUnit,
+    SnapshotProbe,
+    exact_float_math,
+    scaled_cost_gradients,
+    use_batched_backward,
+)
+from gan_repro.report import PAPER_CRITIC, snapshot_words
+from gan_repro.runstate import Interrupted, RunControl, keep_rows
+from gan_repro.steps import derived_seed, generator_step, make_adam, memory_format, sample_z, take_step
+
+log = logging.getLogger(__name__)
+
+UPDATES_COLUMNS = [  # updates.csv: one row per (snapshot, D stage, cost, k)
+    "snapshot_iteration",  # the snapshot's G steps (its identity, as in probe.csv)
+    "snapshot_epoch",  # ... over steps per epoch
+    "d_stage",  # D iterations the paper's D trained before it was frozen (0: the fresh D)
+    "d_accuracy_heldout",  # that D on the n held-out images against G_0(z): how strong it is
+    "cost",  # the generator cost of the steps: minimax or nonsaturating (losses.py)
+    "k",  # G steps taken with that cost against the frozen D (0: G unchanged)
+    "wasserstein_exact",  # exact W1(G_k(z), held-out images), n of each
+    "wasserstein_exact_real_real",  # exact W1(training images, the same held-out images): the floor
+    "wasserstein_exact_over_floor",  # the ratio of the two (1: as close as another real sample)
+    "sliced_wasserstein",  # sliced W1(G_k(z), held-out images)
+    "linear_accuracy_heldout",  # the linear control's held-out accuracy against G_k's fresh fakes
+    "d_accuracy_fakes",  # the share of G_k(z) the frozen D calls fake (1 - how far the steps fooled it)
+    "grad_norm",  # k = 0 only: || grad_theta cost || of the unchanged G (blank for k > 0)
+    "transport_cosine",  # k = 0 only: cosine of the cost's and the transport loss's gradients
+]
+# what each seed is for: derived_seed(seed, snapshot, purpose), or derived_seed(seed, purpose) for the images
+STEP_Z, FIXED_Z, FRESH_Z, LINEAR_D, IMAGES, PROJECTIONS = range(6)
+
+
+def whole_numbers(minimum: int, *, holding: int | None = None) -> Rule:
+    """A non-empty list of distinct whole numbers >= minimum (that holds `holding`, if given)."""
+
+    def accepts(value: Any) -> bool:
+        return (
+            OmegaConf.is_list(value)
+            and len(value) > 0
+            and all(whole(minimum).accepts(item) for item in value)
+            and len(set(value)) == len(value)
+            and (holding is None or holding in value)
+        )
+
+    return Rule(
+        accepts,
+        f"a list of distinct whole numbers >= {minimum}"
+        + ("" if holding is None else f" holding {holding} (the unchanged G every change is measured from)"),
+    )
+
+
+COSTS = list_of(GENERATOR_LOSSES)
+SETTINGS: dict[str, Rule] = {  # updates.<key> (conf/experiment/updates.yaml), checked before any work
+    "d_stages": whole_numbers(0),
+    "costs": Rule(
+        lambda value: COSTS.accepts(value) and len(set(value)) == len(value),
+        f"a list of distinct costs drawn from {', '.join(GENERATOR_LOSSES)}",
+    ),
+    "steps": whole_numbers(0, holding=0),
+    "samples": whole(2),  # two images at least: a distance between samples needs them
+    "linear_iterations": whole(),
+}
+
+
+def check_updates(cfg: DictConfig) -> None:
+    """updates.*: each key's rule, then what the experiment needs of other keys: the paper's D among the
+    critics and no instance noise (G's steps and the measurements take none); one line naming the key."""
+    check_rules(cfg.updates, SETTINGS, prefix="updates.")
+    if PAPER_CRITIC not in cfg.critic:
+        raise ConfigError(
+            "critic", "experiment=updates steps G against the paper's D: keep gan among them (critic=gan)"
+        )
+    if cfg.probe.get("noise_stds") is not None or any(
+        stage_schedule(cfg.noise, stage).kind != "none" for stage in ("train", "probe")
+    ):
+        raise ConfigError(
+            "noise",
+            "experiment=updates measures the noiseless protocol: use noise=none and probe.noise_stds=null",
+        )
+
+
+def d_stages(updates_cfg: DictConfig, iterations: int) -> list[int]:
+    """updates.d_stages clipped to the probe's length (4000 becomes probe.iterations), sorted, once each."""
+    return sorted({min(int(stage), int(iterations)) for stage in updates_cfg.d_stages})
+
+
+@dataclass(frozen=True)
+class RealImages:
+    """The run's real images, n of each, in the measurements' dtype: training images (the linear control's
+    reals, the transport partners), held-out ones (what W1 is measured against), and the W1 between them."""
+
+    train: torch.Tensor  # (n, C, H, W)
+    heldout: torch.Tensor  # (n, C, H, W)
+    floor: float  # exact W1(train, heldout)
+
+
+def real_images(
+    splits: DataSplits, count: int, seed: int, device: torch.device, dtype: torch.dtype
+) -> RealImages:
+    """n = min(count, either split) distinct images of each split, drawn once per run; a log line when fewer
+    than asked."""
+    rng = torch.Generator().manual_seed(derived_seed(seed, IMAGES))
+    heldout = sample_images(splits.heldout, count, rng=rng)
+    train = sample_images(splits.train, count, rng=rng)
+    n = min(len(heldout), len(train))  # unreadable images are left out
+    if n < count:
+        log.warning(
+            "updates: %d images of each kind, not updates.samples=%d: the held-out split is smaller", n, count
+        )
+    heldout, train = heldout[:n], train[:n]
+    return RealImages(train.to(device, dtype), heldout.to(device, dtype), exact_wasserstein(train, heldout))
+
+
+def generate(generator: nn.Module, z: torch.Tensor, chunk: int) -> torch.Tensor:
+    """G(z), (n, C, H, W), in chunks of `chunk` latents (BatchNorm in train mode: batches as in training)."""
+    with torch.no_grad():
+        return torch.cat([generator(part) for part in z.split(chunk)])
+
+
+def logits_of(discriminator: nn.Module, images: torch.Tensor, chunk: int) -> torch.Tensor:
+    """D's logits (n,) on images, float64, in chunks of `chunk` (D in train mode: batches as in the probe)."""
+    with torch.no_grad():
+        return torch.cat([discriminator(part) for part in images.split(chunk)]).double()
+
+
+def flat(gradients: list[torch.Tensor] | tuple[torch.Tensor, ...], count: int) -> torch.Tensor:
+    """Per-parameter gradients with a leading axis of `count` as one (count, P) float64 matrix."""
+    return torch.cat([g.double().reshape(count, -1) for g in gradients], dim=1)
+
+
+def cost_gradients(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    z: torch.Tensor,
+    costs: list[str],
+    *,
+    chunk: int,
+    batched: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per cost, G's gradient of the cost averaged over all of z (chunks weighted by their size), as
+    (log scale (K,), direction (K, P)), both float64: gradient = exp(log scale) * direction. Each chunk's
+    gradient comes scaled by its largest slope (probe.scaled_cost_gradients), so a minimax gradient of 1e-30
+    is 1e-30, not 0; the chunks are brought to the largest scale before they are summed."""
+    signs = torch.tensor([common_slope_sign(cost) for cost in costs], dtype=torch.float64, device=z.device)
+    scales, directions = [], []
+    for part in z.split(chunk):
+        log_peaks, gradients, _, _ = scaled_cost_gradients(
+            generator, discriminator, part, kinds=costs, batched=batched
+        )
+        scales.append(log_peaks)  # the scaled gradients carry |slopes|: signs[:, None] makes them the costs'
+        directions.append(flat(gradients, len(costs)) * signs[:, None] * (len(part) / len(z)))
+    scales_by_chunk = torch.stack(scales)  # (chunks, K)
+    top = scales_by_chunk.max(dim=0).values  # (K,)
+    weights = torch.exp(scales_by_chunk - top)  # (chunks, K), in (0, 1]
+    return top, sum(
+        weight[:, None] * direction for weight, direction in zip(weights, directions, strict=True)
+    )
+
+
+def transport_gradient(
+    generator: nn.Module, z: torch.Tensor, partners: torch.Tensor, chunk: int
+) -> torch.Tensor:
+    """grad_theta T, T = 1/2 mean_i ||G(z_i) - x*_i||^2 with the partners x* (n, C, H, W) held fixed, as one
+    (P,) float64 vector: minus the transport direction E[J^T (x* - G(z))]."""
+    parameters = list(generator.parameters())
+    total = torch.zeros(sum(p.numel() for p in parameters), dtype=torch.float64, device=z.device)
+    with torch.enable_grad():
+        for part, targets in zip(z.split(chunk), partners.split(chunk), strict=True):
+            distance = 0.5 * (generator(part) - targets.detach()).flatten(1).pow(2).sum(dim=1)  # (chunk,)
+            gradients = torch.autograd.grad(distance.sum() / len(z), parameters)
+            total += flat(gradients, 1)[0]
+    return total
+
+
+def cosine(first: torch.Tensor, second: torch.Tensor) -> float | None:
+    """Two vectors' cosine, in float64; None when either is 0 (an underflowed gradient has no direction)."""
+    norms = first.double().norm() * second.double().norm()
+    return None if norms == 0 else float(torch.dot(first.double(), second.double()) / norms)
+
+
+@dataclass
+class UpdateArms:
+    """What stepping G against a frozen D needs, and the measurements of each G_k: settings, images, seeds."""
+
+    model_cfg: DictConfig
+    dataset_cfg: DictConfig
+    train_cfg: DictConfig
+    updates_cfg: DictConfig
+    projections: int  # distance.projections, for the sliced W1
+    batched: bool  # probe.batched_backward, resolved for the device
+    seed: int
+    device: torch.device
+    dtype: torch.dtype
+    layout: torch.memory_format
+    images: RealImages
+    control: RunControl
+
+    @property
+    def chunk(self) -> int:
+        """G's batches (train.batch_size): its steps, and the chunks it generates and differentiates in."""
+        return int(self.train_cfg.batch_size)
+
+    def latents(self, snapshot: int, purpose: int, count: int) -> torch.Tensor:
+        """A z batch (count, nz) from its own generator, seeded from (seed, snapshot, purpose)."""
+        rng = torch.Generator(self.device).manual_seed(derived_seed(self.seed, snapshot, purpose))
+        return sample_z(count, int(self.model_cfg.nz), device=self.device, dtype=self.dtype, rng=rng)
+
+    def generator(self, state: dict[str, Any]) -> tuple[nn.Module, torch.optim.Adam]:
+        """A fresh copy of the snapshot's G (train mode, as in training) with its Adam state as training left
+        it: the optimizer is built after G is moved, and load_state_dict moves the moments to G's device."""
+        generator = build_generator(
+            self.model_cfg,
+            image_size=int(self.dataset_cfg.image_size),
+            channels=int(self.dataset_cfg.channels),
+        )
+        generator.load_state_dict(state["generator"])
+        generator = generator.to(self.device, self.dtype, memory_format=self.layout)
+        optimizer = make_adam(generator, self.train_cfg)
+        optimizer.load_state_dict(state["optimizer_g"])
+        return generator, optimizer
+
+    def sliced(self, samples: torch.Tensor) -> float:
+        """Sliced W1 to the held-out images, with the same projections in every row."""
+        rng = torch.Generator().manual_seed(derived_seed(self.seed, PROJECTIONS))
+        return sliced_wasserstein(self.images.heldout, samples, projections=self.projections, rng=rng)
+
+    def linear_accuracy(self, fakes: torch.Tensor, fresh: torch.Tensor, snapshot: int) -> float:
+        """The linear control: logistic regression on pixels (models.LinearDiscriminator, critic=linear's D;
+        Adam as in training) trained for updates.linear_iterations steps on batches of the training images
+        against `fakes`, then its accuracy on the held-out images against `fresh` fakes. Its initial weights
+        and batch order come from (seed, snapshot): two arms of a snapshot differ only in their fakes."""
+        torch.manual_seed(derived_seed(self.seed, snapshot, LINEAR_D))  # under fork_rng: the init only
+        linear = build_discriminator(
+            self.model_cfg,
+            image_size=int(self.dataset_cfg.image_size),
+            channels=int(self.dataset_cfg.channels),
+            architecture="linear",
+        ).to(self.device, self.dtype)
+        optimizer = make_adam(linear, self.train_cfg)
+        order = torch.Generator().manual_seed(derived_seed(self.seed, snapshot, LINEAR_D))
+        count, batch = len(fakes), min(self.chunk, len(fakes))
+        for _ in range(int(self.updates_cfg.linear_iterations)):
+            real_rows, fake_rows = (torch.randint(count, (batch,), generator=order) for _ in range(2))
+            take_step(
+                optimizer, discriminator_loss(linear(self.images.train[real_rows]), linear(fakes[fake_rows]))
+            )
+        with torch.no_grad():
+            return float(discriminator_accuracy(linear(self.images.heldout).double(), linear(fresh).double()))
+
+    def measure(
+        self, generator: nn.Module, samples: torch.Tensor, fresh_z: torch.Tensor, snapshot: int
+    ) -> dict[str, Any]:
+        """What G's samples on the fixed batch z are worth: exact W1 (and over its floor) and sliced W1 to the
+        held-out images, and the linear control's held-out accuracy (fresh fakes from fresh_z)."""
+        exact = exact_wasserstein(self.images.heldout, samples)
+        return {
+            "wasserstein_exact": exact,
+            "wasserstein_exact_real_real": self.images.floor,
+            "wasserstein_exact_over_floor": exact / self.images.floor,
+            "sliced_wasserstein": self.sliced(samples),
+            "linear_accuracy_heldout": self.linear_accuracy(
+                samples, generate(generator, fresh_z, self.chunk), snapshot
+            ),
+        }
+
+    def stage_rows(
+        self,
+        snapshot: Snapshot,
+        stage: int,
+        discriminator: nn.Module,
+        state: dict[str, Any],
+        unchanged: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """Every row of one D stage: D frozen, for each cost one trajectory of max(steps) G steps from the
+        snapshot (the same z batches for every cost), measured at each k. `unchanged` holds what does not
+        depend on D (the fixed z, G_0's measures, the transport gradient), computed once per snapshot."""
+        costs, steps = list(self.updates_cfg.costs), sorted(int(k) for k in self.updates_cfg.steps)
+        z, fresh_z = unchanged["z"], unchanged["fresh_z"]
+        generator, _ = self.generator(state)
+        log_scales, directions = cost_gradients(
+            generator, discriminator, z, costs, chunk=self.chunk, batched=self.batched
+        )
+        heldout_logits = logits_of(discriminator, self.images.heldout, self.chunk)
+        fixed_logits = logits_of(discriminator, generate(generator, z, self.chunk), self.chunk)
+        stage_values = {
+            "snapshot_iteration": snapshot.iteration,
+            "snapshot_epoch": snapshot.epoch,
+            "d_stage": stage,
+            "d_accuracy_heldout": float(discriminator_accuracy(heldout_logits, fixed_logits)),
+        }
+        rows = []
+        for index, cost in enumerate(costs):
+            generator, optimizer = self.generator(state)
+            seeded = derived_seed(self.seed, snapshot.iteration, STEP_Z)
+            step_rng = torch.Generator(self.device).manual_seed(seeded)  # the same batches for every arm
+            taken = 0
+            for k in steps:
+                for _ in range(k - taken):  # Adam as in training, D fixed (steps.generator_step)
+                    batch = sample_z(
+                        self.chunk, int(self.model_cfg.nz), device=self.device, dtype=self.dtype, rng=step_rng
+                    )
+                    generator_step(discriminator, optimizer, generator(batch), cost)
+                taken = k
+                samples = generate(generator, z, self.chunk)
+                row = {
+                    **stage_values,
+                    "cost": cost,
+                    "k": k,
+                    **(
+                        unchanged["measures"]
+                        if k == 0  # G_0: measured once per snapshot, the same numbers in every arm
+                        else self.measure(generator, samples, fresh_z, snapshot.iteration)
+                    ),
+                    "d_accuracy_fakes": float(
+                        (logits_of(discriminator, samples, self.chunk) < 0).double().mean()
+                    ),
+                }
+                if k == 0:
+                    row["grad_norm"] = float(log_scales[index].exp() * directions[index].norm())
+                    row["transport_cosine"] = cosine(directions[index], unchanged["transport"])
+                rows.append(row)
+        return rows
+
+    def unchanged(self, state: dict[str, Any], snapshot: int) -> dict[str, Any]:
+        """What every arm of a snapshot shares: the fixed z and fresh z', G_0's measures on them, and the
+        transport gradient of G_0 (its partners among the training images, by optimal assignment)."""
+        count = len(self.images.heldout)
+        z, fresh_z = self.latents(snapshot, FIXED_Z, count), self.latents(snapshot, FRESH_Z, count)
+        generator, _ = self.generator(state)
+        samples = generate(generator, z, self.chunk)
+        partners = self.images.train[transport_partners(samples, self.images.train).to(self.device)]
+        return {
+            "z": z,
+            "fresh_z": fresh_z,
+            "measures": self.measure(generator, samples, fresh_z, snapshot),
+            "transport": transport_gradient(generator, z, partners, self.chunk),
+        }
+
+
+def fork_devices(device: torch.device) -> list[int]:
+    """The CUDA devices whose RNG fork_rng must save and restore (none on a CPU)."""
+    return [device.index or 0] if device.type == "cuda" else []
+
+
+def snapshot_rows(
+    arms: UpdateArms, snapshot_probe: SnapshotProbe, snapshot: Snapshot, critic: Critic, stages: list[int]
+) -> list[dict[str, Any]]:
+    """Every row of one snapshot: its D trained by the probe's protocol, and at each stage the arms."""
+    state = load_generator_state(snapshot.path, arms.model_cfg, arms.dataset_cfg)
+    frozen, _ = arms.generator(state)  # the fakes of D's steps (snapshot_probe.source freezes it)
+    unit = ProbeUnit(snapshot.iteration, snapshot.epoch, NoiseSchedule(), None, critic)
+    with torch.random.fork_rng(devices=fork_devices(arms.device)):
+        shared = arms.unchanged(state, snapshot.iteration)
+    rows: list[dict[str, Any]] = []
+    for stage, discriminator in snapshot_probe.trained(frozen, unit, stages):
+        held = copy.deepcopy(discriminator)  # frozen: D goes on training after this stage
+        requires_grad(held, False)
+        with torch.random.fork_rng(devices=fork_devices(arms.device)):  # D's training draws as without us
+            rows += arms.stage_rows(snapshot, stage, held, state, shared)
+        if arms.control.stop.requested:
+            raise Interrupted(f"updates of snapshot {snapshot.iteration}, D stage {stage}")
+    return rows
+
+
+def rows_per_snapshot(updates_cfg: DictConfig, stages: list[int]) -> int:
+    """updates.csv's rows for one snapshot: D stages x costs x k."""
+    return len(stages) * len(updates_cfg.costs) * len(updates_cfg.steps)
+
+
+def finished_snapshots(path: Path, expected: int) -> set[int]:
+    """Resume: keep the rows of the snapshots updates.csv holds in full (a snapshot's rows are written
+    together), drop the rest (a torn last line too); the snapshots kept."""
+    if not path.is_file():
+        return set()
+    keep_rows(path, lambda rows: rows.groupby("snapshot_iteration")["k"].transform("size") == expected)
+    return set(pd.read_csv(path)["snapshot_iteration"].astype(int)) if path.is_file() else set()
+
+
+def run_updates(
+    updates_cfg: DictConfig,
+    *,
+    probe_cfg: DictConfig,
+    critic_cfg: DictConfig,
+    model_cfg: DictConfig,
+    dataset_cfg: DictConfig,
+    train_cfg: DictConfig,
+    distance_cfg: DictConfig,
+    performance_cfg: DictConfig,
+    clip_sigmas: float,
+    seed: int,
+    num_workers: int,
+    snapshots: list[Snapshot],
+    splits: DataSplits,
+    run_dir: Path,
+    device: torch.device,
+    control: RunControl | None = None,
+) -> Path:
+    """Write updates.csv: every snapshot's rows (snapshots it already holds in full are kept); returns it."""
+    path, control = Path(run_dir) / "updates.csv", control or RunControl()
+    stages, dtype = d_stages(updates_cfg, probe_cfg.iterations), PROBE_DTYPES[probe_cfg.dtype]
+    expected = rows_per_snapshot(updates_cfg, stages)
+    done = finished_snapshots(path, expected)
+    todo = [snapshot for snapshot in snapshots if snapshot.iteration not in done]
+    critic = Critic.from_node(PAPER_CRITIC, critic_cfg[PAPER_CRITIC])
+    progress = control.progress(len(todo) * max(stages), desc="updates")
+    with exact_float_math(device), CSVLogger(path, UPDATES_COLUMNS, buffer_rows=expected) as logger:
+        images = real_images(splits, int(updates_cfg.samples), seed, device, dtype)
+        arms = UpdateArms(
+            model_cfg, dataset_cfg, train_cfg, updates_cfg, int(distance_cfg.projections),
+            use_batched_backward(probe_cfg.batched_backward, device), seed, device, dtype,
+            memory_format(performance_cfg), images, control,
+        )  # fmt: skip
+        snapshot_probe = SnapshotProbe(
+            probe_cfg,
+            model_cfg,
+            dataset_cfg,
+            performance_cfg,
+            clip_sigmas,
+            seed,
+            num_workers,
+            splits,
+            device,
+            logger,
+            control,
+            progress,
+        )  # fmt: skip; the logger is never written by trained(): it takes no measurement
+        for snapshot in todo:
+            log.info(
+                "updates: G after %s; D stages %s, costs %s, G steps %s; %d images a kind (floor W1 %.3f)",
+                snapshot_words(snapshot.iteration, snapshot.epoch), stages, list(updates_cfg.costs),
+                list(updates_cfg.steps), len(images.heldout), images.floor,
+            )  # fmt: skip
+            rows = snapshot_rows(arms, snapshot_probe, snapshot, critic, stages)
+            control.check_rows(  # before they are written: a snapshot on disk is a finished one
+                rows,
+                ("wasserstein_exact", "grad_norm"),
+                lambda row: (
+                    f"updates of snapshot {row['snapshot_iteration']}, D stage {row['d_stage']}, "
+                    f"{row['cost']}, k = {row['k']}"
+                ),
+            )
+            for row in rows:
+                logger.log(row)
+            logger.flush()
+    progress.close()
+    return path

@@ -1,0 +1,245 @@
+"""experiment=updates on a tiny setting: updates.csv's rows and columns, k = 0 is the snapshot's own G, the
+transport cosine and the cost gradients against plain autograd, determinism and resume, the figure from the
+CSV alone, the claims (and that they can fail), and the settings' one-line refusals."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from omegaconf import DictConfig
+
+from gan_repro.checkpoints import load_generator, snapshots
+from gan_repro.data import batches_per_epoch
+from gan_repro.distances import exact_wasserstein, transport_partners
+from gan_repro.errors import ConfigError
+from gan_repro.losses import generator_loss
+from gan_repro.models import LinearDiscriminator, MLPGenerator
+from gan_repro.pipeline import load_splits, run, updates_stage
+from gan_repro.plot import draw_updates_figure, save_figure
+from gan_repro.report import updates_changes, updates_claims
+from gan_repro.updates import (
+    FIXED_Z,
+    UPDATES_COLUMNS,
+    check_updates,
+    cosine,
+    cost_gradients,
+    derived_seed,
+    real_images,
+    transport_gradient,
+)
+from tests.helpers import TINY, compose_config
+
+# the tiny setting, with experiment=updates' measurements shrunk: 64 images a kind, a short linear control
+UPDATES = [*TINY, "experiment=updates", "updates.samples=64", "updates.linear_iterations=20"]
+STAGES = [0, 10, 12]  # [0, 10, 100, 1000, 4000] clipped to the tiny probe's 12 iterations
+
+
+@pytest.fixture(scope="module")
+def updates_run(tmp_path_factory) -> tuple[DictConfig, Path, dict]:
+    """One finished tiny experiment=updates run (config, folder, summary), for the tests that read it."""
+    cfg = compose_config(UPDATES)
+    run_dir = tmp_path_factory.mktemp("updates_run")
+    return cfg, run_dir, run(cfg, run_dir)
+
+
+def test_updates_csv_has_a_row_per_snapshot_stage_cost_and_k(updates_run) -> None:
+    _, run_dir, summary = updates_run
+    table = pd.read_csv(run_dir / "updates.csv")
+    assert list(table.columns) == UPDATES_COLUMNS
+    order = list(itertools.product([24, 48], STAGES, ["minimax", "nonsaturating"], [0, 1, 5, 20]))
+    assert list(table[["snapshot_iteration", "d_stage", "cost", "k"]].itertuples(index=False)) == order
+    assert table["snapshot_epoch"].tolist() == [1.0] * 24 + [2.0] * 24
+    first = table["k"] == 0
+    assert table.loc[first, ["grad_norm", "transport_cosine"]].notna().all().all()  # at k = 0 only
+    assert table.loc[~first, ["grad_norm", "transport_cosine"]].isna().all().all()
+    assert (table.loc[first, "grad_norm"] > 0).all()
+    assert table["transport_cosine"].dropna().between(-1, 1).all()
+    assert table["wasserstein_exact_real_real"].nunique() == 1  # the floor: once per run
+    for _, rows in table[first].groupby("snapshot_iteration"):  # G_0 on the same z in every arm
+        assert rows["wasserstein_exact"].nunique() == 1 and rows["linear_accuracy_heldout"].nunique() == 1
+    moved = table[(table["k"] == 20) & (table["d_stage"] == 12)]  # 20 steps do move G's samples
+    assert (
+        moved["wasserstein_exact"] != table.loc[first & (table["d_stage"] == 12), "wasserstein_exact"].values
+    ).all()
+    accuracies = table[["d_accuracy_heldout", "d_accuracy_fakes", "linear_accuracy_heldout"]].stack()
+    assert accuracies.between(0, 1).all()
+    assert [claim["id"] for claim in summary["claims"]][-2:] == [
+        "updates_strong_d_worsens",
+        "updates_weak_d_improves",
+    ]
+    assert len(summary["updates"]) == 2 * len(STAGES) * 2  # one record per snapshot, stage and cost
+    assert (run_dir / "figures" / "updates.png").stat().st_size > 1000
+    assert json.loads((run_dir / "state.json").read_text())["updates_complete"] is True
+
+
+def test_k0_is_the_snapshots_own_generator_exactly(updates_run) -> None:
+    """At k = 0 G is the snapshot as saved: its exact W1 on the fixed z to the held-out images is the one a
+    freshly loaded G gives, to the last bit, and the change from k = 0 is exactly 0."""
+    cfg, run_dir, _ = updates_run
+    table = pd.read_csv(run_dir / "updates.csv")
+    splits = load_splits(cfg.dataset, torch.device("cpu"), False)
+    images = real_images(splits, int(cfg.updates.samples), cfg.seed, torch.device("cpu"), torch.float32)
+    for snapshot in (24, 48):
+        generator = load_generator(
+            run_dir / "checkpoints" / f"iteration_{snapshot:06d}.pt",
+            cfg.model,
+            cfg.dataset,
+            device=torch.device("cpu"),
+        ).to(memory_format=torch.channels_last)  # the run's layout (performance.channels_last)
+        rng = torch.Generator().manual_seed(derived_seed(cfg.seed, snapshot, FIXED_Z))
+        z = torch.randn(len(images.heldout), int(cfg.model.nz), generator=rng)
+        with torch.no_grad():
+            samples = torch.cat([generator(part) for part in z.split(int(cfg.train.batch_size))])
+        rows = table[(table["snapshot_iteration"] == snapshot) & (table["k"] == 0)]
+        assert (rows["wasserstein_exact"] == exact_wasserstein(images.heldout, samples)).all()
+    assert (updates_changes(table).loc[table["k"] == 0, "w1_change"] == 0).all()
+
+
+def brute_force_partners(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """The assignment of fakes to reals with the least total squared distance, by trying every permutation."""
+    costs = torch.cdist(fake.flatten(1).double(), real.flatten(1).double()) ** 2
+    best = min(
+        itertools.permutations(range(len(fake))), key=lambda p: sum(costs[i, j] for i, j in enumerate(p))
+    )
+    return torch.tensor(best)
+
+
+def test_the_transport_cosine_is_one_when_the_cost_is_the_transport_loss() -> None:
+    """The transport gradient (in uneven chunks) equals plain autograd of 1/2 mean ||G(z) - x*||^2 with the
+    brute-force optimal partners, so its cosine with that cost's gradient is 1; with its negation -1."""
+    torch.manual_seed(0)
+    generator = MLPGenerator(
+        image_size=4, nz=3, hidden=8, channels=1
+    ).double()  # no BatchNorm: chunks don't matter
+    z, real = torch.randn(5, 3, dtype=torch.float64), torch.rand(5, 1, 4, 4, dtype=torch.float64) * 2 - 1
+    with torch.no_grad():
+        fake = generator(z)
+    partners = transport_partners(fake, real)
+    assert torch.equal(partners, brute_force_partners(fake, real))
+    transport = transport_gradient(generator, z, real[partners], chunk=2)
+    loss = 0.5 * (generator(z) - real[partners]).flatten(1).pow(2).sum(dim=1).mean()
+    reference = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(generator.parameters()))])
+    assert torch.allclose(transport, reference, rtol=1e-12, atol=1e-15)
+    assert cosine(reference, transport) == pytest.approx(1.0, abs=1e-12)
+    assert cosine(-reference, transport) == pytest.approx(-1.0, abs=1e-12)
+    assert cosine(torch.zeros_like(transport), transport) is None  # an underflowed gradient has no direction
+
+
+def test_cost_gradients_are_the_costs_gradients_with_their_sign() -> None:
+    """cost_gradients (scaled against underflow, in uneven chunks) times its scale is autograd's gradient of
+    each generator cost over the whole batch: the sign the probe's norms leave out is put back."""
+    torch.manual_seed(1)
+    generator = MLPGenerator(image_size=4, nz=3, hidden=8, channels=1).double()
+    discriminator = LinearDiscriminator(image_size=4, channels=1).double()
+    z = torch.randn(7, 3, dtype=torch.float64)
+    costs = ["minimax", "nonsaturating"]
+    scales, directions = cost_gradients(generator, discriminator, z, costs, chunk=3, batched=False)
+    for index, cost in enumerate(costs):
+        loss = generator_loss(discriminator(generator(z)), cost)
+        reference = torch.cat(
+            [g.reshape(-1) for g in torch.autograd.grad(loss, list(generator.parameters()))]
+        )
+        assert torch.allclose(scales[index].exp() * directions[index], reference, rtol=1e-10, atol=1e-14)
+
+
+def test_updates_are_deterministic_and_resume_to_the_same_csv(updates_run, tmp_path) -> None:
+    """The stage run again into another folder writes the same updates.csv, byte for byte; so does one that
+    resumes from a file holding the first snapshot's rows and a torn line of the second."""
+    cfg, run_dir, _ = updates_run
+    splits = load_splits(cfg.dataset, torch.device("cpu"), False)
+    frozen = snapshots(cfg.train, batches_per_epoch(splits.train, cfg.train.batch_size), run_dir)
+    expected = (run_dir / "updates.csv").read_bytes()
+    again = tmp_path / "again"
+    again.mkdir()
+    updates_stage(cfg, snapshots=frozen, splits=splits, run_dir=again, device=torch.device("cpu"))
+    assert (again / "updates.csv").read_bytes() == expected
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    lines = expected.splitlines(keepends=True)
+    (resumed / "updates.csv").write_bytes(b"".join(lines[:26]) + lines[26][:20])  # header, 24 rows, 1.5 of 48
+    updates_stage(cfg, snapshots=frozen, splits=splits, run_dir=resumed, device=torch.device("cpu"))
+    assert (resumed / "updates.csv").read_bytes() == expected
+
+
+def test_the_figure_is_drawn_from_updates_csv_alone(updates_run, tmp_path) -> None:
+    _, run_dir, _ = updates_run
+    shutil.copy(run_dir / "updates.csv", tmp_path / "updates.csv")  # nothing else in the folder
+    figure = draw_updates_figure(pd.read_csv(tmp_path / "updates.csv"))
+    axes = figure.get_axes()
+    assert len(axes) == 2 * 2  # the change in W1 and the transport cosine, per snapshot
+    for axis in axes:
+        assert len(axis.get_lines()) == 2 + 1  # one line per cost, and the zero line
+        assert list(axis.get_xticks()) == STAGES  # the fresh D (0) apart, on a symlog axis
+    (path,) = save_figure(figure, tmp_path / "figures", "updates", ["png"])
+    assert path.stat().st_size > 1000
+
+
+def test_a_step_against_a_weak_d_improves_an_early_snapshot(updates_run) -> None:
+    """The control, on the tiny setting, where it could fail: 20 -log D steps against the D of stage 10 lower
+    the earliest snapshot's W1 over its floor."""
+    _, _, summary = updates_run
+    control = next(claim for claim in summary["claims"] if claim["id"] == "updates_weak_d_improves")
+    assert control["snapshots"] == ["24"] and control["measured"][0] < 0
+    assert control["holds"] is True and "10 iterations" in control["unit"]
+
+
+def test_the_updates_claims_can_fail(updates_run) -> None:
+    """The same table with the last step's W1 moved: the worsening claim holds only where every snapshot's W1
+    rises against the strongest D, the control only where the earliest snapshot's falls against a weak one."""
+    _, run_dir, _ = updates_run
+    table = pd.read_csv(run_dir / "updates.csv")
+
+    def verdicts(shift: float) -> dict[str, bool | None]:
+        moved = table.copy()
+        arms = moved.groupby(["snapshot_iteration", "d_stage", "cost"])["wasserstein_exact_over_floor"]
+        last = moved["k"] == 20
+        moved.loc[last, "wasserstein_exact_over_floor"] = (
+            arms.transform("first")[last] + shift
+        )  # k = 0, moved
+        return {claim["id"]: claim["holds"] for claim in updates_claims(moved, {})}
+
+    assert verdicts(+0.1) == {"updates_strong_d_worsens": True, "updates_weak_d_improves": False}
+    assert verdicts(-0.1) == {"updates_strong_d_worsens": False, "updates_weak_d_improves": True}
+    only_minimax = updates_claims(table[table["cost"] == "minimax"], {})  # no -log D arm: not measured
+    assert [claim["holds"] for claim in only_minimax] == [None, None]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("updates.steps=[1,5]", r"^updates.steps: must be a list of distinct whole numbers >= 0 holding 0 "),
+        ("updates.costs=[minimax,hinge]", r"^updates.costs: must be a list of distinct costs drawn from "),
+        ("updates.d_stages=[10,10]", r"^updates.d_stages: must be a list of distinct whole numbers >= 0, "),
+        ("updates.samples=1", r"^updates.samples: must be a whole number >= 2, got 1$"),
+        ("critic=wgan", r"^critic: experiment=updates steps G against the paper's D"),
+        ("noise=constant", r"^noise: experiment=updates measures the noiseless protocol"),
+    ],
+)
+def test_bad_updates_settings_are_refused_in_one_line(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as refused:
+        check_updates(compose_config([*UPDATES, override]))
+    assert "\n" not in str(refused.value)
+
+
+def test_a_second_run_copies_updates_csv_from_the_cache(tmp_path, caplog) -> None:
+    """With the cache on, a second run with the same inputs takes updates.csv from the cache (keyed by the
+    probe's inputs and updates.*), the same bytes; another updates setting computes it again."""
+    cached = [*UPDATES, "cache=true", "updates.steps=[0,2]", "train.snapshot_epochs=[1]"]
+    run(compose_config(cached), tmp_path / "first")
+    with caplog.at_level("INFO", logger="gan_repro.pipeline"):
+        run(compose_config(cached), tmp_path / "second")
+    assert "updates: using the cached results" in caplog.text
+    assert (tmp_path / "second" / "updates.csv").read_bytes() == (
+        tmp_path / "first" / "updates.csv"
+    ).read_bytes()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="gan_repro.pipeline"):
+        run(compose_config([*cached, "updates.steps=[0,3]"]), tmp_path / "third")
+    assert "updates: using the cached results" not in caplog.text
+    assert pd.read_csv(tmp_path / "third" / "updates.csv")["k"].max() == 3
