@@ -100,6 +100,54 @@ def composed(overrides: Sequence[str]) -> DictConfig:
 
 
 # ----------------------------------------------------------------------------- gan-repro
+def hydra_flags() -> dict[str, argparse.Action]:
+    """Hydra's command-line flags (--cfg, -c, --multirun, ...) by name, as the parser hydra.main reads
+    sys.argv with declares them (argparse lists its actions only in _actions; Hydra's --help reads it too)."""
+    from hydra._internal.utils import get_args_parser
+
+    return {name: action for action in get_args_parser()._actions for name in action.option_strings}
+
+
+def flag_action(argument: str, flags: dict[str, argparse.Action]) -> argparse.Action | None:
+    """The flag an argument names: exactly, or as argparse's unique abbreviation of a long flag (--cf)."""
+    if argument in flags:
+        return flags[argument]
+    matches = [
+        action for name, action in flags.items() if argument.startswith("--") and name.startswith(argument)
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
+def takes_value(action: argparse.Action, following: str) -> bool:
+    """Whether a flag takes the next argument as its value: a flag that needs one (-p train) does; --info
+    only one of its choices (`-i seed=1` shows all of Hydra's information for that override)."""
+    if following.startswith("-"):
+        return False
+    return action.nargs is None or (action.nargs == "?" and following in (action.choices or ()))
+
+
+def split_arguments(arguments: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The command line as (overrides, Hydra's flags each with its value), wherever each flag stands. Hydra's
+    parser reads the overrides as one run of positionals (nargs='*'), so an override after a flag
+    (`experiment=noise --cfg job seed=1`, or the run folder main() adds) is refused there."""
+    flags = hydra_flags()
+    overrides: list[str] = []
+    given: list[str] = []
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        position += 1
+        if not argument.startswith("-"):
+            overrides.append(argument)
+            continue
+        given.append(argument)
+        action = flag_action(argument, flags)
+        if action is not None and position < len(arguments) and takes_value(action, arguments[position]):
+            given.append(arguments[position])
+            position += 1
+    return overrides, given
+
+
 def unique_folder_override(arguments: list[str]) -> list[str]:
     """A run (or sweep) folder named by date, time and a random suffix, unless the command names one: two
     runs started in the same second never share a folder, and every job of a sweep, in whatever process a
@@ -285,8 +333,9 @@ def check_output_folder(arguments: list[str]) -> None:
 
 def main() -> None:
     """gan-repro [KEY=VALUE ...]: Figures 1-3 of Arjovsky & Bottou (2017). See conf/config.yaml."""
-    arguments = sys.argv[1:]
-    if not any(argument.startswith("-") for argument in arguments):  # a single run of plain overrides:
+    overrides, flags = split_arguments(sys.argv[1:])
+    arguments = [*overrides, *flags]
+    if not flags:  # a single run of plain overrides:
         try:  # Hydra's complaints about them as one line (flags: -m, --cfg, --help go to Hydra)
             composed(arguments)
         except ConfigError as error:
@@ -299,7 +348,8 @@ def main() -> None:
             "and gan-repro --cfg job shows the composed config"
         )
         sys.exit(EXIT_BAD_INPUT)
-    sys.argv += unique_folder_override(arguments)
+    # The overrides together, then the flags: the one order Hydra's parser accepts for any of them.
+    sys.argv[1:] = [*overrides, *unique_folder_override(arguments), *flags]
     check_output_folder(sys.argv[1:])
     sweep, single = sweep_folder(sys.argv[1:]), run_folder(sys.argv[1:])
     if sweep is not None:
