@@ -25,14 +25,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import hydra
 import torch
+from hydra._internal.utils import get_args_parser  # the parser hydra.main reads sys.argv with
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from gan_repro.config import (
+    check_config,
     check_dataset,
     compose,
     config_dir,
@@ -41,6 +44,7 @@ from gan_repro.config import (
 )
 from gan_repro.errors import ConfigError
 from gan_repro.pipeline import run
+from gan_repro.plan import plan_lines
 from gan_repro.report import saved_config, saved_plot_settings
 from gan_repro.runstate import (
     EXIT_BAD_INPUT,
@@ -88,23 +92,39 @@ def storage_line(error: OSError) -> str:
     )
 
 
-def composed(overrides: Sequence[str]) -> DictConfig:
-    """The config for these overrides; Hydra's complaints as a ConfigError."""
+def composed(overrides: Sequence[str], flags: argparse.Namespace | None = None) -> DictConfig:
+    """The config for these overrides (and Hydra's --config-name, --config-path and --config-dir flags, when
+    given); Hydra's complaints as a ConfigError."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        return compose(overrides)
+        return compose(overrides, **config_source(flags))
     except (HydraException, OmegaConfBaseException, ValueError) as error:
         raise ConfigError("overrides", one_line(error).removeprefix("overrides: ")) from None
+
+
+def config_source(flags: argparse.Namespace | None) -> dict[str, Any]:
+    """compose()'s name, folder and extra folder for Hydra's --config-name, --config-path and --config-dir
+    (Hydra reads --config-path relative to the file that calls hydra.main: this one)."""
+    if flags is None:
+        return {}
+    return {
+        "name": flags.config_name or "config",
+        "folder": Path(__file__).parent / flags.config_path if flags.config_path else None,
+        "extra": Path(flags.config_dir).absolute() if flags.config_dir else None,
+    }
+
+
+def wants_traceback(cfg: DictConfig) -> bool:
+    """debug=true (or Hydra's HYDRA_FULL_ERROR=1): show the traceback instead of one line."""
+    return cfg.get("debug") is True or os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
 # ----------------------------------------------------------------------------- gan-repro
 def hydra_flags() -> dict[str, argparse.Action]:
     """Hydra's command-line flags (--cfg, -c, --multirun, ...) by name, as the parser hydra.main reads
     sys.argv with declares them (argparse lists its actions only in _actions; Hydra's --help reads it too)."""
-    from hydra._internal.utils import get_args_parser
-
     return {name: action for action in get_args_parser()._actions for name in action.option_strings}
 
 
@@ -283,7 +303,7 @@ def hydra_main(cfg: DictConfig) -> None:
     the sweep's process says how to resume the whole sweep."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    show_traceback = cfg.get("debug") is True or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    show_traceback = wants_traceback(cfg)
     logging.raiseExceptions = show_traceback  # a log.txt on a full disk: no "--- Logging error ---" pages
     share_machine(cfg)
     try:
@@ -291,6 +311,10 @@ def hydra_main(cfg: DictConfig) -> None:
             if multirun and stop.look():  # a new job keeps no state.json: it counts as never started
                 log.warning("the sweep was asked to stop: this job does not start; the resume runs it")
                 return
+            if cfg.get("dry_run"):  # main() plans a single run before Hydra starts; a sweep's jobs it cannot
+                raise ConfigError(
+                    "dry_run", "plans one run, not a sweep's jobs; drop -m and give one value each"
+                )
             run(cfg, run_dir, stop=stop)
     except Interrupted as error:  # a stop request ends a sweep too
         if multirun:
@@ -331,16 +355,48 @@ def check_output_folder(arguments: list[str]) -> None:
         sys.exit(EXIT_BAD_INPUT)
 
 
+SHOWN_CONFIGS = ("job", "all")  # --cfg values that print the job's settings: checked as a run checks them
+
+
+def runs_one_job(flags: argparse.Namespace) -> bool:
+    """Whether the command runs one job (no sweep, and no flag that prints something and exits)."""
+    shows = (flags.help, flags.hydra_help, flags.cfg, flags.info, flags.shell_completion)
+    return not (flags.multirun or flags.experimental_rerun or any(shows))
+
+
+def check_before_work(flags: argparse.Namespace, run_dir: Path | None) -> None:
+    """Before Hydra starts, for a single run or --cfg job|all: the overrides must compose (else Hydra's
+    complaint as one line, exit 2). For --cfg job|all and dry_run=true, every setting is checked as the run
+    checks it (config.check_config: the run's line and exit 2); a dry run then prints what the run would do
+    and exits 0, with no run folder."""
+    shows = flags.cfg in SHOWN_CONFIGS
+    if not (shows or runs_one_job(flags)):
+        return
+    try:
+        cfg = composed(flags.overrides, flags)
+    except ConfigError as error:
+        report_error(str(error))
+        sys.exit(EXIT_BAD_INPUT)
+    if not (shows or cfg.get("dry_run")):
+        return
+    try:
+        device = check_config(cfg)
+        lines = [] if shows else plan_lines(cfg, device, run_dir)
+    except ConfigError as error:
+        if wants_traceback(cfg):
+            raise
+        code, line = EXIT_CODES[ConfigError]
+        report_error(line(error))
+        sys.exit(code)
+    if not shows:
+        print("\n".join(lines))
+        sys.exit(0)
+
+
 def main() -> None:
     """gan-repro [KEY=VALUE ...]: Figures 1-3 of Arjovsky & Bottou (2017). See conf/config.yaml."""
     overrides, flags = split_arguments(sys.argv[1:])
     arguments = [*overrides, *flags]
-    if not flags:  # a single run of plain overrides:
-        try:  # Hydra's complaints about them as one line (flags: -m, --cfg, --help go to Hydra)
-            composed(arguments)
-        except ConfigError as error:
-            report_error(str(error))
-            sys.exit(EXIT_BAD_INPUT)
     unknown = unknown_added_key(arguments)
     if unknown is not None:
         report_error(
@@ -351,6 +407,7 @@ def main() -> None:
     # The overrides together, then the flags: the one order Hydra's parser accepts for any of them.
     sys.argv[1:] = [*overrides, *unique_folder_override(arguments), *flags]
     check_output_folder(sys.argv[1:])
+    check_before_work(get_args_parser().parse_args(sys.argv[1:]), run_folder(sys.argv[1:]))
     sweep, single = sweep_folder(sys.argv[1:]), run_folder(sys.argv[1:])
     if sweep is not None:
         run_sweep(sweep)
