@@ -22,6 +22,7 @@ from gan_repro.checkpoints import snapshot_paths
 from gan_repro.config import check_config
 from gan_repro.data import DataSplits, place_dataset, split_dataset
 from gan_repro.download import download_dataset
+from gan_repro.environment import write_environment
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import draw_figures, draw_samples_figure
@@ -61,11 +62,13 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
         )
         state = RunState(path=run_dir / "state.json")
         state.save()
+        write_environment(run_dir)
         return state
     check_same_run(cfg, run_dir)
     log.info("resuming the run in %s (status was %s)", run_dir, state.status)
     state.status = "running"
     state.save()
+    write_environment(run_dir)  # the code and versions that carry the run on
     return state
 
 

@@ -174,6 +174,7 @@ class RunState:
 
 
 LOCK_NAME = ".lock"  # in a run folder: held by the run working in it
+ENVIRONMENT_NAME = "environment.json"  # in a run folder: the code and versions it last started with
 
 
 def lock_is_free(run_dir: Path) -> bool:
