@@ -51,6 +51,7 @@ from gan_repro.runstate import (
     EXIT_INTERRUPTED,
     EXIT_NONFINITE,
     EXIT_STORAGE,
+    HOLDER_NAME,
     LOCK_NAME,
     STOP_FILE,
     Interrupted,
@@ -228,7 +229,7 @@ def remove_debris(run_dir: Path) -> bool:
     if not run_dir.is_dir() or (run_dir / "state.json").exists() or not lock_is_free(run_dir):
         return False
     shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
-    for name in ("log.txt", LOCK_NAME):
+    for name in ("log.txt", LOCK_NAME, HOLDER_NAME):
         (run_dir / name).unlink(missing_ok=True)
     for folder in (run_dir, run_dir.parent):  # rmdir only removes an empty folder
         if folder is run_dir.parent and folder.parent.name != "runs":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_repro.runstate import STOP_FILE, StopFlag
+from gan_repro.runstate import HOLDER_NAME, STOP_FILE, StopFlag
 from tests.helpers import TINY, run_cli, start_cli
 
 # 10 epochs of 24 iterations (time to signal mid-training), every row written at once, last.pt every 10.
@@ -166,7 +166,7 @@ def test_sigterm_stops_joblib_workers_and_one_command_resumes_the_sweep(tmp_path
     launcher = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     process = start_cli(*sweep_arguments(sweep, *launcher), cwd=tmp_path, env_extra=ONE_THREAD)
     wait_for_rows(process, [sweep / job / "train.csv" for job in ("0", "1")], 5)
-    workers = {int((sweep / job / ".lock").read_text()) for job in ("0", "1")}  # each job's process
+    workers = {int((sweep / job / HOLDER_NAME).read_text()) for job in ("0", "1")}  # each job's process
     assert process.pid not in workers and workers <= descendants(process.pid)
     arguments = stop_sweep(process)
     assert [status(sweep / job) for job in ("0", "1")] == ["interrupted", "interrupted"]
@@ -201,7 +201,7 @@ def test_submitit_preemption_requeues_the_job_and_it_resumes_exactly(tmp_path: P
     )
     process = start_cli(*sweep_arguments(sweep, *launcher), cwd=tmp_path, env_extra=ONE_THREAD)
     wait_for_rows(process, [sweep / "0" / "train.csv"], 15)  # past the last.pt of iteration 10
-    job = int((sweep / "0" / ".lock").read_text())  # submitit's process running job 0
+    job = int((sweep / "0" / HOLDER_NAME).read_text())  # submitit's process running job 0
     assert b"submitit" in Path(f"/proc/{job}/cmdline").read_bytes()
     os.kill(job, signal.SIGUSR2)
     _, stderr = process.communicate(timeout=300)
