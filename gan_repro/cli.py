@@ -2,6 +2,7 @@
 
     gan-repro          main        (Hydra app: pipeline.run in its own folder; -m sweeps)
     gan-repro-plot     plot_main   (redraw a run from its CSVs, or aggregate many runs)
+    gan-repro-check    check_main  (the paper's claims on a finished run or sweep; exit 1 if one fails)
     gan-repro-prepare  prepare_main (decode a file dataset, or cut the photos, once)
     gan-repro-bench    bench_main  (our training stage against the PyTorch DCGAN example loop)
 
@@ -579,6 +580,28 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
             report_error(f"DIR: no probe.csv in {single}; give a finished gan-repro run folder")
             return EXIT_BAD_INPUT
     return aggregate_runs(args)
+
+
+# ----------------------------------------------------------------------------- gan-repro-check
+def check_main(argv: Sequence[str] | None = None) -> int:
+    """gan-repro-check RUN_DIR|SWEEP_DIR [--markdown]: the paper's claims on a finished run (a line each), or
+    on a sweep over seeds; exit 0 when every measured claim holds, 1 when one fails, 2 for an unfinished run
+    or one where nothing could be measured."""
+    from gan_repro.verdicts import check_folder
+
+    parser = argparse.ArgumentParser(
+        prog="gan-repro-check", formatter_class=HELP_FORMAT, description=check_main.__doc__
+    )
+    parser.add_argument(
+        "run_dir", type=Path, metavar="RUN_DIR|SWEEP_DIR", help="a finished run, or a sweep of runs"
+    )
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table (as in the README)")
+    args = parser.parse_args(argv)
+    try:
+        return check_folder(args.run_dir, markdown=args.markdown)
+    except ConfigError as error:
+        report_error(str(error))
+        return EXIT_BAD_INPUT
 
 
 # ----------------------------------------------------------------------------- gan-repro-prepare
