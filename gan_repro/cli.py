@@ -399,7 +399,7 @@ def main() -> None:
     """gan-repro [KEY=VALUE ...]: Figures 1-3 of Arjovsky & Bottou (2017). See conf/config.yaml."""
     overrides, flags = split_arguments(sys.argv[1:])
     arguments = [*overrides, *flags]
-    unknown = unknown_added_key(arguments)
+    unknown = unknown_added_key(overrides)
     if unknown is not None:
         report_error(
             f"{unknown}: unknown key (added with +{unknown}=...); every key is listed in conf/config.yaml, "
