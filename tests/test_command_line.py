@@ -143,3 +143,12 @@ def test_a_sweep_refuses_dry_run(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, output = call_main(["-m", *TINY, "dry_run=true", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
     assert code == 1 and "error: dry_run: plans one run" in output, output
+
+
+def test_dry_run_of_a_dataset_still_to_download_says_so(tmp_path: Path) -> None:
+    cfg = compose_config(["dataset=mnist", f"dataset.root={tmp_path / 'mnist'}", "dataset.download=true"])
+    assert plan_lines(cfg, torch.device("cpu"))[1:] == [
+        f"data: mnist is downloaded into {tmp_path / 'mnist'} first; its size, and so the iterations, are "
+        "known once it is there"
+    ]
+    assert not (tmp_path / "mnist").exists()  # nothing fetched
