@@ -45,7 +45,6 @@ from gan_repro.config import (
 )
 from gan_repro.errors import ConfigError
 from gan_repro.pipeline import run
-from gan_repro.plan import plan_lines
 from gan_repro.report import saved_config, saved_plot_settings
 from gan_repro.runstate import (
     EXIT_BAD_INPUT,
@@ -381,6 +380,8 @@ def check_before_work(flags: argparse.Namespace, run_dir: Path | None) -> None:
         sys.exit(EXIT_BAD_INPUT)
     if not (shows or cfg.get("dry_run")):
         return
+    from gan_repro.plan import plan_lines
+
     try:
         device = check_config(cfg)
         lines = [] if shows else plan_lines(cfg, device, run_dir)
