@@ -29,7 +29,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,17 +74,19 @@ def code_version() -> str:
 NUMERIC_PACKAGES = ("torch", "numpy", "scipy", "Pillow", "scikit-learn")  # their versions decide numbers too
 
 
-def package_versions() -> dict[str, str]:
-    """The installed versions of the packages whose arithmetic or decoding the results depend on."""
+def package_versions(names: Sequence[str] = NUMERIC_PACKAGES) -> dict[str, str]:
+    """The installed versions of these packages (by default those whose arithmetic or decoding the results
+    depend on); torch's with its build (+cpu, +cu121)."""
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {}
-    for name in NUMERIC_PACKAGES:
+    for name in names:
         try:
             versions[name] = version(name)
         except PackageNotFoundError:
             versions[name] = "absent"
-    versions["torch"] = torch.__version__  # the build (+cpu, +cu121) as well as the release
+    if "torch" in versions:
+        versions["torch"] = torch.__version__  # the build (+cpu, +cu121) as well as the release
     return versions
 
 

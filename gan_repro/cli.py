@@ -2,6 +2,7 @@
 
     gan-repro          main        (Hydra app: pipeline.run in its own folder; -m sweeps)
     gan-repro-plot     plot_main   (redraw a run from its CSVs, or aggregate many runs)
+    gan-repro-check    check_main  (the paper's claims on a finished run or sweep; exit 1 if one fails)
     gan-repro-prepare  prepare_main (decode a file dataset, or cut the photos, once)
     gan-repro-bench    bench_main  (our training stage against the PyTorch DCGAN example loop)
 
@@ -25,14 +26,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import hydra
 import torch
+from hydra._internal.utils import get_args_parser  # the parser hydra.main reads sys.argv with
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from gan_repro.config import (
+    check_config,
     check_dataset,
     compose,
     config_dir,
@@ -47,6 +51,7 @@ from gan_repro.runstate import (
     EXIT_INTERRUPTED,
     EXIT_NONFINITE,
     EXIT_STORAGE,
+    HOLDER_NAME,
     LOCK_NAME,
     STOP_FILE,
     Interrupted,
@@ -88,18 +93,82 @@ def storage_line(error: OSError) -> str:
     )
 
 
-def composed(overrides: Sequence[str]) -> DictConfig:
-    """The config for these overrides; Hydra's complaints as a ConfigError."""
+def composed(overrides: Sequence[str], flags: argparse.Namespace | None = None) -> DictConfig:
+    """The config for these overrides (and Hydra's --config-name, --config-path and --config-dir flags, when
+    given); Hydra's complaints as a ConfigError."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        return compose(overrides)
+        return compose(overrides, **config_source(flags))
     except (HydraException, OmegaConfBaseException, ValueError) as error:
         raise ConfigError("overrides", one_line(error).removeprefix("overrides: ")) from None
 
 
+def config_source(flags: argparse.Namespace | None) -> dict[str, Any]:
+    """compose()'s name, folder and extra folder for Hydra's --config-name, --config-path and --config-dir
+    (Hydra reads --config-path relative to the file that calls hydra.main: this one)."""
+    if flags is None:
+        return {}
+    return {
+        "name": flags.config_name or "config",
+        "folder": Path(__file__).parent / flags.config_path if flags.config_path else None,
+        "extra": Path(flags.config_dir).absolute() if flags.config_dir else None,
+    }
+
+
+def wants_traceback(cfg: DictConfig) -> bool:
+    """debug=true (or Hydra's HYDRA_FULL_ERROR=1): show the traceback instead of one line."""
+    return cfg.get("debug") is True or os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
 # ----------------------------------------------------------------------------- gan-repro
+def hydra_flags() -> dict[str, argparse.Action]:
+    """Hydra's command-line flags (--cfg, -c, --multirun, ...) by name, as the parser hydra.main reads
+    sys.argv with declares them (argparse lists its actions only in _actions; Hydra's --help reads it too)."""
+    return {name: action for action in get_args_parser()._actions for name in action.option_strings}
+
+
+def flag_action(argument: str, flags: dict[str, argparse.Action]) -> argparse.Action | None:
+    """The flag an argument names: exactly, or as argparse's unique abbreviation of a long flag (--cf)."""
+    if argument in flags:
+        return flags[argument]
+    matches = [
+        action for name, action in flags.items() if argument.startswith("--") and name.startswith(argument)
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
+def takes_value(action: argparse.Action, following: str) -> bool:
+    """Whether a flag takes the next argument as its value: a flag that needs one (-p train) does; --info
+    only one of its choices (`-i seed=1` shows all of Hydra's information for that override)."""
+    if following.startswith("-"):
+        return False
+    return action.nargs is None or (action.nargs == "?" and following in (action.choices or ()))
+
+
+def split_arguments(arguments: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The command line as (overrides, Hydra's flags each with its value), wherever each flag stands. Hydra's
+    parser reads the overrides as one run of positionals (nargs='*'), so an override after a flag
+    (`experiment=noise --cfg job seed=1`, or the run folder main() adds) is refused there."""
+    flags = hydra_flags()
+    overrides: list[str] = []
+    given: list[str] = []
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        position += 1
+        if not argument.startswith("-"):
+            overrides.append(argument)
+            continue
+        given.append(argument)
+        action = flag_action(argument, flags)
+        if action is not None and position < len(arguments) and takes_value(action, arguments[position]):
+            given.append(arguments[position])
+            position += 1
+    return overrides, given
+
+
 def unique_folder_override(arguments: list[str]) -> list[str]:
     """A run (or sweep) folder named by date, time and a random suffix, unless the command names one: two
     runs started in the same second never share a folder, and every job of a sweep, in whatever process a
@@ -160,7 +229,7 @@ def remove_debris(run_dir: Path) -> bool:
     if not run_dir.is_dir() or (run_dir / "state.json").exists() or not lock_is_free(run_dir):
         return False
     shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
-    for name in ("log.txt", LOCK_NAME):
+    for name in ("log.txt", LOCK_NAME, HOLDER_NAME):
         (run_dir / name).unlink(missing_ok=True)
     for folder in (run_dir, run_dir.parent):  # rmdir only removes an empty folder
         if folder is run_dir.parent and folder.parent.name != "runs":
@@ -235,7 +304,7 @@ def hydra_main(cfg: DictConfig) -> None:
     the sweep's process says how to resume the whole sweep."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    show_traceback = cfg.get("debug") is True or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    show_traceback = wants_traceback(cfg)
     logging.raiseExceptions = show_traceback  # a log.txt on a full disk: no "--- Logging error ---" pages
     share_machine(cfg)
     try:
@@ -243,6 +312,10 @@ def hydra_main(cfg: DictConfig) -> None:
             if multirun and stop.look():  # a new job keeps no state.json: it counts as never started
                 log.warning("the sweep was asked to stop: this job does not start; the resume runs it")
                 return
+            if cfg.get("dry_run"):  # main() plans a single run before Hydra starts; a sweep's jobs it cannot
+                raise ConfigError(
+                    "dry_run", "plans one run, not a sweep's jobs; drop -m and give one value each"
+                )
             run(cfg, run_dir, stop=stop)
     except Interrupted as error:  # a stop request ends a sweep too
         if multirun:
@@ -283,24 +356,61 @@ def check_output_folder(arguments: list[str]) -> None:
         sys.exit(EXIT_BAD_INPUT)
 
 
+SHOWN_CONFIGS = ("job", "all")  # --cfg values that print the job's settings: checked as a run checks them
+
+
+def runs_one_job(flags: argparse.Namespace) -> bool:
+    """Whether the command runs one job (no sweep, and no flag that prints something and exits)."""
+    shows = (flags.help, flags.hydra_help, flags.cfg, flags.info, flags.shell_completion)
+    return not (flags.multirun or flags.experimental_rerun or any(shows))
+
+
+def check_before_work(flags: argparse.Namespace, run_dir: Path | None) -> None:
+    """Before Hydra starts, for a single run or --cfg job|all: the overrides must compose (else Hydra's
+    complaint as one line, exit 2). For --cfg job|all and dry_run=true, every setting is checked as the run
+    checks it (config.check_config: the run's line and exit 2); a dry run then prints what the run would do
+    and exits 0, with no run folder."""
+    shows = flags.cfg in SHOWN_CONFIGS
+    if not (shows or runs_one_job(flags)):
+        return
+    try:
+        cfg = composed(flags.overrides, flags)
+    except ConfigError as error:
+        report_error(str(error))
+        sys.exit(EXIT_BAD_INPUT)
+    if not (shows or cfg.get("dry_run")):
+        return
+    from gan_repro.plan import plan_lines
+
+    try:
+        device = check_config(cfg)
+        lines = [] if shows else plan_lines(cfg, device, run_dir)
+    except ConfigError as error:
+        if wants_traceback(cfg):
+            raise
+        code, line = EXIT_CODES[ConfigError]
+        report_error(line(error))
+        sys.exit(code)
+    if not shows:
+        print("\n".join(lines))
+        sys.exit(0)
+
+
 def main() -> None:
     """gan-repro [KEY=VALUE ...]: Figures 1-3 of Arjovsky & Bottou (2017). See conf/config.yaml."""
-    arguments = sys.argv[1:]
-    if not any(argument.startswith("-") for argument in arguments):  # a single run of plain overrides:
-        try:  # Hydra's complaints about them as one line (flags: -m, --cfg, --help go to Hydra)
-            composed(arguments)
-        except ConfigError as error:
-            report_error(str(error))
-            sys.exit(EXIT_BAD_INPUT)
-    unknown = unknown_added_key(arguments)
+    overrides, flags = split_arguments(sys.argv[1:])
+    arguments = [*overrides, *flags]
+    unknown = unknown_added_key(overrides)
     if unknown is not None:
         report_error(
             f"{unknown}: unknown key (added with +{unknown}=...); every key is listed in conf/config.yaml, "
             "and gan-repro --cfg job shows the composed config"
         )
         sys.exit(EXIT_BAD_INPUT)
-    sys.argv += unique_folder_override(arguments)
+    # The overrides together, then the flags: the one order Hydra's parser accepts for any of them.
+    sys.argv[1:] = [*overrides, *unique_folder_override(arguments), *flags]
     check_output_folder(sys.argv[1:])
+    check_before_work(get_args_parser().parse_args(sys.argv[1:]), run_folder(sys.argv[1:]))
     sweep, single = sweep_folder(sys.argv[1:]), run_folder(sys.argv[1:])
     if sweep is not None:
         run_sweep(sweep)
@@ -473,6 +583,28 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_BAD_INPUT
         return aggregate_runs(args)
     except ConfigError as error:  # e.g. a run folder written by an older gan-repro
+        report_error(str(error))
+        return EXIT_BAD_INPUT
+
+
+# ----------------------------------------------------------------------------- gan-repro-check
+def check_main(argv: Sequence[str] | None = None) -> int:
+    """gan-repro-check RUN_DIR|SWEEP_DIR [--markdown]: the paper's claims on a finished run (a line each), or
+    on a sweep over seeds; exit 0 when every measured claim holds, 1 when one fails, 2 for an unfinished run
+    or one where nothing could be measured."""
+    from gan_repro.verdicts import check_folder
+
+    parser = argparse.ArgumentParser(
+        prog="gan-repro-check", formatter_class=HELP_FORMAT, description=check_main.__doc__
+    )
+    parser.add_argument(
+        "run_dir", type=Path, metavar="RUN_DIR|SWEEP_DIR", help="a finished run, or a sweep of runs"
+    )
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table (as in the README)")
+    args = parser.parse_args(argv)
+    try:
+        return check_folder(args.run_dir, markdown=args.markdown)
+    except ConfigError as error:
         report_error(str(error))
         return EXIT_BAD_INPUT
 

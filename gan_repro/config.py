@@ -41,15 +41,23 @@ def config_dir() -> Path:
     raise FileNotFoundError(f"gan-repro's conf/ not found in {[str(c) for c in CONFIG_DIR_CANDIDATES]}")
 
 
-def compose(overrides: Sequence[str] = ()) -> DictConfig:
-    """The config `gan-repro` would run with these command-line overrides (Hydra's compose API)."""
+def compose(
+    overrides: Sequence[str] = (),
+    *,
+    name: str = "config",
+    folder: Path | None = None,
+    extra: Path | None = None,
+) -> DictConfig:
+    """The config `gan-repro` would run with these command-line overrides (Hydra's compose API); name, folder
+    and extra stand for Hydra's --config-name, --config-path and --config-dir."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    search = [f"hydra.searchpath=['file://{extra}']"] if extra is not None else []
     try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            return hydra_compose(config_name="config", overrides=list(overrides))
+        with initialize_config_dir(config_dir=str(folder or config_dir()), version_base="1.3"):
+            return hydra_compose(config_name=name, overrides=[*search, *overrides])
     finally:
         GlobalHydra.instance().clear()
 
@@ -201,6 +209,7 @@ RULES: dict[str, Rule] = {
     "quiet": flag(),
     "debug": flag(),
     "resume": flag(),
+    "dry_run": flag(),
     "on_nonfinite": choice(("stop", "warn")),
     "dataset.name": choice(
         DATASET_NAMES, "!unknown dataset '{value}'; choose one of " + ", ".join(DATASET_NAMES)

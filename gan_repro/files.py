@@ -61,17 +61,14 @@ def write_csv(path: Path, frame: pd.DataFrame) -> Path:
 
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created if needed) for the block; other processes wait for it."""
-    import fcntl  # POSIX; the lock is released if the holder dies
+    """Hold an exclusive lock on `path` (created if needed) for the block; other processes wait for it. The
+    operating system releases it if the holder dies (filelock: flock on POSIX, LockFileEx on Windows)."""
+    from filelock import FileLock
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(path):
+        yield
 
 
 def sha256_file(path: Path) -> str:

@@ -22,6 +22,7 @@ from gan_repro.checkpoints import Snapshot, snapshots
 from gan_repro.config import check_config
 from gan_repro.data import DataSplits, batches_per_epoch, place_dataset, split_dataset
 from gan_repro.download import download_dataset
+from gan_repro.environment import write_environment
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import draw_figures, draw_samples_figure
@@ -42,7 +43,7 @@ from gan_repro.writeup import write_report
 
 log = logging.getLogger(__name__)
 
-RUN_ONLY_KEYS = ("resume", "quiet", "debug")  # may differ between a run and its continuation
+RUN_ONLY_KEYS = ("resume", "quiet", "debug", "dry_run")  # may differ between a run and its continuation
 
 
 def seed_everything(seed: int) -> None:
@@ -62,7 +63,19 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
         )
         state = RunState(path=run_dir / "state.json")
         state.save()
+        write_environment(run_dir)
         return state
+    check_same_run(cfg, run_dir)
+    log.info("resuming the run in %s (status was %s)", run_dir, state.status)
+    state.status = "running"
+    state.save()
+    write_environment(run_dir)  # the code and versions that carry the run on
+    return state
+
+
+def check_same_run(cfg: DictConfig, run_dir: Path) -> None:
+    """A folder that holds a run is continued only by that run: with resume=true, from this version, with the
+    same settings (run-only keys aside); else a ConfigError saying what to do."""
     if not cfg.resume:
         raise ConfigError(
             "resume",
@@ -101,10 +114,6 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
             f"{run_dir} holds a run with other settings ({', '.join(differing)} differ); "
             "rerun its own command, or choose another hydra.run.dir",
         )
-    log.info("resuming the run in %s (status was %s)", run_dir, state.status)
-    state.status = "running"
-    state.save()
-    return state
 
 
 def flat(node: Any, prefix: str = "") -> dict[str, Any]:

@@ -937,7 +937,7 @@ def refresh_summary(run_dir: Path) -> tuple[dict[str, Any], list[str]]:
     and the claims whose values changed.
 
     The one place that decides how claims are computed: always with the run's own plot.window, so neither
-    gan-repro-plot (whatever --window it draws with) nor scripts/check_claims.py rewrites them otherwise."""
+    gan-repro-plot (whatever --window it draws with) nor gan-repro-check rewrites them otherwise."""
     path = Path(run_dir) / "summary.json"
     try:
         before = json.loads(path.read_text())

@@ -176,55 +176,58 @@ class RunState:
 
 
 LOCK_NAME = ".lock"  # in a run folder: held by the run working in it
+HOLDER_NAME = ".lock.pid"  # in a run folder: the pid of the run holding its lock, for a refused run to name
+ENVIRONMENT_NAME = "environment.json"  # in a run folder: the code and versions it last started with
 
 
 def lock_is_free(run_dir: Path) -> bool:
     """Whether no process holds run_dir's lock now (probed without waiting)."""
-    import fcntl
+    from filelock import FileLock, Timeout
 
     path = run_dir / LOCK_NAME
     if not path.exists():
         return True
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return True
+    try:
+        with FileLock(path, timeout=0):
+            return True
+    except Timeout:
+        return False
+
+
+def lock_holder(run_dir: Path) -> str:
+    """The pid the run holding run_dir's lock wrote, or 'unknown'."""
+    try:
+        return (run_dir / HOLDER_NAME).read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 @contextmanager
 def run_folder_lock(run_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on run_dir for the block (one run per folder; a second is refused with a
-    ConfigError), then remove the temporary files a killed run's atomic writes left (`.NAME.*.tmp`)."""
-    import fcntl  # POSIX; the lock goes with its holder, so a killed run's folder is free again
+    ConfigError), then remove the temporary files a killed run's atomic writes left (`.NAME.*.tmp`). The
+    operating system releases the lock with its holder (filelock), so a killed run's folder is free again."""
+    from filelock import FileLock, Timeout
 
-    path = Path(run_dir) / LOCK_NAME
-    handle = open(path, "a+")
+    run_dir = Path(run_dir)
+    lock = FileLock(run_dir / LOCK_NAME)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
+        lock.acquire(timeout=0)
+    except Timeout:
         raise ConfigError(
             "hydra.run.dir",
-            f"{run_dir} is in use by another gan-repro run (pid {holder}); wait for it to end, "
+            f"{run_dir} is in use by another gan-repro run (pid {lock_holder(run_dir)}); wait for it to end, "
             "or choose another hydra.run.dir",
         ) from None
     try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        for orphan in Path(run_dir).rglob(".*.tmp"):  # no one else writes here while we hold the lock
+        (run_dir / HOLDER_NAME).write_text(f"{os.getpid()}\n")
+        for orphan in run_dir.rglob(".*.tmp"):  # no one else writes here while we hold the lock
             if orphan.is_file():
                 orphan.unlink(missing_ok=True)
         yield
     finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        (run_dir / HOLDER_NAME).unlink(missing_ok=True)
+        lock.release()
 
 
 def keep_rows(path: Path, keep: Callable[[pd.DataFrame], pd.Series]) -> int:

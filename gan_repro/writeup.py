@@ -1,10 +1,11 @@
 """report.md: one run folder as a page a student can paste into a seminar.
 
 The command that made the run, its settings, the paper's claims against this run's values with their
-thresholds, the noise table (experiment=noise), the figures and sample grids inline, and the stage times.
-It reads the run folder only (summary.json, config.yaml, .hydra/overrides.yaml, figures/*.png,
-samples/*.png, noise.csv), so `gan-repro-plot RUN_DIR` rewrites it from the files, and any piece that is
-missing (no figures yet, a theory-lab run's summary) is left out or said to be missing.
+thresholds, the noise table (experiment=noise), the figures and sample grids inline, the stage times and
+the environment. It reads the run folder only (summary.json, config.yaml, .hydra/overrides.yaml,
+figures/*.png, samples/*.png, noise.csv, environment.json), so `gan-repro-plot RUN_DIR` rewrites it from
+the files, and any piece that is missing (no figures yet, a theory-lab run's summary) is left out or said
+to be missing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 
 from gan_repro.files import atomic_write
 from gan_repro.report import FIGURES, format_claim, format_value, saved_config, snapshot_file, snapshot_files
+from gan_repro.runstate import ENVIRONMENT_NAME
 
 # under the claims table: one run's verdicts are one sample; where verdicts over seeds come from
 SEEDS_LINE = (
@@ -57,6 +59,7 @@ def write_report(run_dir: Path) -> Path:
         critics_lines(run_dir, summary),
         image_lines(run_dir),
         timing_lines(summary.get("timings_s") or {}),
+        environment_lines(run_dir),
     ]
     text = "\n\n".join("\n".join(section) for section in sections if section) + "\n"
     return atomic_write(run_dir / "report.md", lambda handle: handle.write(text.encode()))
@@ -289,3 +292,26 @@ def timing_lines(timings: dict[str, Any]) -> list[str]:
         return []
     parts = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
     return ["## Stage times", "", f"{parts}; total {sum(seconds.values()):.1f} s"]
+
+
+def environment_lines(run_dir: Path) -> list[str]:
+    """What the run last started with (environment.json): the commit, the code's hash, the versions."""
+    try:
+        environment = json.loads((run_dir / ENVIRONMENT_NAME).read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(environment, dict):
+        return []
+    commit = environment.get("git_commit")
+    code = f"commit {commit}" if commit else "not a git checkout"
+    if commit and environment.get("git_dirty"):
+        code += " with uncommitted changes"
+    versions = {
+        "Python": environment.get("python"),
+        "torch": environment.get("torch"),
+        "CUDA": environment.get("cuda") or "none",
+        "cuDNN": environment.get("cudnn") or "none",
+        **(environment.get("packages") or {}),
+    }
+    words = ", ".join(f"{name} {value}" for name, value in versions.items() if value is not None)
+    return ["## Environment", "", f"{code}; code hash {environment.get('code_version')}.", "", words]

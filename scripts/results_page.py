@@ -5,7 +5,7 @@ python scripts/results_page.py SWEEP_DIR [SWEEP_DIR ...] [--docs docs] [--readme
 
 Each SWEEP_DIR is a `gan-repro -m seed=...` folder already aggregated by `gan-repro-plot SWEEP_DIR`. Per sweep
 the page gets: the command (from Hydra's multirun.yaml), the runs' wall times, the claims over seeds (as
-`scripts/check_claims.py SWEEP_DIR --markdown` prints them), the probed generators over seeds (G steps, exact
+`gan-repro-check SWEEP_DIR --markdown` prints them), the probed generators over seeds (G steps, exact
 W1 over the real-vs-real floor, the linear control's held-out accuracy), the sweep's figures and seed 0's
 sample grids (copied under docs/figures/results/). The first sweep's claims table also replaces the README's
 block between README_BEGIN and README_END. Reads only the sweeps' files (CSV, JSON, YAML, PNG).
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from check_claims import markdown_lines
 
 from gan_repro.aggregate import claims_summary, collect
 from gan_repro.report import format_value, snapshot_files
+from gan_repro.verdicts import markdown_lines
 from gan_repro.writeup import table
 
 README_BEGIN = "<!-- results_page.py: claims begin -->"
@@ -125,7 +125,7 @@ def copy_figures(sweep: Path, runs: dict[int, tuple[Path, dict]], target: Path, 
 
 
 def sweep_section(sweep: Path, docs: Path) -> tuple[dict, list[str], list[str]]:
-    """(a run's summary.json, the page's section for one sweep, its claims table as check_claims.py
+    """(a run's summary.json, the page's section for one sweep, its claims table as gan-repro-check
     SWEEP_DIR --markdown prints it). The sweep's runs are read once."""
     collected = collect([sweep])
     runs = run_summaries(sweep, collected)

@@ -1,10 +1,9 @@
 """Verdicts over seeds: a sweep's claims.csv (one row per run, claim and snapshot), claims_summary.csv (per
-group and claim: median, range, in how many seeds it holds and was measured), scripts/check_claims.py on a
+group and claim: median, range, in how many seeds it holds and was measured), gan-repro-check on a
 sweep, and the run report's pointer to them. Sweeps written by hand: config.yaml, probe.csv, summary.json."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -13,21 +12,9 @@ import pandas as pd
 import pytest
 
 from gan_repro.aggregate import CLAIMS_SUMMARY_COLUMNS
-from gan_repro.cli import plot_main
+from gan_repro.cli import check_main, plot_main
 from gan_repro.report import CLAIM_COLUMNS, claim_rows
 from gan_repro.writeup import SEEDS_LINE, write_report
-from tests.helpers import REPO
-
-
-def load_check_claims() -> Any:
-    """scripts/check_claims.py as a module, to call its main() in this process."""
-    spec = importlib.util.spec_from_file_location("check_claims", REPO / "scripts" / "check_claims.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-check_claims = load_check_claims()
 
 
 def claims_of(seed: int, *, growth_10: float = 3.0, minimax: bool | None = True) -> list[dict[str, Any]]:
@@ -170,16 +157,16 @@ def test_runs_that_differ_in_more_than_the_seed_are_summarized_apart(tmp_path: P
     assert set(growth["group"]) == {"trained with loss=minimax", "trained with loss=nonsaturating"}
 
 
-# ----------------------------------------------------------------------------- check_claims.py SWEEP_DIR
+# ----------------------------------------------------------------------------- gan-repro-check SWEEP_DIR
 def test_check_claims_on_a_sweep_fails_when_a_seed_fails(sweep: Path, capsys) -> None:
-    assert check_claims.main([str(sweep)]) == 1
+    assert check_main([str(sweep)]) == 1
     out = capsys.readouterr().out
     assert out.startswith("all runs: seeds 0, 1, 2\n")
     assert "FAILS  the -log D gradient grows (Fig. 3): holds in 2 of 3 seeds (threshold: >= 2" in out
     assert "    after 10 G steps: median 3 (1.5 to 4), holds in 2 of 3 seeds" in out
     assert "HOLDS  the minimax gradient vanishes (Fig. 2): holds in 2 of 2 seeds (1 not measured)" in out
     assert "    whole run: median 0.51 (0.5 to 0.52), holds in 3 of 3 seeds" in out
-    assert check_claims.main([str(sweep), "--markdown"]) == 1
+    assert check_main([str(sweep), "--markdown"]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == (
         "| paper's claim | paper | snapshot | median over seeds (min to max) | threshold | holds |"
@@ -194,11 +181,11 @@ def test_check_claims_on_a_sweep_fails_when_a_seed_fails(sweep: Path, capsys) ->
 def test_check_claims_on_a_sweep_passes_when_every_measured_claim_holds(tmp_path: Path, capsys) -> None:
     for seed in (0, 1):
         fake_run(tmp_path / "sweep" / str(seed), seed=seed, minimax=None if seed else True)
-    assert check_claims.main([str(tmp_path / "sweep")]) == 0
+    assert check_main([str(tmp_path / "sweep")]) == 0
     assert "FAILS" not in capsys.readouterr().out
     for seed in (2, 3):  # a claim measured in no seed is not measured, and fails nothing
         fake_run(tmp_path / "unmeasured" / str(seed), seed=seed, minimax=None)
-    assert check_claims.main([str(tmp_path / "unmeasured")]) == 0
+    assert check_main([str(tmp_path / "unmeasured")]) == 0
     assert "NOT MEASURED the minimax gradient vanishes (Fig. 2): holds in 0 of 0 seeds (2 not measured)" in (
         capsys.readouterr().out
     )
@@ -207,7 +194,7 @@ def test_check_claims_on_a_sweep_passes_when_every_measured_claim_holds(tmp_path
 def test_check_claims_keeps_refusing_a_run_folder_without_probe_csv(tmp_path: Path, capsys) -> None:
     folder = fake_run(tmp_path / "run", seed=0)
     (folder / "probe.csv").unlink()
-    assert check_claims.main([str(folder)]) == 2
+    assert check_main([str(folder)]) == 2
     assert f"error: run_dir: no probe.csv in {folder}" in capsys.readouterr().err
 
 
@@ -216,7 +203,7 @@ def test_check_claims_refuses_a_run_that_has_not_finished(tmp_path: Path, capsys
     folder = fake_run(tmp_path / "run", seed=0)
     (folder / "summary.json").unlink()  # as while it runs: summary.json comes at the end
     (folder / "log.txt").write_text("train: epoch 1\n")
-    assert check_claims.main([str(folder)]) == 2
+    assert check_main([str(folder)]) == 2
     assert "is not a finished run" in capsys.readouterr().err
     assert not (folder / "summary.json").exists()  # nothing written into it
 
@@ -226,7 +213,7 @@ def test_check_claims_refuses_a_run_where_no_claim_could_be_measured(tmp_path: P
     left, and without a held-out accuracy nothing can be measured, which is not a pass."""
     folder = fake_run(tmp_path / "run", seed=0)
     assert 0 not in set(pd.read_csv(folder / "probe.csv")["iteration"])
-    assert check_claims.main([str(folder)]) == 2
+    assert check_main([str(folder)]) == 2
     assert "no claim could be measured" in capsys.readouterr().err
 
 

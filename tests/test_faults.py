@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from gan_repro.checkpoints import REFUSED, load_checkpoint
 from gan_repro.config import check_config, unknown_added_key
 from gan_repro.errors import ConfigError
+from gan_repro.runstate import HOLDER_NAME, lock_is_free, run_folder_lock
 from tests.helpers import TINY, compose_config, run_cli, write_images
 from tests.test_untrusted import QUICK, call_main
 
@@ -223,3 +225,38 @@ def test_generated_image_trees_give_no_traceback(tmp_path: Path, case) -> None:
     if code != 0:
         one_error_line(code, output, "dataset.")
         assert output.split("error: ")[1].startswith(("dataset.root", "dataset.bad_images")), output
+
+
+def test_a_busy_run_folder_is_refused_naming_its_holder_and_freed_when_the_holder_dies(
+    tmp_path: Path,
+) -> None:
+    with run_folder_lock(tmp_path):  # this process holds it: another lock on the folder is refused
+        assert not lock_is_free(tmp_path)
+        with pytest.raises(ConfigError, match=f"in use by another gan-repro run \\(pid {os.getpid()}\\)"):
+            with run_folder_lock(tmp_path):
+                pass
+    assert lock_is_free(tmp_path) and not (tmp_path / HOLDER_NAME).exists()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD.format(folder=str(tmp_path))], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"  # the lock is taken before this line is written
+        assert not lock_is_free(tmp_path)
+        with pytest.raises(ConfigError, match=f"\\(pid {holder.pid}\\)"):
+            with run_folder_lock(tmp_path):
+                pass
+    finally:
+        holder.kill()  # SIGKILL: no cleanup runs; the operating system releases the lock
+        holder.wait()
+    assert lock_is_free(tmp_path)
+    with run_folder_lock(tmp_path):
+        assert (tmp_path / HOLDER_NAME).read_text().strip() == str(os.getpid())
+
+
+HOLD = (  # a process that takes a run folder's lock, says so, and keeps it until it is killed
+    "import sys, time\n"
+    "from gan_repro.runstate import run_folder_lock\n"
+    "with run_folder_lock({folder!r}):\n"
+    "    print('held', flush=True)\n"
+    "    time.sleep(3600)\n"
+)

@@ -17,7 +17,8 @@ DRAWING = (
     "gan_repro.report",
     "gan_repro.aggregate",
     "gan_repro.writeup",
-)  # redraw from CSVs alone
+    "gan_repro.verdicts",
+)  # redraw (or judge) from CSVs alone
 COMPUTING = (
     "gan_repro.train",
     "gan_repro.probe",

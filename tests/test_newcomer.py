@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from PIL import Image
 
 from gan_repro.aggregate import group_label
 from gan_repro.cli import bench_main, plot_main, resume_command
+from gan_repro.config import config_dir
 from gan_repro.files import atomic_write, write_json
 from gan_repro.pipeline import run
 from gan_repro.plot import running_mean
@@ -114,12 +116,15 @@ def test_help_describes_the_tool() -> None:
         "experiment: control, critics, fig1",
         "critic: gan, gan_r1, hinge, linear, lsgan, wgan, wgan_gp",
         "gan-repro-plot RUN_DIR",
-        "scripts/check_claims.py",
+        "gan-repro-check RUN_DIR|SWEEP_DIR",
         "gan-repro-bench",
         "gan-repro-prepare",
         "Exit codes",
     ):
         assert text in result.stdout, text
+    named = set(re.findall(r"\w+", result.stdout.split("Launchers for sweeps", 1)[1].split("Exit codes")[0]))
+    ours = {path.stem for path in (config_dir() / "hydra" / "launcher").glob("*.yaml")}
+    assert {"basic", "joblib", "submitit_local", "submitit_slurm"} | ours <= named  # Hydra's and ours
 
 
 def test_bench_help_shows_defaults(capsys) -> None:

@@ -9,21 +9,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import REPO, run_cli, run_script
+from gan_repro.cli import check_main
+from tests.helpers import run_cli
 
 
 @pytest.mark.slow
-def test_default_run_reproduces_the_papers_claims(tmp_path: Path) -> None:
+def test_default_run_reproduces_the_papers_claims(tmp_path: Path, capsys) -> None:
     """The default run, one seed (the README's verdicts come from three): Figure 1's two claims hold and
     Figure 2's minimax gradient falls by more than 2 orders for every snapshot, as in every seed of the
     README's sweep; the -log D gradient of the last snapshot ends far above its start. The other claims
-    are measured and printed (docs/results.md shows where they fail and why); check_claims.py's exit
+    are measured and printed (docs/results.md shows where they fail and why); gan-repro-check's exit
     code agrees with the verdicts, and every logged cost and norm is positive and finite."""
     run_dir = tmp_path / "run"
     result = run_cli("quiet=true", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=1800)
     assert result.returncode == 0, result.stderr
-    check = run_script(REPO / "scripts" / "check_claims.py", str(run_dir))
-    print(check.stdout)
+    check = check_main([str(run_dir)])
+    printed = capsys.readouterr().out
 
     summary = json.loads((run_dir / "summary.json").read_text())
     verdicts = {claim["id"]: claim["holds"] for claim in summary["claims"]}
@@ -37,7 +38,7 @@ def test_default_run_reproduces_the_papers_claims(tmp_path: Path) -> None:
     paper = probe[probe["critic"] == "gan"]
     measured = paper[["d_loss", "d_loss_heldout", "grad_norm_minimax", "grad_norm_nonsaturating"]]
     assert measured.gt(0).all().all() and measured.abs().lt(float("inf")).all().all()  # tiny, never 0
-    assert check.returncode == (0 if all(v is not False for v in verdicts.values()) else 1), check.stdout
+    assert check == (0 if all(v is not False for v in verdicts.values()) else 1), printed
 
 
 @pytest.mark.slow

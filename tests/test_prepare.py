@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -83,14 +82,22 @@ def test_bad_images_stop_or_are_skipped(tmp_path: Path) -> None:
 def test_concurrent_jobs_decode_once(tmp_path: Path, monkeypatch) -> None:
     write_images(tmp_path / "images", [(32, 32)] * 3)
     cfg = dataset_node(tmp_path / "images")
-    real_decode, calls = prepare_module.decode_into, []
+    real_decode, real_lock, calls, arrived = prepare_module.decode_into, prepare_module.file_lock, [], []
+    both_at_the_lock = threading.Event()
 
-    def slow_decode(*args, **kwargs):
+    def counted_lock(path: Path):
+        arrived.append(1)
+        if len(arrived) == 2:
+            both_at_the_lock.set()
+        return real_lock(path)
+
+    def decode_once_the_other_waits(*args, **kwargs):
         calls.append(1)
-        time.sleep(0.5)  # the other job arrives while this one decodes
+        assert both_at_the_lock.wait(timeout=300)  # the other job asks for the lock while this one decodes
         return real_decode(*args, **kwargs)
 
-    monkeypatch.setattr(prepare_module, "decode_into", slow_decode)
+    monkeypatch.setattr(prepare_module, "file_lock", counted_lock)
+    monkeypatch.setattr(prepare_module, "decode_into", decode_once_the_other_waits)
     results = []
     threads = [threading.Thread(target=lambda: results.append(prepare(cfg, num_workers=0))) for _ in range(2)]
     for thread in threads:

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,17 +48,23 @@ def rows(path: Path) -> int:
     return max(0, len(path.read_text().splitlines()) - 1) if path.is_file() else 0
 
 
-def start_and_wait(run_dir: Path, csv_name: str, count: int) -> subprocess.Popen:
-    """Start the run and return once csv_name has `count` rows (the process still running)."""
-    process = start_cli(*arguments(run_dir), cwd=run_dir.parent)
+def start_paused(run_dir: Path, csv_name: str, count: int) -> tuple[subprocess.Popen, Path]:
+    """Start the run and return once it has paused (tests/paused_cli.py), right after the flush that brought
+    csv_name to `count` rows or more; the marker's removal lets it go on."""
+    marker = run_dir.parent / "paused"
+    pause = {"PAUSE_CSV": csv_name, "PAUSE_ROWS": str(count), "PAUSE_MARKER": str(marker)}
+    process = start_cli(*arguments(run_dir), cwd=run_dir.parent, module="tests.paused_cli", env_extra=pause)
+    wait_until(lambda: marker.exists(), process, f"{csv_name} had {count} rows")
+    return process, marker
+
+
+def wait_until(event: Callable[[], bool], process: subprocess.Popen, what: str) -> None:
+    """Return once event() holds, the process still running (the deadline only guards against a hang)."""
     deadline = time.monotonic() + 300
-    while rows(run_dir / csv_name) < count:
-        assert process.poll() is None, (
-            f"the run ended before {csv_name} had {count} rows: {process.stderr.read()}"
-        )
-        assert time.monotonic() < deadline
+    while not event():
+        assert process.poll() is None, f"the run ended before {what}: {process.stderr.read()}"
+        assert time.monotonic() < deadline, f"no {what} in 300 s"
         time.sleep(0.005)
-    return process
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +85,10 @@ def assert_same_as(reference: Path, run_dir: Path) -> None:
 
 def test_sigkill_in_training_then_resume(reference: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    process = start_and_wait(run_dir, "train.csv", 45)  # mid-epoch 2 of 6
+    process, _ = start_paused(run_dir, "train.csv", 35)  # mid-epoch 2 of 6: the flush at iteration 40
     process.kill()
     process.wait()
-    assert rows(run_dir / "train.csv") < 6 * 28 and not (run_dir / "probe.csv").exists()
+    assert rows(run_dir / "train.csv") == 40 and not (run_dir / "probe.csv").exists()
     result = finish(run_dir)
     assert result.returncode == 0, result.stderr
     assert "train: resuming at epoch" in (run_dir / "log.txt").read_text()
@@ -90,11 +97,11 @@ def test_sigkill_in_training_then_resume(reference: Path, tmp_path: Path) -> Non
 
 def test_sigkill_in_probe_then_resume(reference: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    process = start_and_wait(run_dir, "probe.csv", 80)  # in the second of four probes (or, if slow, later)
+    process, _ = start_paused(run_dir, "probe.csv", 80)  # in the second of four probes
     process.kill()
     process.wait()
     written = rows(run_dir / "probe.csv")
-    assert 61 <= written < 4 * 61
+    assert 61 <= written < 2 * 61
     result = finish(run_dir)
     assert result.returncode == 0, result.stderr
     log_text = (run_dir / "log.txt").read_text()
@@ -108,11 +115,18 @@ def test_sigkill_in_probe_then_resume(reference: Path, tmp_path: Path) -> None:
 
 def test_sigterm_saves_state_and_exits_75(reference: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    process = start_and_wait(run_dir, "train.csv", 45)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
+    process, marker = start_paused(run_dir, "train.csv", 35)  # the flush at iteration 40
+    try:
+        process.send_signal(signal.SIGTERM)
+        wait_until(lambda: "SIGTERM received" in (run_dir / "log.txt").read_text(), process, "SIGTERM's log")
+        marker.unlink()  # the run goes on, and stops at its next step
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:  # never leave a paused run behind
+            process.kill()
+            process.wait()
     assert process.returncode == 75, stderr
-    assert "interrupted at train iteration" in stderr and f"hydra.run.dir={run_dir}" in stderr
+    assert "interrupted at train iteration 41 (epoch 2)" in stderr and f"hydra.run.dir={run_dir}" in stderr
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
     assert json.loads((run_dir / "state.json").read_text())["status"] == "interrupted"
     result = finish(run_dir)

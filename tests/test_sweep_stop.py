@@ -13,10 +13,12 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from gan_repro.runstate import STOP_FILE, StopFlag
+from gan_repro import runstate
+from gan_repro.runstate import HOLDER_NAME, STOP_FILE, StopFlag
 from tests.helpers import TINY, run_cli, start_cli
 
 # 10 epochs of 24 iterations (time to signal mid-training), every row written at once, last.pt every 10.
@@ -131,18 +133,26 @@ def assert_complete(job: Path, reference: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- the stop flag itself
-def test_a_stop_file_reaches_a_flag_in_another_process_cheaply(tmp_path: Path) -> None:
+def test_a_stop_file_reaches_a_flag_in_another_process_cheaply(tmp_path: Path, monkeypatch) -> None:
+    """However often the loops ask (every step), a job's flag looks at the sweep's stop file at most once per
+    every_s of its clock, and sees the file at its first look after the sweep wrote it. The clock is a fake
+    one that moves only when the test moves it: nothing here depends on how fast the machine is."""
+    clock = SimpleNamespace(now=100.0)
+    monkeypatch.setattr(runstate, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    looks: list[bool] = []
+    look = StopFlag.look
+    monkeypatch.setattr(StopFlag, "look", lambda flag: looks.append(True) or look(flag))
     stop_file = tmp_path / STOP_FILE
     sweep_flag, job_flag = StopFlag(stop_file, announce=True), StopFlag(stop_file, every_s=0.05)
-    assert not job_flag.requested and not job_flag.look()
-    start = time.perf_counter()
-    for _ in range(100_000):  # what the loops pay per step: a clock read, a stat every every_s
+    for _ in range(10_000):  # what the loops ask per step: a clock read, and a stat only every every_s
         assert not job_flag.requested
-    assert (time.perf_counter() - start) / 100_000 < 20e-6
+    assert len(looks) == 1
     sweep_flag.request(signal.SIGTERM)  # the sweep's handler writes the file
     assert json.loads(stop_file.read_text())["signal"] == "SIGTERM"
-    time.sleep(0.06)
-    assert job_flag.requested
+    clock.now += 0.049
+    assert not job_flag.requested and len(looks) == 1  # not yet every_s since the last look: no stat
+    clock.now += 0.001
+    assert job_flag.requested and len(looks) == 2  # the first look after every_s sees it
     sweep_flag.clear()
     assert not stop_file.exists() and not StopFlag(stop_file).look()
 
@@ -166,7 +176,7 @@ def test_sigterm_stops_joblib_workers_and_one_command_resumes_the_sweep(tmp_path
     launcher = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     process = start_cli(*sweep_arguments(sweep, *launcher), cwd=tmp_path, env_extra=ONE_THREAD)
     wait_for_rows(process, [sweep / job / "train.csv" for job in ("0", "1")], 5)
-    workers = {int((sweep / job / ".lock").read_text()) for job in ("0", "1")}  # each job's process
+    workers = {int((sweep / job / HOLDER_NAME).read_text()) for job in ("0", "1")}  # each job's process
     assert process.pid not in workers and workers <= descendants(process.pid)
     arguments = stop_sweep(process)
     assert [status(sweep / job) for job in ("0", "1")] == ["interrupted", "interrupted"]
@@ -201,7 +211,7 @@ def test_submitit_preemption_requeues_the_job_and_it_resumes_exactly(tmp_path: P
     )
     process = start_cli(*sweep_arguments(sweep, *launcher), cwd=tmp_path, env_extra=ONE_THREAD)
     wait_for_rows(process, [sweep / "0" / "train.csv"], 15)  # past the last.pt of iteration 10
-    job = int((sweep / "0" / ".lock").read_text())  # submitit's process running job 0
+    job = int((sweep / "0" / HOLDER_NAME).read_text())  # submitit's process running job 0
     assert b"submitit" in Path(f"/proc/{job}/cmdline").read_bytes()
     os.kill(job, signal.SIGUSR2)
     _, stderr = process.communicate(timeout=300)

@@ -1,64 +1,59 @@
-#!/usr/bin/env python
-"""Check the paper's claims on a finished run or sweep: `python scripts/check_claims.py DIR [--markdown]`.
+"""gan-repro-check: the paper's claims on a finished run or sweep, and whether they hold.
 
-RUN_DIR: recomputes summary.json from the run's probe.csv, prints one line per claim (or the README's
-Markdown table) and exits 1 if any claim fails (a claim not measured at this length does not fail).
-SWEEP_DIR: reads every finished run's summary.json and prints, per group of runs that differ only in seed
-and per claim, the paper's words, per snapshot the median and range over seeds, the threshold and in how
-many seeds the claim holds; exits 1 unless every measured claim holds in every seed (a claim not measured
-in a seed counts in neither).
+RUN_DIR: recomputes summary.json from the run's probe.csv (the run's own window, as gan-repro-plot does),
+prints one line per claim (or the README's Markdown table) and fails (1) if any claim fails; a claim not
+measured at this length does not fail. SWEEP_DIR: reads every finished run's summary.json and prints, per
+group of runs that differ only in seed and per claim, the paper's words, per snapshot the median and range
+over seeds, the threshold and in how many seeds the claim holds; fails unless every measured claim holds in
+every seed (a claim not measured in a seed counts in neither). A folder with nothing to judge (no probe.csv,
+an unfinished run, no claim measured) is a ConfigError naming `run_dir`.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from gan_repro.aggregate import claims_summary, collect, find_run_folders, is_run_folder, job_status
+from gan_repro.errors import ConfigError
 from gan_repro.report import format_claim, format_value, refresh_summary
+from gan_repro.writeup import table
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="a run folder, or a sweep folder of runs")
-    parser.add_argument("--markdown", action="store_true", help="print the README's table")
-    args = parser.parse_args(argv)
-    if not (args.run_dir / "probe.csv").is_file():
-        from gan_repro.aggregate import find_run_folders, is_run_folder
+def check_folder(folder: Path, *, markdown: bool = False) -> int:
+    """Print the claims of a run folder, or of a sweep folder over seeds; 0 when every measured claim holds,
+    1 when one fails."""
+    if (folder / "probe.csv").is_file():
+        return check_run(folder, markdown=markdown)
+    if folder.is_dir() and not is_run_folder(folder) and find_run_folders([folder]):
+        return check_sweep(folder, markdown=markdown)
+    raise ConfigError("run_dir", f"no probe.csv in {folder}")
 
-        if args.run_dir.is_dir() and not is_run_folder(args.run_dir) and find_run_folders([args.run_dir]):
-            return check_sweep(args.run_dir, markdown=args.markdown)
-        print(f"error: run_dir: no probe.csv in {args.run_dir}", file=sys.stderr)
-        return 2
-    from gan_repro.aggregate import job_status
 
-    status = job_status(args.run_dir)
+def check_run(run_dir: Path, *, markdown: bool) -> int:
+    """One finished run: a line per claim (or a Markdown table row); 1 if a claim fails."""
+    status = job_status(run_dir)
     if status != "done":  # a running run's summary.json is its own to write, and its probes are partial
-        print(
-            f"error: run_dir: {args.run_dir} is not a finished run ({status}); check it once done",
-            file=sys.stderr,
-        )
-        return 2
-    summary, changed = refresh_summary(args.run_dir)  # the run's own window, as gan-repro-plot uses
+        raise ConfigError("run_dir", f"{run_dir} is not a finished run ({status}); check it once done")
+    summary, changed = refresh_summary(run_dir)  # the run's own window, as gan-repro-plot uses
     for line in changed:
         print(f"summary.json: {line}", file=sys.stderr)
     if all(claim["holds"] is None for claim in summary["claims"]):  # no claim, or none measured: no verdict
-        print(
-            f"error: run_dir: no claim could be measured in {args.run_dir} (a probe.csv without the fresh "
-            "D's iteration 0 rows comes from another version: rerun the run's command)",
-            file=sys.stderr,
+        raise ConfigError(
+            "run_dir",
+            f"no claim could be measured in {run_dir} (a probe.csv without the fresh D's iteration 0 rows "
+            "comes from another version: rerun the run's command)",
         )
-        return 2
     steps = ", ".join(summary["snapshots"])
-    if args.markdown:
+    if markdown:
         print(f"| paper's claim | paper | this run (snapshots after G steps {steps}) | threshold | holds |")
         print("|---|---|---|---|---|")
     for claim in summary["claims"]:
         measured = f"{format_value(claim['measured'])} ({claim['unit']})"
-        if args.markdown:
+        if markdown:
             verdict = {True: "yes", False: "NO"}.get(claim["holds"], "not measured")
             threshold = claim.get("threshold", "")
             print(f"| {claim['claim']} | {claim['paper']} | {measured} | {threshold} | {verdict} |")
@@ -69,15 +64,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def check_sweep(sweep: Path, *, markdown: bool) -> int:
     """A sweep: each claim over seeds (claims_summary, as gan-repro-plot writes it), one block per group."""
-    from gan_repro.aggregate import claims_summary, collect
-
     collected = collect([sweep])
     for folder, status in collected["unfinished"].items():
         print(f"not finished, left out: {folder}: {status}", file=sys.stderr)
     summary = claims_summary(collected["claims"], collected["keys"])
     if summary.empty:
-        print(f"error: run_dir: no finished run with claims under {sweep}", file=sys.stderr)
-        return 2
+        raise ConfigError("run_dir", f"no finished run with claims under {sweep}")
     blocks = []
     for group, rows in summary.groupby("group", sort=False):
         seeds = sorted({seed for row_seeds in rows["seeds"] for seed in row_seeds})
@@ -133,8 +125,6 @@ def text_lines(summary: pd.DataFrame) -> list[str]:
 
 def markdown_lines(summary: pd.DataFrame) -> list[str]:
     """The same as a Markdown table: the claim's words, unit and threshold on its first row only."""
-    from gan_repro.writeup import table
-
     headings = ["paper's claim", "paper", "snapshot", "median over seeds (min to max)", "threshold", "holds"]
     rows = []
     for _, claim_rows in summary.groupby("claim_id", sort=False):
@@ -153,7 +143,3 @@ def markdown_lines(summary: pd.DataFrame) -> list[str]:
                 ]
             )
     return table(headings, rows)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,89 @@
+"""dry_run=true: what a run would do, without doing it. Its data (read only to count it), each stage's
+source as pipeline.run_stages decides it (this run folder's state.json first, when the folder holds this
+same run; then a verified cache entry; else computed), and how many iterations each stage runs: training's
+epochs x full batches per epoch, the probe's units (snapshot x swept sigma x critic, from
+probe.probe_units) x probe.iterations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from gan_repro.cache import stage_entry
+from gan_repro.checkpoints import snapshot_iterations
+from gan_repro.critics import probe_critics
+from gan_repro.data import read_dataset, split_dataset
+from gan_repro.errors import ConfigError
+from gan_repro.pipeline import check_same_run
+from gan_repro.probe import probe_noises, probe_units
+from gan_repro.report import CONTROL_SNAPSHOT
+from gan_repro.runstate import RunState
+from gan_repro.train import checked_batches_per_epoch
+
+
+def stage_source(cfg: DictConfig, stage: str, device: torch.device, done: bool) -> str:
+    """Where a stage's results would come from: this run folder, a cache entry that passes its check, or
+    computing them."""
+    if done:
+        return "done in this run folder already"
+    entry = stage_entry(cfg, stage, device)
+    if entry.complete and entry.damage() is None:
+        return f"from the cache ({entry.folder})"
+    return "computed" if cfg.cache else "computed (cache=false)"
+
+
+def plan_lines(cfg: DictConfig, device: torch.device, run_dir: Path | None = None) -> list[str]:
+    """What a run with this (checked) config would do, one line per step; nothing is trained or written."""
+    lines = ["dry run: every setting passes the run's checks; nothing is computed or written"]
+    if cfg.get("lab") is not None:
+        return [*lines, f"lab: the theory-lab experiment {cfg.lab.get('name')}, computed (it has no cache)"]
+    state = RunState.load(run_dir / "state.json") if run_dir is not None else None
+    if state is not None:  # the folder holds a run: only that run may continue it
+        check_same_run(cfg, run_dir)
+    try:
+        dataset = read_dataset(cfg.dataset)
+    except ConfigError:
+        if not cfg.dataset.get("download"):
+            raise
+        return [*lines, f"data: {cfg.dataset.name} is downloaded into {cfg.dataset.root} first; its size, "
+                "and so the iterations, are known once it is there"]  # fmt: skip
+    splits = split_dataset(
+        dataset,
+        fraction=float(cfg.dataset.heldout_fraction),
+        minimum=int(cfg.dataset.heldout_minimum),
+        seed=int(cfg.dataset.heldout_seed),
+    )
+    steps = checked_batches_per_epoch(splits.train, int(cfg.train.batch_size))
+    epochs = int(cfg.train.epochs)
+    train_source = stage_source(cfg, "train", device, bool(state and state.train_complete))
+    return [
+        *lines,
+        f"data: {cfg.dataset.name}, {len(dataset):,} images ({len(splits.train):,} to train on, "
+        f"{len(splits.heldout):,} held out)",
+        f"train: {counted(epochs, 'epoch')} x {counted(steps, 'iteration')} = "
+        f"{counted(epochs * steps, 'iteration')}; {train_source}",
+        probe_line(cfg, device, state, snapshot_iterations(cfg.train, steps)),
+    ]
+
+
+def probe_line(cfg: DictConfig, device: torch.device, state: RunState | None, snapshots: list[int]) -> str:
+    """The probe's units and iterations (snapshots: their G steps), and where its results would come from."""
+    probed = [(steps, 0.0) for steps in snapshots] + ([(CONTROL_SNAPSHOT, 0.0)] if cfg.probe.control else [])
+    units = probe_units(cfg.probe, cfg.noise, cfg.critic, probed)
+    iterations = int(cfg.probe.iterations)
+    parts = [counted(len(snapshots), "snapshot") + (" and the negative control" if cfg.probe.control else "")]
+    if cfg.probe.get("noise_stds") is not None:
+        parts.append(counted(len(probe_noises(cfg.probe, cfg.noise)), "noise level"))
+    parts += [counted(len(probe_critics(cfg.critic)), "critic"), counted(iterations, "iteration")]
+    source = stage_source(cfg, "probe", device, bool(state and state.probe_complete))
+    done = sum(state.unit_done(unit.key) for unit in units) if state is not None else 0
+    if done and source.startswith("computed"):
+        source += f" ({done} of {len(units)} probes done in this run folder already)"
+    return f"probe: {' x '.join(parts)} = {counted(len(units) * iterations, 'iteration')}; {source}"
+
+
+def counted(number: int, noun: str) -> str:
+    """'1 critic', '2 critics', '4,000 iterations'."""
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
