@@ -200,12 +200,10 @@ def sigmas() -> Rule:
 
 
 BETA = number(low=0.0, high=1.0, low_inclusive=True)  # Adam's betas, in [0, 1)
-SEED_MAX = 2**32 - 1  # numpy's seeds stop here; torch's derived seeds (seed + 1000 * snapshot) stay in range
+SEED_MAX = 2**32 - 1  # numpy's seeds stop here; each stream's own seed comes from steps.derived_seed
 IMAGE_SIZE_MAX = 1024  # 16x the paper's 64; larger sizes are refused before anything is allocated
 RULES: dict[str, Rule] = {
-    "seed": whole(
-        0, SEED_MAX
-    ),  # seeds torch, the data order and every noise batch (seed + 1000 * snapshot's G steps)
+    "seed": whole(0, SEED_MAX),  # seeds torch, the data order and every noise batch (steps.derived_seed)
     "quiet": flag(),
     "debug": flag(),
     "resume": flag(),
