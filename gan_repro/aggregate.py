@@ -51,6 +51,7 @@ NOT_SWEPT = (
     "cache",
     "cache_dir",
     "on_nonfinite",
+    "logger",
     "plot",
     "lab",
     "performance.log_buffer",

@@ -9,6 +9,7 @@ modules that implement them (data, models, losses, noise, report), so no list is
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_repro.critics import ARCHITECTURES, OPTIMIZERS, PENALTIES
 from gan_repro.data import BUNDLED_DATASETS, DATASET_NAMES, PHOTO_SIDE
 from gan_repro.errors import ConfigError
+from gan_repro.logger import LOGGERS
 from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVE_COSTS, OBJECTIVES
 from gan_repro.models import MODEL_NAMES, NORMS, dcgan_depth
 from gan_repro.noise import check_noise_config
@@ -209,6 +211,7 @@ RULES: dict[str, Rule] = {
     "resume": flag(),
     "dry_run": flag(),
     "on_nonfinite": choice(("stop", "warn")),
+    "logger": choice(LOGGERS),  # and tensorboard installed: check_logger
     "dataset.name": choice(
         DATASET_NAMES, "!unknown dataset '{value}'; choose one of " + ", ".join(DATASET_NAMES)
     ),
@@ -511,7 +514,16 @@ def check_critic_pairs(node: DictConfig, prefix: str) -> None:
         )
 
 
+def check_logger(cfg: DictConfig) -> None:
+    """logger=tensorboard needs the tensorboard package (an optional extra): refused before any work."""
+    if cfg.logger == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
+        raise ConfigError(
+            "logger", 'tensorboard is not installed: pip install -e ".[tensorboard]", or use logger=csv'
+        )
+
+
 NODE_CHECKS: tuple[Callable[[DictConfig], None], ...] = (
+    check_logger,
     lambda cfg: check_dataset(cfg.dataset),
     check_memory,
     check_cache_dir,

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
-from gan_repro.cache import stage_entry
+from gan_repro.cache import STAGE_FILES, stage_entry
 from gan_repro.checkpoints import Snapshot, snapshots
 from gan_repro.config import check_config
 from gan_repro.data import DataSplits, batches_per_epoch, place_dataset, split_dataset
@@ -25,6 +26,7 @@ from gan_repro.download import download_dataset
 from gan_repro.environment import write_environment
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
+from gan_repro.logger import TENSORBOARD_FOLDER, TensorBoardMirror
 from gan_repro.plot import draw_figures, draw_samples_figure
 from gan_repro.prepare import build_dataset
 from gan_repro.probe import probe
@@ -43,7 +45,8 @@ from gan_repro.writeup import write_report
 
 log = logging.getLogger(__name__)
 
-RUN_ONLY_KEYS = ("resume", "quiet", "debug", "dry_run")  # may differ between a run and its continuation
+# may differ between a run and its continuation (none changes what is computed)
+RUN_ONLY_KEYS = ("resume", "quiet", "debug", "dry_run", "logger")
 
 
 def seed_everything(seed: int) -> None:
@@ -240,8 +243,27 @@ CACHE_HIT_MESSAGES = {  # what the log says when a stage is copied from the cach
 }
 
 
+def open_mirror(cfg: DictConfig, run_dir: Path) -> TensorBoardMirror | None:
+    """logger=tensorboard: the mirror of every CSV row, under <run_dir>/tensorboard/; else None."""
+    return TensorBoardMirror(run_dir / TENSORBOARD_FOLDER) if cfg.logger == "tensorboard" else None
+
+
+def mirror_restored(stage: str, run_dir: Path, mirror: TensorBoardMirror | None) -> None:
+    """A stage copied from the cache logged no rows: its CSVs' rows go to the mirror at once."""
+    if mirror is None:
+        return
+    for name in STAGE_FILES[stage]:
+        if name.endswith(".csv"):
+            mirror.write(Path(name).stem, pd.read_csv(run_dir / name).to_dict("records"))
+
+
 def cached_stage(
-    cfg: DictConfig, stage: str, device: torch.device, run_dir: Path, compute: Callable[[], Any]
+    cfg: DictConfig,
+    stage: str,
+    device: torch.device,
+    run_dir: Path,
+    compute: Callable[[], Any],
+    mirror: TensorBoardMirror | None = None,
 ) -> Path | None:
     """Copy the stage's results from the cache when a run with the same inputs made them (and they pass
     their SHA-256 check); else compute them and publish them. Jobs with the same inputs wait on the entry's
@@ -249,6 +271,7 @@ def cached_stage(
     with stage_entry(cfg, stage, device).locked() as entry:
         if entry.restore(run_dir):
             log.info(CACHE_HIT_MESSAGES[stage], entry.folder)
+            mirror_restored(stage, run_dir, mirror)
             return entry.folder
         compute()
         entry.publish(run_dir)
@@ -303,6 +326,7 @@ def run_stages(
             device,
             run_dir,
             lambda: train_stage(cfg, dataset=splits.train, run_dir=run_dir, device=device, control=control),
+            control.mirror,
         )
         state.train_complete, state.train_cache_entry = True, str(source) if source else None
         state.save()
@@ -327,6 +351,7 @@ def run_stages(
                     state=state,
                     control=control,
                 ),
+                control.mirror,
             )
         except ConfigError as error:
             raise blame_cache_entry(error, state) from None
@@ -348,6 +373,7 @@ def run_stages(
                 lambda: updates_stage(
                     cfg, snapshots=frozen, splits=splits, run_dir=run_dir, device=device, control=control
                 ),
+                control.mirror,
             )
         except ConfigError as error:
             raise blame_cache_entry(error, state) from None
@@ -426,7 +452,12 @@ def run_locked(
     # Step 2: data, training and the probe; a stop or a NaN leaves a resumable state and a summary saying so.
     timings: dict[str, float] = {}
     settings = run_settings(cfg, device)
-    control = RunControl(stop=stop or StopFlag(), on_nonfinite=cfg.on_nonfinite, quiet=cfg.quiet)
+    control = RunControl(
+        stop=stop or StopFlag(),
+        on_nonfinite=cfg.on_nonfinite,
+        quiet=cfg.quiet,
+        mirror=open_mirror(cfg, run_dir),
+    )
     try:
         run_stages(cfg, run_dir, state, device, control, timings)
     except (Interrupted, NonFiniteError, OSError) as error:
@@ -450,6 +481,9 @@ def run_locked(
             if not isinstance(error, OSError):
                 raise
         raise
+    finally:
+        if control.mirror is not None:
+            control.mirror.close()
 
     # Step 3: summary.json (and noise.csv), then the figures, from the CSVs alone.
     start = time.perf_counter()

@@ -745,7 +745,9 @@ def probe(
     loaded: dict[int, nn.Module] = {}
     with (
         exact_float_math(device),
-        CSVLogger(path, PROBE_COLUMNS, buffer_rows=performance_cfg.log_buffer) as logger,
+        CSVLogger(
+            path, PROBE_COLUMNS, buffer_rows=performance_cfg.log_buffer, mirror=control.mirror
+        ) as logger,
     ):
         snapshot_probe = SnapshotProbe(
             probe_cfg,

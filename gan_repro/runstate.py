@@ -18,13 +18,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
+
+if TYPE_CHECKING:
+    from gan_repro.logger import TensorBoardMirror
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,7 @@ class RunControl:
     stop: StopFlag = field(default_factory=StopFlag)
     on_nonfinite: str = "stop"  # stop: raise NonFiniteError; warn: log and carry on
     quiet: bool = False  # no progress bars
+    mirror: TensorBoardMirror | None = None  # logger=tensorboard: the CSV loggers' rows also go there
 
     def progress(self, total: int, *, desc: str, initial: int = 0) -> tqdm:
         """A progress bar for a stage (hidden when quiet)."""

@@ -330,8 +330,13 @@ def train(
         ),
     )
     with (
-        CSVLogger(run_dir / "train.csv", TRAIN_COLUMNS, buffer_rows=performance_cfg.log_buffer) as logger,
-        CSVLogger(run_dir / "snapshots.csv", SNAPSHOT_COLUMNS) as snapshot_logger,
+        CSVLogger(
+            run_dir / "train.csv",
+            TRAIN_COLUMNS,
+            buffer_rows=performance_cfg.log_buffer,
+            mirror=control.mirror,
+        ) as logger,
+        CSVLogger(run_dir / "snapshots.csv", SNAPSHOT_COLUMNS, mirror=control.mirror) as snapshot_logger,
     ):
         for epoch in range(position.epoch, train_cfg.epochs + 1):
             position.epoch = epoch

@@ -469,7 +469,10 @@ def run_updates(
     todo = [snapshot for snapshot in snapshots if snapshot.iteration not in done]
     critic = Critic.from_node(PAPER_CRITIC, critic_cfg[PAPER_CRITIC])
     progress = control.progress(len(todo) * max(stages), desc="updates")
-    with exact_float_math(device), CSVLogger(path, UPDATES_COLUMNS, buffer_rows=expected) as logger:
+    with (
+        exact_float_math(device),
+        CSVLogger(path, UPDATES_COLUMNS, buffer_rows=expected, mirror=control.mirror) as logger,
+    ):
         images = real_images(splits, int(updates_cfg.samples), seed, device, dtype)
         arms = UpdateArms(
             model_cfg, dataset_cfg, train_cfg, updates_cfg, int(distance_cfg.projections),
