@@ -36,15 +36,14 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from gan_repro.config import (
-    check_config,
+    check_added_keys,
     check_dataset,
     compose,
     config_dir,
-    unknown_added_key,
     writable_folder_problem,
 )
 from gan_repro.errors import ConfigError
-from gan_repro.pipeline import run
+from gan_repro.pipeline import check_run_config, run
 from gan_repro.report import saved_config, saved_plot_settings
 from gan_repro.runstate import (
     EXIT_BAD_INPUT,
@@ -169,6 +168,14 @@ def split_arguments(arguments: Sequence[str]) -> tuple[list[str], list[str]]:
     return overrides, given
 
 
+RUNS_FOLDER, SWEEPS_FOLDER = "outputs/runs", "outputs/multirun"  # where new runs and sweeps go (dated_folder)
+
+
+def dated_folder(root: str) -> str:
+    """root/<date>/<time>-<6 hex digits>: a new folder that no run started in the same second shares."""
+    return f"{root}/{time.strftime('%Y-%m-%d/%H-%M-%S')}-{secrets.token_hex(3)}"
+
+
 def unique_folder_override(arguments: list[str]) -> list[str]:
     """A run (or sweep) folder named by date, time and a random suffix, unless the command names one: two
     runs started in the same second never share a folder, and every job of a sweep, in whatever process a
@@ -177,8 +184,7 @@ def unique_folder_override(arguments: list[str]) -> list[str]:
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     if any(argument.lstrip("+").startswith(f"{key}=") for argument in arguments):
         return []
-    folder = "outputs/multirun" if multirun else "outputs/runs"
-    return [f"{key}={folder}/{time.strftime('%Y-%m-%d/%H-%M-%S')}-{secrets.token_hex(3)}"]
+    return [f"{key}={dated_folder(SWEEPS_FOLDER if multirun else RUNS_FOLDER)}"]
 
 
 def sweep_folder(arguments: list[str]) -> Path | None:
@@ -368,8 +374,8 @@ def runs_one_job(flags: argparse.Namespace) -> bool:
 def check_before_work(flags: argparse.Namespace, run_dir: Path | None) -> None:
     """Before Hydra starts, for a single run or --cfg job|all: the overrides must compose (else Hydra's
     complaint as one line, exit 2). For --cfg job|all and dry_run=true, every setting is checked as the run
-    checks it (config.check_config: the run's line and exit 2); a dry run then prints what the run would do
-    and exits 0, with no run folder."""
+    checks it (pipeline.check_run_config: the run's line and exit 2); a dry run then prints what the run
+    would do and exits 0, with no run folder."""
     shows = flags.cfg in SHOWN_CONFIGS
     if not (shows or runs_one_job(flags)):
         return
@@ -383,7 +389,7 @@ def check_before_work(flags: argparse.Namespace, run_dir: Path | None) -> None:
     from gan_repro.plan import plan_lines
 
     try:
-        device = check_config(cfg)
+        device = check_run_config(cfg)
         lines = [] if shows else plan_lines(cfg, device, run_dir)
     except ConfigError as error:
         if wants_traceback(cfg):
@@ -400,12 +406,10 @@ def main() -> None:
     """gan-repro [KEY=VALUE ...]: Figures 1-3 of Arjovsky & Bottou (2017). See conf/config.yaml."""
     overrides, flags = split_arguments(sys.argv[1:])
     arguments = [*overrides, *flags]
-    unknown = unknown_added_key(overrides)
-    if unknown is not None:
-        report_error(
-            f"{unknown}: unknown key (added with +{unknown}=...); every key is listed in conf/config.yaml, "
-            "and gan-repro --cfg job shows the composed config"
-        )
+    try:
+        check_added_keys(overrides)
+    except ConfigError as error:
+        report_error(str(error))
         sys.exit(EXIT_BAD_INPUT)
     # The overrides together, then the flags: the one order Hydra's parser accepts for any of them.
     sys.argv[1:] = [*overrides, *unique_folder_override(arguments), *flags]

@@ -88,6 +88,17 @@ def unknown_added_key(arguments: Sequence[str]) -> str | None:
     return next((key for key in added if OmegaConf.select(base, key, default=missing) is missing), None)
 
 
+def check_added_keys(overrides: Sequence[str]) -> None:
+    """A `+key=value` override adding a key no config has: a ConfigError naming it (nothing would read it)."""
+    unknown = unknown_added_key(overrides)
+    if unknown is not None:
+        raise ConfigError(
+            unknown,
+            f"unknown key (added with +{unknown}=...); every key is listed in conf/config.yaml, and "
+            "gan-repro --cfg job shows the composed config",
+        )
+
+
 # ----------------------------------------------------------------------------- rules
 @dataclass(frozen=True)
 class Rule:

@@ -426,12 +426,18 @@ def run_settings(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     }
 
 
+def check_run_config(cfg: DictConfig) -> torch.device:
+    """Every setting a run reads, checked before anything is written; returns the device to use."""
+    device = check_config(cfg)
+    if cfg.get("updates") is not None:  # experiment=updates declares its own keys' rules (updates.SETTINGS)
+        check_updates(cfg)
+    return device
+
+
 def run(cfg: DictConfig, run_dir: Path, *, stop: StopFlag | None = None) -> dict[str, Any]:
     """Train, probe and plot into run_dir, continuing what an earlier run there left; returns the summary.
     The run holds run_dir's lock throughout: a second run into the same folder is refused."""
-    device = check_config(cfg)  # every setting, before anything is written
-    if cfg.get("updates") is not None:  # experiment=updates declares its own keys' rules (updates.SETTINGS)
-        check_updates(cfg)
+    device = check_run_config(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_folder_lock(run_dir):

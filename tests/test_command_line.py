@@ -84,6 +84,14 @@ def test_cfg_refuses_what_the_run_refuses_with_the_same_line(shown: str, tmp_pat
     assert not (tmp_path / "run").exists()
 
 
+def test_cfg_refuses_experiment_updates_own_keys_as_the_run_does(tmp_path: Path) -> None:
+    refused = [*TINY, "experiment=updates", "updates.samples=-1"]  # a rule of updates.SETTINGS, not RULES
+    run_code, run_output = call_main([*refused, f"hydra.run.dir={tmp_path / 'run'}"])
+    code, output = call_main([*refused, "--cfg", "job"])
+    assert (code, run_code) == (2, 2) and output.strip() == run_output.strip(), output
+    assert output.startswith("error: updates.samples: ") and not (tmp_path / "run").exists()
+
+
 def test_cfg_hydra_shows_hydras_settings_alone(tmp_path: Path) -> None:
     code, output = call_main([*REFUSED, "--cfg", "hydra"])  # the job's settings are not what it shows
     assert code == 0 and "job_logging:" in output and "error" not in output, output
