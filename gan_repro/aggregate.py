@@ -26,7 +26,15 @@ from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
 from gan_repro.files import atomic_write, write_json
-from gan_repro.plot import GRADIENT_FIGURES, running_mean, snapshot_label
+from gan_repro.plot import (
+    COLUMN_LABELS,
+    GRADIENT_FIGURES,
+    add_footer,
+    run_footer,
+    running_mean,
+    snapshot_colors,
+    snapshot_label,
+)
 from gan_repro.report import (
     CLAIM_COLUMNS,
     CONTROL_SNAPSHOT,
@@ -62,6 +70,10 @@ NOT_SWEPT = (
     "train.checkpoint_every",
 )
 BANDS = {"minmax": (0.0, 1.0), "quartiles": (0.25, 0.75)}
+# Sweep figures: a panel's curves take its snapshot's colour (plot.snapshot_colors, by epoch), so groups of
+# runs (when more than one) are told apart by a marker each, placed on every few points
+GROUP_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+MARKS_PER_CURVE = 8
 FIGURE_MEASURES = {
     "fig1": ["d_loss", "d_accuracy"],
     "fig2": ["grad_norm_minimax"],
@@ -318,23 +330,33 @@ def band_curves(rows: pd.DataFrame, measure: str, window: int, band: str) -> pd.
 
 
 def draw_aggregate_figure(
-    name: str, results: pd.DataFrame, keys: list[str], unfinished: dict[str, str], *, window: int, band: str
+    name: str,
+    results: pd.DataFrame,
+    keys: list[str],
+    unfinished: dict[str, str],
+    *,
+    window: int,
+    band: str,
+    footer: str = "",
 ) -> Figure:
-    """One panel per (measure, snapshot epoch: comparable across datasets); one color per group of runs
-    that differ only in seed."""
+    """One panel per (measure, snapshot epoch: comparable across datasets), in the snapshot's colour; one
+    marker per group of runs that differ only in seed (where there are several groups)."""
     if name == "critics":
-        return draw_aggregate_critics_figure(results, keys, unfinished, window=window, band=band)
+        return draw_aggregate_critics_figure(
+            results, keys, unfinished, window=window, band=band, footer=footer
+        )
     rows = snapshot_rows(results)
     group_keys = [key for key in keys if key != "seed"]
     rows = rows.assign(group=rows.apply(group_label, axis=1, group_keys=group_keys) if len(rows) else [])
     measures, epochs = FIGURE_MEASURES[name], sorted(rows["snapshot_epoch"].unique())
+    colors = snapshot_colors(epochs)
     figure = Figure(figsize=(4.4 * max(1, len(epochs)), 3.6 * len(measures) + 0.8), layout="constrained")
     axes = figure.subplots(len(measures), max(1, len(epochs)), squeeze=False, sharey="row")
     groups = sorted(rows["group"].unique())
     for column, epoch in enumerate(epochs):
         for row_index, measure in enumerate(measures):
             axis = axes[row_index, column]
-            for color, group in enumerate(groups):
+            for index, group in enumerate(groups):
                 selected = rows[(rows["snapshot_epoch"] == epoch) & (rows["group"] == group)]
                 if selected.empty:
                     continue
@@ -343,25 +365,46 @@ def draw_aggregate_figure(
                 axis.plot(
                     curves.index,
                     curves["mean"],
-                    color=f"C{color}",
+                    color=colors[float(epoch)],
                     linewidth=1.8,
                     label=f"{group} ({runs} run{'s' if runs != 1 else ''})",
+                    **group_marks(index, len(groups), len(curves)),
                 )
                 axis.fill_between(
-                    curves.index, curves["low"], curves["high"], color=f"C{color}", alpha=0.2, linewidth=0
+                    curves.index,
+                    curves["low"],
+                    curves["high"],
+                    color=colors[float(epoch)],
+                    alpha=0.2,
+                    linewidth=0,
                 )
             if measure in LOG_MEASURES:
                 axis.set_yscale("log")
             axis.grid(True, alpha=0.3)
-            axis.set_ylabel(measure)
-            axes[0, column].set_title(panel_title(rows[rows["snapshot_epoch"] == epoch]), fontsize=10)
+            axes[row_index, 0].set_ylabel(COLUMN_LABELS[measure])  # the row shares its y axis
+            axes[0, column].set_title(
+                panel_title(rows[rows["snapshot_epoch"] == epoch]), fontsize=10, color=colors[float(epoch)]
+            )
             axes[-1, column].set_xlabel("discriminator iterations")
     axes[0, -1].legend(fontsize=8)
     title = {"fig1": "Figure 1: D's cost and accuracy", **{k: v[1] for k, v in GRADIENT_FIGURES.items()}}[
         name
     ]
-    finish_figure(figure, title, keys, unfinished, band)
+    finish_figure(figure, title, keys, unfinished, band, footer)
     return figure
+
+
+def group_marks(index: int, groups: int, points: int) -> dict[str, Any]:
+    """The line's marker for the index-th of several groups of runs (none for a single group), every few
+    points, each group's from its own offset (curves that coincide still show every marker)."""
+    if groups <= 1:
+        return {}
+    every = max(1, points // MARKS_PER_CURVE)
+    return {
+        "marker": GROUP_MARKERS[index % len(GROUP_MARKERS)],
+        "markevery": (index * every // groups, every),
+        "markersize": 5,
+    }
 
 
 def panel_title(rows: pd.DataFrame) -> str:
@@ -372,24 +415,32 @@ def panel_title(rows: pd.DataFrame) -> str:
     return f"G after {float(rows['snapshot_epoch'].iloc[0]):.2f} epochs"
 
 
-def finish_figure(figure: Figure, title: str, keys: list[str], unfinished: dict[str, str], band: str) -> None:
-    """The title with how runs were combined, and the jobs left out named under the figure."""
+def finish_figure(
+    figure: Figure, title: str, keys: list[str], unfinished: dict[str, str], band: str, footer: str
+) -> None:
+    """The title with how runs were combined; the footer (run_footer), under the jobs left out, in red."""
     band_text = "min to max" if band == "minmax" else "25th to 75th percentile"
     if "seed" in keys:  # replicates: say how they are combined
         subtitle = f"mean over seeds (geometric on log axes), band: {band_text} over runs"
     else:  # one run per curve: nothing averaged
         subtitle = "one run per curve (no seeds swept): running averages, no band"
     figure.suptitle(f"{title}\n{subtitle}", fontsize=10)
-    if unfinished:
-        named = "; ".join(f"{Path(folder).name}: {status}"[:90] for folder, status in unfinished.items())
-        figure.text(0.01, 0.0, f"not finished, left out: {named}", fontsize=7, color="C3", va="bottom")
+    named = "; ".join(f"{Path(folder).name}: {status}"[:90] for folder, status in unfinished.items())
+    add_footer(figure, footer, warning=f"not finished, left out: {named}" if unfinished else None)
 
 
 def draw_aggregate_critics_figure(
-    results: pd.DataFrame, keys: list[str], unfinished: dict[str, str], *, window: int, band: str
+    results: pd.DataFrame,
+    keys: list[str],
+    unfinished: dict[str, str],
+    *,
+    window: int,
+    band: str,
+    footer: str = "",
 ) -> Figure:
-    """One row of panels per critic, one column per snapshot: G's gradient norm under the critic's cost(s)
-    (minimax solid, -log D dashed), mean over seeds with a band, one color per group of other swept keys."""
+    """One row of panels per critic, one column per snapshot (in its colour): G's gradient norm under the
+    critic's cost(s) (minimax solid, -log D dashed), mean over seeds with a band, one marker per group of
+    other swept keys."""
     rows = without_sweep(results[results["snapshot_iteration"] != CONTROL_SNAPSHOT])
 
     def label(row: pd.Series) -> str:
@@ -405,29 +456,35 @@ def draw_aggregate_critics_figure(
     critics, epochs = list(dict.fromkeys(rows["critic"])), sorted(rows["snapshot_epoch"].unique())
     figure = Figure(figsize=(4.4 * max(1, len(epochs)), 3.2 * len(critics) + 0.8), layout="constrained")
     axes = figure.subplots(len(critics), max(1, len(epochs)), squeeze=False)
-    groups = sorted(rows["group"].unique())
+    groups, colors = sorted(rows["group"].unique()), snapshot_colors(epochs)
     for (line, critic), (column, epoch) in itertools.product(enumerate(critics), enumerate(epochs)):
         axis = axes[line, column]
-        for color, group in enumerate(groups):
+        color = colors[float(epoch)]
+        for index, group in enumerate(groups):
             selected = rows[
                 (rows["critic"] == critic) & (rows["snapshot_epoch"] == epoch) & (rows["group"] == group)
             ]
             for measure in [m for m in GRADIENT_COLUMNS if m in selected and selected[m].notna().any()]:
                 curves = band_curves(selected.dropna(subset=[measure]), measure, window, band)
                 style = "--" if measure == "grad_norm_nonsaturating" else "-"
-                axis.plot(curves.index, curves["mean"], style, color=f"C{color}", linewidth=1.8, label=group)
+                marks = group_marks(index, len(groups), len(curves))
+                axis.plot(
+                    curves.index, curves["mean"], style, color=color, linewidth=1.8, label=group, **marks
+                )
                 axis.fill_between(
-                    curves.index, curves["low"], curves["high"], color=f"C{color}", alpha=0.2, linewidth=0
+                    curves.index, curves["low"], curves["high"], color=color, alpha=0.2, linewidth=0
                 )
         axis.set_yscale("log")
         axis.grid(True, alpha=0.3)
-        axis.set_title(f"critic={critic}, {panel_title(rows[rows['snapshot_epoch'] == epoch])}", fontsize=9)
+        axis.set_title(
+            f"critic={critic}, {panel_title(rows[rows['snapshot_epoch'] == epoch])}", fontsize=9, color=color
+        )
         axes[line, 0].set_ylabel("generator gradient norm")
         axes[-1, column].set_xlabel("discriminator iterations")
     if groups != ["all runs"]:
         axes[0, -1].legend(fontsize=7)
     title = "G's gradient norm under each critic's cost (gan, gan_r1: minimax solid, -log D dashed)"
-    finish_figure(figure, title, keys, unfinished, band)
+    finish_figure(figure, title, keys, unfinished, band, footer)
     return figure
 
 
@@ -480,7 +537,13 @@ def aggregate(
             log.warning("aggregate: %s shows critic=gan, which none of these runs probed; skipped", name)
             continue
         figure = draw_aggregate_figure(
-            name, collected["results"], collected["keys"], collected["unfinished"], window=window, band=band
+            name,
+            collected["results"],
+            collected["keys"],
+            collected["unfinished"],
+            window=window,
+            band=band,
+            footer=run_footer([Path(folder) for folder in collected["finished"]]),
         )
         for fmt in formats:
             written.append(

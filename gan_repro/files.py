@@ -146,16 +146,19 @@ def image_grid(images: torch.Tensor, *, columns: int = 8, padding: int = 2) -> n
     return grid
 
 
+LABEL_BAND = 14  # pixels above a labelled sample grid: PIL's built-in bitmap font is about 11 pixels high
+
+
 def save_image_grid(path: Path, images: torch.Tensor, *, columns: int = 8, label: str | None = None) -> Path:
-    """Atomically save a PNG grid of images in [-1, 1], with `label` written in a white band above it."""
+    """Atomically save a PNG grid of images in [-1, 1], with `label` written in a white band (LABEL_BAND
+    pixels) above it."""
     from PIL import Image, ImageDraw
 
     grid = image_grid(images, columns=columns)
     picture = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
     if label:
-        band = 14  # pixels: PIL's built-in bitmap font is about 11 pixels high
-        labelled = Image.new(picture.mode, (picture.width, picture.height + band), "white")
-        labelled.paste(picture, (0, band))
+        labelled = Image.new(picture.mode, (picture.width, picture.height + LABEL_BAND), "white")
+        labelled.paste(picture, (0, LABEL_BAND))
         ImageDraw.Draw(labelled).text((3, 1), label, fill="black")
         picture = labelled
     return atomic_write(path, lambda handle: picture.save(handle, format="PNG"))

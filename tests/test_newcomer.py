@@ -19,7 +19,6 @@ from gan_repro.cli import bench_main, plot_main, resume_command
 from gan_repro.config import config_dir
 from gan_repro.files import atomic_write, write_json
 from gan_repro.pipeline import run
-from gan_repro.plot import running_mean
 from gan_repro.report import format_claim
 from tests.helpers import TINY, compose_config, run_cli, write_images
 
@@ -56,19 +55,6 @@ def test_a_run_writes_every_file_with_the_umask(tmp_path: Path) -> None:
         "summary.json",
     } <= set(modes)
     assert set(modes.values()) == {0o664}, modes
-
-
-@pytest.mark.parametrize("geometric", [False, True])
-def test_running_mean_keeps_the_ends_honest(geometric: bool) -> None:
-    values = np.array([9.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.01])
-    smoothed = running_mean(values, 10, geometric=geometric)
-    assert smoothed[0] == pytest.approx(9.0) and smoothed[-1] == pytest.approx(
-        0.01
-    )  # own average at the ends
-    assert smoothed[1] == pytest.approx(np.exp(np.log(values[:3]).mean()) if geometric else values[:3].mean())
-    assert np.allclose(running_mean(np.full(7, 2.5), 4, geometric=geometric), 2.5)
-    with_nan = running_mean(np.array([1.0, np.nan, 3.0]), 3)
-    assert with_nan[1] == pytest.approx(2.0) and np.isfinite(with_nan).all()
 
 
 def test_claims_read_as_one_line_with_unit_and_threshold() -> None:
