@@ -19,9 +19,11 @@ from omegaconf import OmegaConf
 
 from gan_repro.cache import key_of, probe_inputs, training_inputs
 from gan_repro.config import check_config, compose
+from gan_repro.critics import probe_critics
 from gan_repro.data import FloatImages, TensorImages, user_images
 from gan_repro.errors import ConfigError
 from gan_repro.losses import Objective
+from gan_repro.models import build_discriminator
 from gan_repro.probe import generator_grad_norms
 from tests.helpers import REPO, TINY, run_cli
 
@@ -278,6 +280,7 @@ def user_config(project: Path, *overrides: str):
 
 SMOOTH, OBJECTIVE = "critic=smooth", "critic.smooth.objective"  # the user's critic, and its objective
 NO_SMOOTHING = f"~{OBJECTIVE}.smoothing"  # for a target that takes no smoothing=
+ARCHITECTURE = "critic.smooth.architecture"  # the critic's own D (instead of model= or linear)
 
 
 @pytest.mark.parametrize(
@@ -298,6 +301,7 @@ NO_SMOOTHING = f"~{OBJECTIVE}.smoothing"  # for a target that takes no smoothing
             "model.discriminator",
             "(2,)",
         ),
+        ((SMOOTH, f"{ARCHITECTURE}={{_target_:{MODULE}.TinyDiscriminator}}"), ARCHITECTURE, "(2,)"),
         (("model=tiny", "~model.discriminator"), "model.discriminator", "must be"),
         (("model=tiny", "model.name=dcgan"), "model.name", "own name"),
         (("dataset=blobs", "dataset.name=digits"), "dataset.name", "own name"),
@@ -315,6 +319,18 @@ def test_a_target_that_breaks_its_protocol_is_named(
 
 def test_the_users_targets_pass_the_checks(importable: Path) -> None:
     check_config(user_config(importable, "critic=[gan,smooth]", "model=tiny", "dataset=blobs"))
+
+
+def test_a_critic_may_bring_its_own_discriminator(importable: Path) -> None:
+    cfg = user_config(importable, SMOOTH, f"{ARCHITECTURE}={{_target_:{MODULE}.FlatDiscriminator,hidden:8}}")
+    check_config(cfg)
+    (critic,) = probe_critics(cfg.critic)
+    assert isinstance(critic.objective, Objective) and critic.generator_costs[1] == "nonsaturating"
+    assert critic.generator_costs[0] is critic.objective  # `objective`: the objective's own cost
+    discriminator = build_discriminator(
+        cfg.model, image_size=16, channels=1, architecture=critic.architecture
+    )
+    assert type(discriminator).__name__ == "FlatDiscriminator" and discriminator.net[1].out_features == 8
 
 
 @pytest.mark.parametrize(
@@ -382,18 +398,43 @@ class SoftplusCost(Objective):
         return F.softplus(-fake).mean()
 
 
-@pytest.mark.parametrize("bias", [0.0, 60.0, 200.0])  # at 200, |d cost / d l| = sigmoid(-200) ~ 1e-87
-def test_a_users_cost_gradient_matches_the_builtin_one_down_to_tiny_values(bias: float) -> None:
+class LogFormCost(SoftplusCost):
+    """The same cost with its slopes given in log form (docs/extending.md): log sigmoid(-l) - log B."""
+
+    def generator_cost(self, fake: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("with log_cost_slopes given, the probe takes no slope by autograd")
+
+    def log_cost_slopes(self, fake: torch.Tensor) -> torch.Tensor:
+        logits = fake.detach().double()
+        return -F.softplus(logits) - math.log(logits.numel())
+
+    def cost_slope_signs(self, fake: torch.Tensor) -> torch.Tensor:
+        return torch.ones_like(fake, dtype=torch.float64)
+
+
+def user_and_builtin_norms(cost: Objective, bias: float) -> tuple[float, float]:
+    """grad_norm_generator for the user's cost and grad_norm_nonsaturating, on a small G and a linear D whose
+    outputs on the fakes are near `bias` (large: D sure the fakes are real, -log D's slope tiny)."""
     torch.manual_seed(0)
     generator = nn.Sequential(nn.Linear(4, 12), nn.Tanh(), nn.Unflatten(1, (3, 2, 2)))
     discriminator = nn.Sequential(nn.Flatten(), nn.Linear(12, 1), nn.Flatten(0))
     with torch.no_grad():
-        discriminator[1].bias.fill_(bias)  # D very sure the fakes are real: -log D's slope is tiny
-    own = SoftplusCost()
+        discriminator[1].bias.fill_(bias)
     norms = generator_grad_norms(
-        generator, discriminator, torch.randn(8, 4), kinds=(own, "nonsaturating"), batched=False
+        generator, discriminator, torch.randn(8, 4), kinds=(cost, "nonsaturating"), batched=False
     )
-    builtin, user = float(norms["grad_norm_nonsaturating"]), float(norms["grad_norm_generator"])
+    return float(norms["grad_norm_generator"]), float(norms["grad_norm_nonsaturating"])
+
+
+@pytest.mark.parametrize("bias", [0.0, 60.0, 200.0])  # at 200, |d cost / d l| = sigmoid(-200) ~ 1e-87
+def test_a_users_cost_gradient_matches_the_builtin_one_down_to_tiny_values(bias: float) -> None:
+    user, builtin = user_and_builtin_norms(SoftplusCost(), bias)
     assert 0 < user < math.inf and user == pytest.approx(builtin, rel=1e-9)
     if bias == 200.0:
         assert user < 1e-80  # no underflow to 0 in fp32: the slopes were taken in float64
+
+
+@pytest.mark.parametrize("bias", [0.0, 200.0])
+def test_slopes_given_in_log_form_are_used_as_they_are(bias: float) -> None:
+    user, builtin = user_and_builtin_norms(LogFormCost(), bias)
+    assert 0 < user and user == pytest.approx(builtin, rel=1e-12)
