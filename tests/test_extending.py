@@ -223,6 +223,7 @@ def test_a_critic_from_outside_the_package_runs_through_the_command_line(project
     # the user's cost is -log D: its norm (slopes by autograd) equals the built-in one (slopes in log form)
     assert ((own / builtin - 1).abs() < 1e-9).all()
     assert rows["d_accuracy"].notna().all()  # its threshold (0) gives an accuracy
+    assert f"'hydra.searchpath=[file://{project / 'conf'}]'" in (run_dir / "report.md").read_text()
 
 
 def test_a_model_and_a_dataset_from_outside_the_package_run_through_the_command_line(
@@ -246,6 +247,7 @@ def test_a_model_and_a_dataset_from_outside_the_package_run_through_the_command_
     checkpoint = torch.load(next((run_dir / "checkpoints").glob("iteration_*.pt")), weights_only=False)
     assert checkpoint["generator"]["net.0.weight"].shape == (32, 16)  # the user's G: Linear(nz=16, 32)
     assert "384 images" in (run_dir / "log.txt").read_text()  # the user's blobs, not the digits
+    assert f"'hydra.searchpath=[file://{project / 'conf'}]'" in (run_dir / "report.md").read_text()
 
 
 @pytest.mark.parametrize("flags", [(), ("--cfg", "job")])
@@ -385,6 +387,14 @@ def test_editing_the_users_module_changes_the_cache_key(tmp_path, monkeypatch) -
         handle.write("\n# the user edits the networks' module\n")
     train_after_nets, probe_after_nets = keys()
     assert train_after_nets != train and probe_after_nets != probe_after_critic
+
+
+def test_the_files_under_a_users_dataset_root_are_in_the_cache_key(importable: Path, tmp_path) -> None:
+    write(tmp_path / "data" / "images.txt", "the files the user's loader reads\n")
+    cfg = user_config(importable, "dataset=blobs", f"dataset.root={tmp_path / 'data'}", "cache=true")
+    before = key_of(training_inputs(cfg, torch.device("cpu")))
+    write(tmp_path / "data" / "images.txt", "edited\n")
+    assert key_of(training_inputs(cfg, torch.device("cpu"))) != before
 
 
 # ----------------------------------------------------------------------------- the gradient, exactly
