@@ -7,7 +7,8 @@ optimizer, the distances measured at snapshots, the settings that change the ari
 layout, autocast, compile, device type, CPU threads, torch version) and the package's source code; for the
 probe,
 the training key plus every probe setting. So `experiment=fig1` then `experiment=fig2` only redraws,
-and a sweep over probe settings trains once.
+and a sweep over probe settings trains once. A user's own dataset, networks or critic objective
+(`_target_`, extend.py) add the source file of each target's module to the key of the stage that uses it.
 
     <cache_dir>/train/<key>/   manifest.json, train.csv, snapshots.csv, checkpoints/iteration_*.pt, samples/
     <cache_dir>/probe/<key>/   manifest.json, probe.csv
@@ -39,6 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import gan_repro
 from gan_repro.data import BUNDLED_DATASETS, FILE_DATASETS, bundled_source
+from gan_repro.extend import is_user_dataset, source_digests
 from gan_repro.files import content_digest, file_lock, sha256_file, write_json
 from gan_repro.noise import stage_schedule
 from gan_repro.prepare import source_fingerprint
@@ -92,7 +94,10 @@ def package_versions(names: Sequence[str] = NUMERIC_PACKAGES) -> dict[str, str]:
 
 def dataset_fingerprint(dataset_cfg: DictConfig, store: Path | None = None) -> dict[str, Any]:
     """What identifies the dataset's files: each file's content hash (remembered in `store` by path, size,
-    mtime and ctime); for the bundled digits and photos, the scikit-learn (and Pillow) versions."""
+    mtime and ctime); for the bundled digits and photos, the scikit-learn (and Pillow) versions. A user's
+    dataset: the files under its dataset.root, if it has one (its loader's source: source_digests)."""
+    if is_user_dataset(dataset_cfg) and not dataset_cfg.get("root"):
+        return {}
     if dataset_cfg.name in BUNDLED_DATASETS:
         return bundled_source()
     root = Path(str(dataset_cfg.root)).expanduser()
@@ -127,6 +132,7 @@ def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
         "cpu_threads": cpu_threads(device),
         "dataset": dataset,
         "files": dataset_fingerprint(cfg.dataset, Path(str(cfg.cache_dir)).expanduser() / "file-hashes.json"),
+        "extensions": source_digests(cfg.dataset, cfg.model),  # a user's loader and networks: their files
         "on_nonfinite": cfg.on_nonfinite,  # a warn run keeps NaN rows that a stop run refuses
         "model": plain(cfg.model),
         "loss": plain(cfg.loss),
@@ -168,6 +174,7 @@ def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
         "train_key": key_of(training_inputs(cfg, device)),
         "probe": probe,
         "critic": plain(cfg.critic),  # every critic's objective, penalty, clipping, norm and optimizer
+        "extensions": source_digests(cfg.critic),  # a user's objectives and architectures: their files
         "critic_order": list(
             cfg.critic
         ),  # the key sorts the node's names; probe.csv's rows follow this order

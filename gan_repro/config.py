@@ -4,7 +4,8 @@ Each key that a run reads has one Rule in RULES (its type and range, and the one
 breaks it); the few checks that depend on other keys (snapshot epochs within train.epochs, the dataset's
 files, the model's widths, the noise schedules) are declared next to them in NODE_CHECKS. `check_config`
 applies both once per run, before any work, and resolves `device: auto`. Option names come from the
-modules that implement them (data, models, losses, noise, report), so no list is kept twice.
+modules that implement them (data, models, losses, noise, report), so no list is kept twice. A user's own
+critic objective, networks or dataset (`_target_`, extend.py) is imported and tried on a test batch here.
 """
 
 from __future__ import annotations
@@ -23,8 +24,18 @@ from omegaconf import DictConfig, OmegaConf
 from gan_repro.critics import ARCHITECTURES, OPTIMIZERS, PENALTIES
 from gan_repro.data import BUNDLED_DATASETS, DATASET_NAMES, PHOTO_SIDE
 from gan_repro.errors import ConfigError
+from gan_repro.extend import (
+    TARGET,
+    check_discriminator,
+    check_objective,
+    check_user_model,
+    has_target,
+    import_target,
+    is_user_dataset,
+    is_user_model,
+)
 from gan_repro.logger import LOGGERS
-from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVE_COSTS, OBJECTIVES
+from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVE_COSTS, OBJECTIVES, OWN_COST
 from gan_repro.models import MODEL_NAMES, NORMS, dcgan_depth
 from gan_repro.noise import check_noise_config
 from gan_repro.report import FIGURES, FORMATS
@@ -194,6 +205,22 @@ def list_of(options: Sequence[str], *, empty: bool = False) -> Rule:
     )
 
 
+def named_or_target(names: Sequence[str], what: str) -> Rule:
+    """One of the built-in `names`, or a node {_target_: module.Name, ...}: the user's own (extend.py)."""
+    return Rule(
+        lambda v: (isinstance(v, str) and v in names) or has_target(v),
+        f"{', '.join(names)}, or {{_target_: module.Your{what}, ...}} (docs/extending.md)",
+    )
+
+
+def own_name(builtins: Sequence[str], group: str) -> Rule:
+    """A user's dataset or model's own name (a label for logs and summaries): not a built-in's."""
+    return Rule(
+        lambda v: isinstance(v, str) and v.strip() != "" and v not in builtins,
+        f"!must be your {group}'s own name, not empty nor a built-in {group}'s, got {{value!r}}",
+    )
+
+
 def sigmas() -> Rule:
     """null, or a non-empty list of distinct finite sigmas >= 0."""
 
@@ -283,10 +310,11 @@ RULES: dict[str, Rule] = {
 
 
 CRITIC_RULES: dict[str, Rule] = {  # each critic.<name> node (conf/critic/<name>.yaml)
-    "architecture": choice(ARCHITECTURES),
-    "objective": choice(OBJECTIVES),
-    # and those its objective defines (check_critic_pairs); [] measures no gradient of G (critic=linear)
-    "generator_costs": list_of(GENERATOR_COSTS, empty=True),
+    "architecture": named_or_target(ARCHITECTURES, "Discriminator"),
+    "objective": named_or_target(OBJECTIVES, "Objective"),
+    # and those its objective defines (check_critic_pairs); [] measures no gradient of G (critic=linear);
+    # objective: a user's objective's own cost (grad_norm_generator)
+    "generator_costs": list_of((*GENERATOR_COSTS, OWN_COST), empty=True),
     "penalty": choice(PENALTIES),
     "penalty_weight": number(low_inclusive=True),  # lambda or gamma; 0 with penalty none
     "clip": Rule(
@@ -337,11 +365,18 @@ def check_rules(cfg: DictConfig, rules: dict[str, Rule], *, prefix: str = "") ->
 def check_dataset(dataset_cfg: DictConfig) -> None:
     """The dataset node: its own keys, the photos' crop sides in order, then that a file dataset's root is a
     folder with something in it."""
-    check_rules(
-        dataset_cfg,
-        {key.split(".", 1)[1]: rule for key, rule in RULES.items() if key.startswith("dataset.")},
-        prefix="dataset.",
-    )
+    rules = {key.split(".", 1)[1]: rule for key, rule in RULES.items() if key.startswith("dataset.")}
+    if is_user_dataset(dataset_cfg):  # dataset.images._target_: loaded and checked by data.user_images
+        rules["name"] = own_name(DATASET_NAMES, "dataset")
+    check_rules(dataset_cfg, rules, prefix="dataset.")
+    if is_user_dataset(dataset_cfg):
+        if not has_target(dataset_cfg.images):
+            raise ConfigError(
+                "dataset.images",
+                f"must be {{_target_: module.load_images, ...}}, got {dataset_cfg.images!r}",
+            )
+        import_target(f"dataset.images.{TARGET}", dataset_cfg.images[TARGET])
+        return
     if dataset_cfg.name == "photos":
         check_rules(dataset_cfg, PHOTO_RULES, prefix="dataset.")
         if dataset_cfg.min_side > dataset_cfg.max_side:
@@ -369,8 +404,10 @@ def check_dataset(dataset_cfg: DictConfig) -> None:
 
 
 def check_model(cfg: DictConfig) -> None:
-    """DCGAN needs an image size 2^k >= 16 and positive widths."""
-    if cfg.model.name.startswith("dcgan"):
+    """A user's G and D follow their protocols; DCGAN needs an image size 2^k >= 16 and positive widths."""
+    if is_user_model(cfg.model):
+        check_user_model(cfg)
+    elif cfg.model.name.startswith("dcgan"):
         dcgan_depth(int(cfg.dataset.image_size))
         check_rules(cfg, {"model.ngf": whole(), "model.ndf": whole()})
     else:  # mlp
@@ -494,17 +531,42 @@ def check_critics(cfg: DictConfig) -> None:
         check_rules(node, CRITIC_RULES, prefix=prefix)
         check_rules(node, OPTIMIZER_RULES[node.optimizer], prefix=prefix)
         check_critic_pairs(node, prefix)
+        if has_target(node.architecture):
+            check_discriminator(
+                f"{prefix}architecture",
+                node.architecture,
+                image_size=int(cfg.dataset.image_size),
+                channels=int(cfg.dataset.channels),
+                channels_last=bool(cfg.performance.channels_last),
+            )
+
+
+def objective_costs(node: DictConfig, prefix: str) -> tuple[str, ...]:
+    """The generator costs a critic's objective defines: a built-in's (OBJECTIVE_COSTS), or a user's own
+    cost and the built-in ones it declares (builtin_costs), once the user's objective passed its test."""
+    if not has_target(node.objective):
+        return OBJECTIVE_COSTS[node.objective]
+    objective = check_objective(f"{prefix}objective", node.objective, list(node.generator_costs))
+    unknown = [kind for kind in objective.builtin_costs if kind not in GENERATOR_COSTS]
+    if unknown:
+        raise ConfigError(
+            f"{prefix}objective",
+            f"{node.objective[TARGET]}.builtin_costs names {unknown}; "
+            f"choose from {', '.join(GENERATOR_COSTS)}",
+        )
+    return (OWN_COST, *objective.builtin_costs)
 
 
 def check_critic_pairs(node: DictConfig, prefix: str) -> None:
     """What a critic's keys must agree on: costs its objective defines, a weight only with a penalty, and a
     gradient penalty only without BatchNorm (it needs each sample's own gradient)."""
-    allowed = OBJECTIVE_COSTS[node.objective]
+    allowed = objective_costs(node, prefix)
     wrong = [kind for kind in node.generator_costs if kind not in allowed]
     if wrong or len(set(node.generator_costs)) != len(node.generator_costs):
+        named = node.objective[TARGET] if has_target(node.objective) else node.objective
         raise ConfigError(
             f"{prefix}generator_costs",
-            f"{list(node.generator_costs)} does not fit objective {node.objective}: give distinct costs "
+            f"{list(node.generator_costs)} does not fit objective {named}: give distinct costs "
             f"from {', '.join(allowed)}",
         )
     if node.penalty == "none" and node.penalty_weight != 0:
@@ -564,7 +626,10 @@ def resolve_device(name: str) -> torch.device:
 
 def check_config(cfg: DictConfig) -> torch.device:
     """Every setting a run needs, checked once before any work; returns the device to use."""
-    check_rules(cfg, {key: rule for key, rule in RULES.items() if not key.startswith("dataset.")})
+    rules = {key: rule for key, rule in RULES.items() if not key.startswith("dataset.")}
+    if is_user_model(cfg.model):  # model.generator / model.discriminator: checked by check_model
+        rules["model.name"] = own_name(MODEL_NAMES, "model")
+    check_rules(cfg, rules)
     for check in NODE_CHECKS:
         check(cfg)
     return resolve_device(str(read(cfg, "device")))

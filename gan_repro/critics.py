@@ -2,6 +2,7 @@
 
 Each critic is a node critic.<name> (conf/critic/<name>.yaml): its objective (losses.critic_loss), the
 generator costs whose gradients it implies, a penalty, weight clipping, D's normalization and its optimizer.
+Its objective and its D's architecture may be a user's own (`_target_`, extend.py, docs/extending.md).
 critic=gan is the paper's probe; the others answer Figures 2-3's question for WGAN, WGAN-GP, LSGAN, hinge
 and R1: trained towards optimality against a fixed G, does G's gradient vanish, explode or stay informative?
 
@@ -22,11 +23,13 @@ import torch
 import torch.nn as nn
 from omegaconf import DictConfig
 
-from gan_repro.losses import at_least_float32, critic_loss
+from gan_repro.extend import build_objective, has_target
+from gan_repro.losses import OWN_COST, Objective, at_least_float32, critic_loss
 from gan_repro.steps import discriminator_outputs, take_step
 
 PENALTIES = ("none", "gradient", "r1")
-ARCHITECTURES = ("model", "linear")  # the run's D (model=) or logistic regression on pixels (critic=linear)
+ARCHITECTURES = ("model", "linear")  # the run's D (model=) or logistic regression on pixels (critic=linear);
+# or a user's D: {_target_: module.YourD, ...}
 OPTIMIZERS = ("adam", "rmsprop")
 # probe.csv's column for each generator cost's gradient norm (and grad_relvar_<same suffix>)
 COST_COLUMNS = {
@@ -34,7 +37,13 @@ COST_COLUMNS = {
     "nonsaturating": "grad_norm_nonsaturating",
     "wasserstein": "grad_norm_generator",
     "least_squares": "grad_norm_generator",
+    OWN_COST: "grad_norm_generator",  # a user's objective's own generator cost
 }
+
+
+def cost_column(kind: str | Objective) -> str:
+    """probe.csv's column for a generator cost: a built-in's name, or a user's objective (its own cost)."""
+    return COST_COLUMNS[OWN_COST if isinstance(kind, Objective) else kind]
 
 
 @dataclass(frozen=True)
@@ -42,9 +51,9 @@ class Critic:
     """One critic, read from its critic.<name> node (checked by config.py)."""
 
     name: str
-    architecture: str
-    objective: str
-    generator_costs: tuple[str, ...]
+    architecture: str | DictConfig  # a built-in's name, or a user's D: {_target_: ...}
+    objective: str | Objective  # a built-in's name, or the user's objective, built from its _target_
+    generator_costs: tuple[str | Objective, ...]  # `objective` (a user's own cost) as the objective itself
     penalty: str
     penalty_weight: float
     clip: float | None
@@ -57,12 +66,17 @@ class Critic:
 
     @classmethod
     def from_node(cls, name: str, node: DictConfig) -> Critic:
-        """The critic named `name` from its config node."""
+        """The critic named `name` from its config node (a user's objective built from its _target_)."""
+        objective: str | Objective = str(node.objective)
+        if has_target(node.objective):
+            objective = build_objective(f"critic.{name}.objective", node.objective)
         return cls(
             name=name,
-            architecture=str(node.architecture),
-            objective=str(node.objective),
-            generator_costs=tuple(str(kind) for kind in node.generator_costs),
+            architecture=node.architecture if has_target(node.architecture) else str(node.architecture),
+            objective=objective,
+            generator_costs=tuple(
+                objective if kind == OWN_COST else str(kind) for kind in node.generator_costs
+            ),
             penalty=str(node.penalty),
             penalty_weight=float(node.penalty_weight),
             clip=None if node.clip is None else float(node.clip),

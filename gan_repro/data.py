@@ -2,7 +2,7 @@
 
 Small datasets (digits, photo crops, MNIST, Fashion-MNIST, CIFAR-10) are decoded once into a
 uint8 tensor (N, C, H, W) and batched by indexing; image folders, CelebA and LSUN are decoded
-lazily by a DataLoader with workers.
+lazily by a DataLoader with workers. A user's own images come from dataset.images._target_ (user_images).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from gan_repro.errors import ConfigError
+from gan_repro.extend import instantiate, is_user_dataset
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
@@ -139,6 +140,19 @@ class ImageFiles(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor | BadImage:
         path = self.paths[index]
         return decode_image(lambda: path, str(path), self.image_size, self.channels, as_uint8=self.as_uint8)
+
+
+class FloatImages(Dataset):
+    """Images held in memory as float (N, C, H, W) in [-1, 1] (a user's dataset); items (C, H, W)."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
 
 
 _LMDB_HANDLES: dict[str, object] = {}
@@ -359,6 +373,8 @@ FILE_DATASETS = (
 def read_dataset(cfg: DictConfig) -> Dataset:
     """The images of the dataset cfg names (a node checked by config.check_dataset), by format."""
     size, channels = int(cfg.image_size), int(cfg.channels)
+    if is_user_dataset(cfg):
+        return user_images(cfg.images, size, channels)
     if cfg.name == "digits":
         return TensorImages(resize_uint8(load_digits_uint8(), size))
     if cfg.name == "photos":
@@ -387,6 +403,46 @@ def read_dataset(cfg: DictConfig) -> Dataset:
         path = find_lsun_lmdb(root, cfg.category, cfg.split)
         return LMDBImages(path, image_size=size, channels=channels, max_images=cfg.get("max_images"))
     raise AssertionError(cfg.name)
+
+
+def user_images(node: DictConfig, size: int, channels: int) -> Dataset:
+    """A user's images (dataset.images._target_, called with image_size and channels): a uint8 tensor
+    (N, C, S, S) in [0, 255] (held and batched as the built-in small datasets), a float tensor (N, C, S, S)
+    in [-1, 1], or a torch Dataset whose items are float (C, S, S) in [-1, 1]. Checked here, before any
+    training: a wrong shape, type or range is a ConfigError naming dataset.images."""
+    images = instantiate("dataset.images", node, image_size=size, channels=channels)
+    expected = (channels, size, size)
+    if isinstance(images, torch.Tensor):
+        if images.ndim != 4 or tuple(images.shape[1:]) != expected or images.shape[0] == 0:
+            problem = f"a tensor of shape {tuple(images.shape)}"
+        elif images.dtype == torch.uint8:
+            return TensorImages(images.cpu().contiguous())
+        elif not images.is_floating_point():
+            problem = f"a {images.dtype} tensor"
+        elif not bool(torch.isfinite(images).all()) or images.min() < -1 or images.max() > 1:
+            problem = f"float values in [{images.min().item():g}, {images.max().item():g}]"
+        else:
+            return FloatImages(images.detach().cpu().float().contiguous())
+    elif isinstance(images, Dataset) and hasattr(images, "__len__"):
+        first = images[0] if len(images) > 0 else None
+        if isinstance(first, torch.Tensor) and tuple(first.shape) == expected and first.is_floating_point():
+            return images
+        problem = "an empty Dataset" if first is None else f"a Dataset whose item 0 is {describe_item(first)}"
+    else:
+        problem = f"a {type(images).__name__}"
+    raise ConfigError(
+        "dataset.images",
+        f"{node['_target_']} returned {problem}; it must return uint8 images (N, {channels}, {size}, {size}) "
+        f"in [0, 255], float ones in [-1, 1], or a Dataset of float (C, S, S) items in [-1, 1] "
+        "(C = dataset.channels, S = dataset.image_size)",
+    )
+
+
+def describe_item(item: object) -> str:
+    """A dataset item as an error names it: a tensor's dtype and shape, else its type."""
+    if isinstance(item, torch.Tensor):
+        return f"a {item.dtype} tensor of shape {tuple(item.shape)}"
+    return f"a {type(item).__name__}"
 
 
 def place_dataset(dataset: Dataset, device: torch.device, mode: str | bool) -> Dataset:

@@ -1,4 +1,5 @@
-"""Generators and discriminators. D returns one logit per sample, shape (B,)."""
+"""Generators and discriminators. D returns one logit per sample, shape (B,). A user's own G and D come
+from model.generator._target_ and model.discriminator._target_ (extend.py, docs/extending.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch.nn as nn
 from omegaconf import DictConfig
 
 from gan_repro.errors import ConfigError
+from gan_repro.extend import build_network, has_target, is_user_model
 
 MODEL_NAMES = ("dcgan", "dcgan_nobn", "mlp")
 NORMS = ("batch", "layer", "none")  # D's hidden normalization (the probe's critic.<name>.norm)
@@ -161,7 +163,16 @@ class LinearDiscriminator(nn.Module):
 
 
 def build_generator(model_cfg: DictConfig, *, image_size: int, channels: int) -> nn.Module:
-    """The generator named by the `model` config node (checked by config.py)."""
+    """The generator named by the `model` config node (checked by config.py), or the user's own
+    (model.generator._target_, called with nz, image_size and channels)."""
+    if is_user_model(model_cfg):
+        return build_network(
+            "model.generator",
+            model_cfg.generator,
+            nz=int(model_cfg.nz),
+            image_size=image_size,
+            channels=channels,
+        )
     if model_cfg.name == "mlp":
         return MLPGenerator(
             image_size=image_size, nz=model_cfg.nz, hidden=model_cfg.hidden, channels=channels
@@ -181,12 +192,20 @@ def build_discriminator(
     image_size: int,
     channels: int,
     norm: str = "batch",
-    architecture: str = "model",
+    architecture: str | DictConfig = "model",
 ) -> nn.Module:
     """The discriminator named by the `model` config node (dcgan_nobn keeps DCGAN's D), with `norm` as its
-    hidden normalization (DCGAN's D; the MLP has none); architecture=linear: logistic regression on pixels."""
+    hidden normalization (DCGAN's D; the MLP has none); architecture=linear: logistic regression on pixels.
+    A user's D (a critic's architecture._target_, or model.discriminator._target_) is called with image_size
+    and channels; critic.<name>.norm does not reach it."""
+    if has_target(architecture):
+        return build_network("critic architecture", architecture, image_size=image_size, channels=channels)
     if architecture == "linear":
         return LinearDiscriminator(image_size=image_size, channels=channels)
+    if is_user_model(model_cfg):
+        return build_network(
+            "model.discriminator", model_cfg.discriminator, image_size=image_size, channels=channels
+        )
     if model_cfg.name == "mlp":
         return MLPDiscriminator(image_size=image_size, hidden=model_cfg.hidden, channels=channels)
     return DCGANDiscriminator(image_size=image_size, ndf=model_cfg.ndf, channels=channels, norm=norm)

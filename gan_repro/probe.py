@@ -4,7 +4,7 @@ At each logged iteration (D held fixed, a fresh noise batch) we record D's cost 
 the norms of the generator's gradients for the critic's costs (critic=gan, the paper's probe: both):
     grad_norm_minimax       = || grad_theta E_z[log(1 - D(G_theta(z)))] ||_2     (Figure 2)
     grad_norm_nonsaturating = || grad_theta E_z[-log D(G_theta(z))] ||_2         (Figure 3)
-    grad_norm_generator     = || grad_theta (G's cost of another critic) ||_2    (critics.py)
+    grad_norm_generator     = || grad_theta (G's cost of another critic) ||_2    (critics.py; a user's too)
 and the mean input-gradient norms ||grad_x D(x)|| at real and at generated samples.
 fp32 on purpose (float64 optional), never autocast or TF32: these values reach 1e-12 and below.
 """
@@ -26,8 +26,8 @@ from tqdm.auto import tqdm
 
 from gan_repro.checkpoints import Snapshot, load_generator
 from gan_repro.critics import (
-    COST_COLUMNS,
     Critic,
+    cost_column,
     critic_step,
     input_gradient_norm,
     make_optimizer,
@@ -38,6 +38,7 @@ from gan_repro.errors import ConfigError
 from gan_repro.logger import CSVLogger
 from gan_repro.losses import (
     GENERATOR_LOSSES,
+    Objective,
     cost_slope_signs,
     critic_loss,
     decision_accuracy,
@@ -94,7 +95,7 @@ def scaled_cost_gradients(
     discriminator: nn.Module,
     z: torch.Tensor,
     *,
-    kinds: Sequence[str] = GENERATOR_LOSSES,
+    kinds: Sequence[str | Objective] = GENERATOR_LOSSES,
     batched: bool = True,
     sigma: float = 0.0,
     clip_sigmas: float = 4.0,
@@ -105,7 +106,8 @@ def scaled_cost_gradients(
     Every cost is a function of D's logits l_i, so grad cost = sum_i c_i grad l_i with c_i = d cost / d l_i.
     We backpropagate the weights s_i |c_i| / max_j |c_j| (in [-1, 1], so the largest never underflows; s_i
     the sign where it differs between samples) and keep log max_j |c_j| in float64: a norm of 1e-30 comes
-    out as 1e-30, not 0. With noise, the cost is taken at D(G(z) + eps) and the gradient flows through the
+    out as 1e-30, not 0 (a user's objective gives log |c_i| itself: by default by autograd in float64,
+    losses.Objective). With noise, the cost is taken at D(G(z) + eps) and the gradient flows through the
     noisy samples, as Corollary 3.2 prescribes.
     One forward, and one batched backward for all costs (or one backward per cost when batched=False).
     Returns (log peaks (K,) float64, per parameter a (K, *shape) gradient, D's logits (B,) detached, and
@@ -141,13 +143,13 @@ def scaled_cost_gradients(
 
 
 def gradient_norms(
-    log_peaks: torch.Tensor, grads: list[torch.Tensor], kinds: Sequence[str] = GENERATOR_LOSSES
+    log_peaks: torch.Tensor, grads: list[torch.Tensor], kinds: Sequence[str | Objective] = GENERATOR_LOSSES
 ) -> dict[str, torch.Tensor]:
     """Each cost's exp(log peak) * ||scaled gradient||_2, in float64, under its probe.csv column
     (grad_norm_minimax, grad_norm_nonsaturating, or grad_norm_generator for another critic's cost)."""
     squares = sum(g.double().pow(2).reshape(len(kinds), -1).sum(1) for g in grads)  # (K,); scalars too
     norms = log_peaks.exp() * squares.sqrt()
-    return {COST_COLUMNS[kind]: norms[k] for k, kind in enumerate(kinds)}
+    return {cost_column(kind): norms[k] for k, kind in enumerate(kinds)}
 
 
 def generator_grad_norms(
@@ -155,7 +157,7 @@ def generator_grad_norms(
     discriminator: nn.Module,
     z: torch.Tensor,
     *,
-    kinds: Sequence[str] = GENERATOR_LOSSES,
+    kinds: Sequence[str | Objective] = GENERATOR_LOSSES,
     batched: bool = True,
     sigma: float = 0.0,
     clip_sigmas: float = 4.0,
@@ -241,7 +243,7 @@ class GeneratorSource:
     def measure(
         self,
         discriminator: nn.Module,
-        kinds: Sequence[str],
+        kinds: Sequence[str | Objective],
         sigma: float,
         rng: torch.Generator,
         with_variance: bool,
@@ -270,7 +272,7 @@ class GeneratorSource:
         if with_variance or start:
             statistics = self.batch_statistics(discriminator, kinds, sigma, rng)
             for index, kind in enumerate(kinds):
-                column = COST_COLUMNS[kind]
+                column = cost_column(kind)
                 measured[column.replace("grad_norm", "grad_relvar")] = statistics["relvar"][index]
                 measured[column.replace("grad_norm", "grad_spread")] = statistics["spread"][index]
                 if start:
@@ -278,7 +280,7 @@ class GeneratorSource:
         return fake_logits, samples, measured
 
     def batch_statistics(
-        self, discriminator: nn.Module, kinds: Sequence[str], sigma: float, rng: torch.Generator
+        self, discriminator: nn.Module, kinds: Sequence[str | Objective], sigma: float, rng: torch.Generator
     ) -> dict[str, torch.Tensor]:
         """batch_statistics over probe.variance_batches fresh z batches, D held fixed: (C,) per statistic."""
         vectors, peaks = [], []
@@ -325,7 +327,7 @@ class RealImageSource:
     def measure(
         self,
         discriminator: nn.Module,
-        kinds: Sequence[str],
+        kinds: Sequence[str | Objective],
         sigma: float,
         rng: torch.Generator,
         with_variance: bool,

@@ -2,10 +2,10 @@
 
 The command that made the run, its settings, the paper's claims against this run's values with their
 thresholds, the noise table (experiment=noise), the figures and sample grids inline, the stage times and
-the environment. It reads the run folder only (summary.json, config.yaml, .hydra/overrides.yaml,
-figures/*.png, samples/*.png, noise.csv, environment.json), so `gan-repro-plot RUN_DIR` rewrites it from
-the files, and any piece that is missing (no figures yet, a theory-lab run's summary) is left out or said
-to be missing.
+the environment. It reads the run folder only (summary.json, config.yaml, .hydra/overrides.yaml and
+hydra.yaml, figures/*.png, samples/*.png, noise.csv, environment.json), so `gan-repro-plot RUN_DIR`
+rewrites it from the files, and any piece that is missing (no figures yet, a theory-lab run's summary)
+is left out or said to be missing.
 """
 
 from __future__ import annotations
@@ -100,12 +100,36 @@ def title_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
 
 
 def command_lines(run_dir: Path) -> list[str]:
-    """The command that made the run: gan-repro and the overrides Hydra recorded, shell-quoted."""
+    """The command that made the run: gan-repro, the overrides Hydra recorded and the user's config folders
+    it read, shell-quoted."""
     overrides = recorded_overrides(run_dir)
     note = (
         [] if overrides is not None else ["", "(The overrides were not recorded: no .hydra/overrides.yaml.)"]
     )
-    return ["## Command", "", "```", shlex.join(["gan-repro", *(overrides or [])]), "```", *note]
+    folders = user_config_folders(run_dir)
+    search = [f"hydra.searchpath=[{','.join(f'file://{folder}' for folder in folders)}]"] if folders else []
+    if folders:  # the user's own critics, models or datasets (docs/extending.md): their modules too
+        note += ["", "(The modules its `_target_`s name must be importable: on PYTHONPATH, or installed.)"]
+    return ["## Command", "", "```", shlex.join(["gan-repro", *(overrides or []), *search]), "```", *note]
+
+
+USER_CONFIG_SOURCES = ("command-line", "hydra.searchpath in command-line")  # --config-dir, hydra.searchpath
+
+
+def user_config_folders(run_dir: Path) -> list[str]:
+    """The config folders of the user's own that the run read (--config-dir, hydra.searchpath), as Hydra
+    recorded them in .hydra/hydra.yaml (absolute paths); [] when none, or nothing was recorded."""
+    from omegaconf import OmegaConf
+
+    path = run_dir / ".hydra" / "hydra.yaml"
+    if not path.is_file():
+        return []
+    sources = OmegaConf.select(OmegaConf.load(path), "hydra.runtime.config_sources", default=None) or []
+    return [
+        str(source.path)
+        for source in sources
+        if source.get("schema") == "file" and source.get("provider") in USER_CONFIG_SOURCES
+    ]
 
 
 def recorded_overrides(run_dir: Path) -> list[str] | None:
