@@ -77,6 +77,8 @@ CRITICS_COLUMNS = [
     "change_orders",  # log10(end / first): > 0 grew, < 0 fell
     "largest_excursion_orders",  # max over sliding windows of |log10(window mean / first)|
     "relvar_end",  # the gradient's relative variance over K z batches, end window
+    "transport_cosine_start",  # cos(grad cost, grad T) at iteration 0 (probe.csv's grad_cosine_transport_*)
+    "transport_cosine_end",  # ... its mean over the end window of the variance points (> 0: transports)
     "d_loss_end",  # the critic's own cost, end window (arithmetic: not every critic's cost is positive)
     "d_accuracy_heldout_end",  # blank for a Wasserstein critic
     "input_grad_norm_real_end",
@@ -409,6 +411,7 @@ def critic_snapshot_row(
     gradient = summarize_measure(rows, column, window)
     values = rows[column].dropna()
     relvar = summarize_measure(rows, column.replace("grad_norm", "grad_relvar"), window)
+    cosine = summarize_measure(rows, column.replace("grad_norm", "grad_cosine_transport"), window)
 
     def end(name: str) -> float | None:
         measured = summarize_measure(rows, name, window)
@@ -428,6 +431,8 @@ def critic_snapshot_row(
         else None,
         "largest_excursion_orders": largest_excursion(values, gradient["window"]),
         "relvar_end": relvar["end"] if relvar else None,
+        "transport_cosine_start": cosine["start"] if cosine else None,
+        "transport_cosine_end": cosine["end"] if cosine else None,
         "d_loss_end": float(d_loss.tail(window_span(len(d_loss), window)).mean()),
         "d_accuracy_heldout_end": end("d_accuracy_heldout"),
         "input_grad_norm_real_end": end("input_grad_norm_real"),

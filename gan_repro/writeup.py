@@ -230,6 +230,8 @@ CRITICS_HEADINGS = {  # critics.csv column -> heading
     "change_orders": "change (orders)",
     "largest_excursion_orders": "largest excursion (orders)",
     "relvar_end": "relative variance, end",
+    "transport_cosine_start": "cos(∇, transport) start",
+    "transport_cosine_end": "cos(∇, transport) end",
     "d_loss_end": "critic's cost, end",
     "d_accuracy_heldout_end": "held-out accuracy, end",
     "input_grad_norm_real_end": "‖∇x D‖ real, end",
@@ -250,7 +252,11 @@ def critics_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
         "## Which generator costs survive a trained discriminator (critics.csv)",
         "",
         "First and end are geometric means over the first and last windows of logged points; the largest "
-        "excursion is the farthest any window mean strays from the first, in orders of magnitude.",
+        "excursion is the farthest any window mean strays from the first, in orders of magnitude. "
+        "cos(∇, transport) is the cosine of the cost's descent direction with the transport direction "
+        "E[Jᵀ(x* − G(z))], x* each fake's partner in an optimal assignment to a real batch (> 0: the step "
+        "moves the samples towards their partners), at the fresh D and over the end window of the "
+        "variance points.",
         "",
         *table([CRITICS_HEADINGS[column] for column in columns], rows),
     ]

@@ -300,9 +300,19 @@ def test_experiment_critics_end_to_end(tmp_path: Path) -> None:
     inputs = probe[["input_grad_norm_real", "input_grad_norm_fake"]]
     at_variance_points = probe["iteration"].isin([0, 6])  # variance_every=6, from the fresh D
     assert (inputs[at_variance_points] > 0).all().all() and inputs[~at_variance_points].isna().all().all()
+    norms = ["grad_norm_minimax", "grad_norm_nonsaturating", "grad_norm_generator"]
+    cosines = [column.replace("grad_norm", "grad_cosine_transport") for column in norms]
+    at_points = probe[
+        at_variance_points
+    ]  # a cosine beside each measured norm there (linear: none), else none
+    assert (at_points[cosines].notna().to_numpy() == at_points[norms].notna().to_numpy()).all()
+    assert (
+        at_points[cosines].notna().any().all() and probe.loc[~at_variance_points, cosines].isna().all().all()
+    )
     table = pd.read_csv(tmp_path / "critics.csv")
     assert set(table["critic"]) == set(CRITICS) - {"linear"}  # the control gives G no gradient: no rows
     assert len(table) == 2 * 8  # gan and gan_r1: two costs each
+    assert table[["transport_cosine_start", "transport_cosine_end"]].abs().le(1).all().all()
     assert summary["critics_claims"]["claim"]["claim"].startswith("the WGAN-GP generator gradient")
     for name in ("critics", "critics_input", "fig1", "fig2", "fig3"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000
