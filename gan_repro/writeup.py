@@ -236,6 +236,11 @@ CRITICS_HEADINGS = {  # critics.csv column -> heading
     "d_accuracy_heldout_end": "held-out accuracy, end",
     "input_grad_norm_real_end": "‖∇x D‖ real, end",
     "input_grad_norm_fake_end": "‖∇x D‖ fake, end",
+    "plateau_reached": "cost plateaued",
+    "plateau_iteration": "plateau (D iteration)",
+    "grad_norm_plateau_over_start": "‖∇θ‖ at plateau / start",
+    "largest_excursion_to_plateau_orders": "largest excursion to plateau (orders)",
+    "transport_cosine_plateau": "cos(∇, transport) at plateau",
 }
 
 
@@ -256,7 +261,9 @@ def critics_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
         "cos(∇, transport) is the cosine of the cost's descent direction with the transport direction "
         "E[Jᵀ(x* − G(z))], x* each fake's partner in an optimal assignment to a real batch (> 0: the step "
         "moves the samples towards their partners), at the fresh D and over the end window of the "
-        "variance points.",
+        "variance points. The plateau is where the critic's own cost settled (report.cost_plateau, "
+        "probe.plateau_window and probe.plateau_fraction in config.yaml): critics are compared there, each "
+        "at the same point of its own training; blank where its cost still moved when its iterations ended.",
         "",
         *table([CRITICS_HEADINGS[column] for column in columns], rows),
     ]
