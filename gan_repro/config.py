@@ -283,6 +283,7 @@ CRITIC_RULES: dict[str, Rule] = {  # each critic.<name> node (conf/critic/<name>
     "norm": choice(NORMS),
     "optimizer": choice(OPTIMIZERS),
     "lr": number(),
+    "iterations": whole(optional=True),  # the critic's own probe length; null = probe.iterations
 }
 PHOTO_RULES: dict[str, Rule] = {  # dataset=photos' own keys (conf/dataset/photos.yaml)
     "count": whole(),  # crops to cut; and what fits in memory: check_memory

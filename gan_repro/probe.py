@@ -619,7 +619,7 @@ class SnapshotProbe:
         `stops` D steps (0: the fresh D). D goes on training when the next is asked for, so a caller keeps a
         copy, and must not draw from the global RNG in between (D's fakes come from it). Not bit-identical to
         probe.csv's D after t steps: run()'s measurements draw their z batches from the same stream."""
-        dtype, iterations = PROBE_DTYPES[self.probe_cfg.dtype], self.probe_cfg.iterations
+        dtype, iterations = PROBE_DTYPES[self.probe_cfg.dtype], unit.iterations
         training = self.start(generator, unit, dtype)
         for iteration in range(0, max(stops) + 1):
             if iteration > 0:
@@ -631,15 +631,15 @@ class SnapshotProbe:
 
     def run(self, generator: nn.Module | None, unit: ProbeUnit) -> None:
         """Train the unit's critic from scratch against the frozen generator (None: the control's real-image
-        pool) for probe.iterations; at iteration 0 (before any step) and after the step of each logged
+        pool) for its iterations; at iteration 0 (before any step) and after the step of each logged
         iteration, measure that D (one D per row). Every critic of a snapshot sees the same data order,
         z batches and noise."""
         probe_cfg, dtype = self.probe_cfg, PROBE_DTYPES[self.probe_cfg.dtype]
         snapshot, critic = unit.snapshot, unit.critic
         training = self.start(generator, unit, dtype)
         discriminator, streams, source = training.discriminator, training.streams, training.source
-        for iteration in range(0, probe_cfg.iterations + 1):  # 0: the fresh D, before its first step
-            sigma = unit.schedule.sigma(max(iteration - 1, 0), probe_cfg.iterations)
+        for iteration in range(0, unit.iterations + 1):  # 0: the fresh D, before its first step
+            sigma = unit.schedule.sigma(max(iteration - 1, 0), unit.iterations)
             if iteration > 0:
                 self.step(critic, training, sigma, dtype)
             with_variance = iteration % probe_cfg.variance_every == 0  # iteration 0 included
@@ -692,11 +692,17 @@ class ProbeUnit:
     schedule: NoiseSchedule
     sweep_sigma: float | None
     critic: Critic
+    iterations: int  # D iterations: the critic's own (critic.<name>.iterations), else probe.iterations
 
     @property
     def key(self) -> list[Any]:
         """How state.json's probe_units_done names this unit."""
         return [self.snapshot, self.sweep_sigma, self.critic.name]
+
+
+def probe_length(probe_cfg: DictConfig, critic: Critic) -> int:
+    """A critic's D iterations per snapshot: its own critic.<name>.iterations, else probe.iterations."""
+    return critic.iterations or int(probe_cfg.iterations)
 
 
 def probe_units(
@@ -705,7 +711,7 @@ def probe_units(
     """Every unit of a probe, snapshot by snapshot (each G loaded once), then sigma, then critic."""
     noises, critics = probe_noises(probe_cfg, noise_cfg), probe_critics(critic_cfg)
     return [
-        ProbeUnit(snapshot, epoch, schedule, sweep, critic)
+        ProbeUnit(snapshot, epoch, schedule, sweep, critic, probe_length(probe_cfg, critic))
         for snapshot, epoch in snapshots
         for schedule, sweep in noises
         for critic in critics
@@ -775,7 +781,7 @@ def probe(
     paths = {s.iteration: s.path for s in snapshots}
     if state is not None and path.exists():  # even before the first probe is done: its rows are dropped
         keep_finished_units(path, state, units)
-    progress = control.progress(len(units) * probe_cfg.iterations, desc="probe")
+    progress = control.progress(sum(unit.iterations for unit in units), desc="probe")
     loaded: dict[int, nn.Module] = {}
     with (
         exact_float_math(device),
@@ -797,13 +803,13 @@ def probe(
         )
         for unit in units:
             if state is not None and state.unit_done(unit.key):
-                progress.update(probe_cfg.iterations)
+                progress.update(unit.iterations)
                 continue
             if unit.snapshot != CONTROL_SNAPSHOT and unit.snapshot not in loaded:
                 loaded = {
                     unit.snapshot: load_generator(paths[unit.snapshot], model_cfg, dataset_cfg, device=device)
                 }
-            log.info("probe: %s, %d D iterations", describe_unit(unit), probe_cfg.iterations)
+            log.info("probe: %s, %d D iterations", describe_unit(unit), unit.iterations)
             snapshot_probe.run(loaded.get(unit.snapshot), unit)
             if state is not None:
                 state.probe_units_done.append(unit.key)

@@ -62,6 +62,7 @@ from gan_repro.probe import (
     ProbeUnit,
     SnapshotProbe,
     exact_float_math,
+    probe_length,
     scaled_cost_gradients,
     use_batched_backward,
 )
@@ -383,7 +384,8 @@ def snapshot_rows(
     """Every row of one snapshot: its D trained by the probe's protocol, and at each stage the arms."""
     state = load_generator_state(snapshot.path, arms.model_cfg, arms.dataset_cfg)
     frozen, _ = arms.generator(state)  # the fakes of D's steps (snapshot_probe.source freezes it)
-    unit = ProbeUnit(snapshot.iteration, snapshot.epoch, NoiseSchedule(), None, critic)
+    length = probe_length(snapshot_probe.probe_cfg, critic)
+    unit = ProbeUnit(snapshot.iteration, snapshot.epoch, NoiseSchedule(), None, critic, length)
     with torch.random.fork_rng(devices=fork_devices(arms.device)):
         shared = arms.unchanged(state, snapshot.iteration)
     rows: list[dict[str, Any]] = []
@@ -432,11 +434,12 @@ def run_updates(
 ) -> Path:
     """Write updates.csv: every snapshot's rows (snapshots it already holds in full are kept); returns it."""
     path, control = Path(run_dir) / "updates.csv", control or RunControl()
-    stages, dtype = d_stages(updates_cfg, probe_cfg.iterations), PROBE_DTYPES[probe_cfg.dtype]
+    critic = Critic.from_node(PAPER_CRITIC, critic_cfg[PAPER_CRITIC])
+    stages = d_stages(updates_cfg, probe_length(probe_cfg, critic))  # within the paper's D's probe
+    dtype = PROBE_DTYPES[probe_cfg.dtype]
     expected = rows_per_snapshot(updates_cfg, stages)
     done = finished_snapshots(path, expected)
     todo = [snapshot for snapshot in snapshots if snapshot.iteration not in done]
-    critic = Critic.from_node(PAPER_CRITIC, critic_cfg[PAPER_CRITIC])
     progress = control.progress(len(todo) * max(stages), desc="updates")
     with exact_float_math(device), CSVLogger(path, UPDATES_COLUMNS, buffer_rows=expected) as logger:
         images = real_images(splits, int(updates_cfg.samples), seed, device, dtype)

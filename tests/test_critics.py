@@ -29,6 +29,7 @@ from gan_repro.errors import ConfigError
 from gan_repro.losses import critic_loss, decision_accuracy, generator_cost
 from gan_repro.models import build_discriminator
 from gan_repro.pipeline import run
+from gan_repro.plan import probe_line
 from gan_repro.plot import draw_critics_figure
 from gan_repro.probe import generator_grad_norms
 from gan_repro.report import (
@@ -255,6 +256,8 @@ def test_every_critic_composes_from_its_paper() -> None:
         ("critic.wgan.generator_costs=[minimax]", "critic.wgan.generator_costs"),  # needs a logistic D
         ("critic.wgan.penalty_weight=10", "critic.wgan.penalty_weight"),  # without a penalty
         ("critic.wgan.penalty=gradient", "critic.wgan.norm"),  # a penalty through BatchNorm
+        ("critic.wgan.iterations=0", "critic.wgan.iterations"),
+        ("critic.wgan.iterations=1.5", "critic.wgan.iterations"),
     ],
 )
 def test_a_bad_critic_setting_is_named(override: str, setting: str) -> None:
@@ -431,6 +434,19 @@ def test_experiment_critics_end_to_end(tmp_path: Path) -> None:
     for name in ("critics", "critics_input", "fig1", "fig2", "fig3"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000
     assert "Which generator costs survive" in (tmp_path / "report.md").read_text()
+
+
+def test_a_critic_with_its_own_budget_trains_that_long(tmp_path: Path) -> None:
+    """critic.<name>.iterations: that critic's D trains for its own number of iterations (the others for
+    probe.iterations), and the dry run counts it."""
+    short = [*TINY, "train.epochs=1", "train.snapshot_epochs=[1]", "probe.iterations=6", "critic=[gan,hinge]"]
+    cfg = compose_config([*short, "critic.hinge.iterations=9"])
+    assert "2 critics (iterations: gan 6, hinge 9) = 15 iterations" in probe_line(
+        cfg, torch.device("cpu"), None, [24]
+    )
+    run(cfg, tmp_path)
+    probe = pd.read_csv(tmp_path / "probe.csv")
+    assert probe.groupby("critic")["iteration"].max().to_dict() == {"gan": 6, "hinge": 9}
 
 
 def test_a_critic_sweep_over_seeds_aggregates_by_critic(tmp_path: Path) -> None:
