@@ -288,6 +288,8 @@ RULES: dict[str, Rule] = {
     "probe.variance_every": whole(),
     "probe.variance_batches": whole(minimum=2),  # a variance needs two gradients at least
     "probe.control": flag(),
+    "probe.plateau_window": whole(minimum=2),  # a running mean and its change need two points at least
+    "probe.plateau_fraction": number(high=1.0),  # a share of the cost's change, in (0, 1)
     "distance.samples": whole(),
     "distance.projections": whole(),
     "distance.exact_samples": whole(),
@@ -323,6 +325,7 @@ CRITIC_RULES: dict[str, Rule] = {  # each critic.<name> node (conf/critic/<name>
     "norm": choice(NORMS),
     "optimizer": choice(OPTIMIZERS),
     "lr": number(),
+    "iterations": whole(optional=True),  # the critic's own probe length; null = probe.iterations
 }
 PHOTO_RULES: dict[str, Rule] = {  # dataset=photos' own keys (conf/dataset/photos.yaml)
     "count": whole(),  # crops to cut; and what fits in memory: check_memory

@@ -63,6 +63,7 @@ class Critic:
     beta1: float | None
     beta2: float | None
     alpha: float | None
+    iterations: int | None  # D iterations of this critic's probe; None: probe.iterations
 
     @classmethod
     def from_node(cls, name: str, node: DictConfig) -> Critic:
@@ -86,6 +87,7 @@ class Critic:
             beta1=None if node.beta1 is None else float(node.beta1),
             beta2=None if node.beta2 is None else float(node.beta2),
             alpha=None if node.alpha is None else float(node.alpha),
+            iterations=None if node.get("iterations") is None else int(node.iterations),  # optional key
         )
 
 

@@ -169,12 +169,12 @@ def cost_slope_signs(fake_logits: torch.Tensor, kind: str | Objective) -> torch.
     return torch.ones_like(logits)
 
 
-def common_slope_sign(kind: str) -> float:
+def common_slope_sign(kind: str | Objective) -> float:
     """The sign cost_slope_signs leaves out: -1 where every slope d cost / d l_i is negative (minimax
-    -sigmoid(l), nonsaturating -sigmoid(-l), wasserstein -1), +1 for least squares (whose signs it keeps per
-    sample). A gradient backpropagated with cost_slope_signs' weights, times this sign, is the cost's (over
-    max_j |c_j|): its norm needs no sign, its direction does."""
-    return 1.0 if kind == "least_squares" else -1.0
+    -sigmoid(l), nonsaturating -sigmoid(-l), wasserstein -1), +1 for least squares and a user's objective
+    (whose signs it keeps per sample). A gradient backpropagated with cost_slope_signs' weights, times this
+    sign, is the cost's (over max_j |c_j|): its norm needs no sign, its direction does."""
+    return 1.0 if isinstance(kind, Objective) or kind == "least_squares" else -1.0
 
 
 def generator_cost(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:

@@ -4,6 +4,8 @@ from model.generator._target_ and model.discriminator._target_ (extend.py, docs/
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
@@ -215,3 +217,17 @@ def requires_grad(model: nn.Module, flag: bool) -> None:
     """Switch gradient tracking for all of a model's parameters."""
     for parameter in model.parameters():
         parameter.requires_grad_(flag)
+
+
+@contextmanager
+def tracking_gradients(model: nn.Module) -> Iterator[None]:
+    """Every parameter of the model tracks gradients for the duration, then each flag is as it was (the
+    probe's frozen G is differentiated, never trained)."""
+    parameters = list(model.parameters())
+    was_tracking = [parameter.requires_grad for parameter in parameters]
+    requires_grad(model, True)
+    try:
+        yield
+    finally:
+        for parameter, flag in zip(parameters, was_tracking, strict=True):
+            parameter.requires_grad_(flag)

@@ -2,7 +2,7 @@
 source as pipeline.run_stages decides it (this run folder's state.json first, when the folder holds this
 same run; then a verified cache entry; else computed), and how many iterations each stage runs: training's
 epochs x full batches per epoch, the probe's units (snapshot x swept sigma x critic, from
-probe.probe_units) x probe.iterations."""
+probe.probe_units) x each critic's probe length (probe.iterations, or its own critic.<name>.iterations)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from gan_repro.critics import probe_critics
 from gan_repro.data import read_dataset, split_dataset
 from gan_repro.errors import ConfigError
 from gan_repro.pipeline import check_same_run
-from gan_repro.probe import probe_noises, probe_units
+from gan_repro.probe import probe_length, probe_noises, probe_units
 from gan_repro.report import CONTROL_SNAPSHOT
 from gan_repro.runstate import RunState
 from gan_repro.train import checked_batches_per_epoch
@@ -72,16 +72,22 @@ def probe_line(cfg: DictConfig, device: torch.device, state: RunState | None, sn
     """The probe's units and iterations (snapshots: their G steps), and where its results would come from."""
     probed = [(steps, 0.0) for steps in snapshots] + ([(CONTROL_SNAPSHOT, 0.0)] if cfg.probe.control else [])
     units = probe_units(cfg.probe, cfg.noise, cfg.critic, probed)
-    iterations = int(cfg.probe.iterations)
+    critics = probe_critics(cfg.critic)
+    lengths = {critic.name: probe_length(cfg.probe, critic) for critic in critics}
     parts = [counted(len(snapshots), "snapshot") + (" and the negative control" if cfg.probe.control else "")]
     if cfg.probe.get("noise_stds") is not None:
         parts.append(counted(len(probe_noises(cfg.probe, cfg.noise)), "noise level"))
-    parts += [counted(len(probe_critics(cfg.critic)), "critic"), counted(iterations, "iteration")]
+    if len(set(lengths.values())) == 1:  # one length for every critic
+        parts += [counted(len(critics), "critic"), counted(next(iter(lengths.values())), "iteration")]
+    else:  # a critic with its own critic.<name>.iterations
+        own = ", ".join(f"{name} {length:,}" for name, length in lengths.items())
+        parts.append(f"{counted(len(critics), 'critic')} (iterations: {own})")
     source = stage_source(cfg, "probe", device, bool(state and state.probe_complete))
     done = sum(state.unit_done(unit.key) for unit in units) if state is not None else 0
     if done and source.startswith("computed"):
         source += f" ({done} of {len(units)} probes done in this run folder already)"
-    return f"probe: {' x '.join(parts)} = {counted(len(units) * iterations, 'iteration')}; {source}"
+    total = sum(unit.iterations for unit in units)
+    return f"probe: {' x '.join(parts)} = {counted(total, 'iteration')}; {source}"
 
 
 def counted(number: int, noun: str) -> str:

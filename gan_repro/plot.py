@@ -29,6 +29,7 @@ from omegaconf import OmegaConf
 
 from gan_repro.files import LABEL_BAND, atomic_write
 from gan_repro.report import (
+    CLAIM_THRESHOLDS,
     CONTROL_SNAPSHOT,
     DEFAULT_CRITICS,
     FIGURES,
@@ -308,24 +309,75 @@ def critic_panels(probe: pd.DataFrame, title: str) -> tuple[Figure, list[tuple[s
     return figure, [(name, critic_rows(rows, name), axis) for name, axis in zip(names, axes, strict=False)]
 
 
-def draw_critics_figure(probe: pd.DataFrame, window: int) -> Figure:
-    """Figures 2-3's question for every critic: G's gradient norm under the critic's own cost (log scale)
-    as that critic trains from scratch against each frozen snapshot; one panel per critic."""
-    figure, panels = critic_panels(
-        probe, r"$\|\nabla_\theta\, \mathrm{cost}_G\|$ while each critic trains against a frozen G"
+def draw_critics_figure(probe: pd.DataFrame, critics: pd.DataFrame | None, window: int) -> Figure:
+    """Figures 2-3's question for every critic, on one shared normalized axis: G's gradient norm under each
+    critic's own cost over its start value (the fresh critic, iteration 0), as that critic trains from
+    scratch against a frozen snapshot; one panel per snapshot, one colour per critic, log scale. A filled
+    dot on each curve marks where the critic's own cost plateaued (critics.csv's plateau_iteration), the
+    point at which critics are compared; dotted: the critics claim's band."""
+    rows = without_sweep(probe[probe["snapshot_iteration"] != CONTROL_SNAPSHOT])
+    names = [name for name in dict.fromkeys(rows["critic"].dropna()) if name != LINEAR_CRITIC]
+    snapshots = list(rows.groupby("snapshot_iteration"))
+    columns = min(3, max(1, len(snapshots)))
+    lines = -(-len(snapshots) // columns)  # ceil
+    figure = Figure(figsize=(max(10.0, 5.2 * columns), 4.4 * lines + 0.6), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(lines, columns, squeeze=False).ravel())
+    for axis in axes[len(snapshots) :]:
+        axis.set_visible(False)
+    band = 10 ** CLAIM_THRESHOLDS["critic_band_orders"]
+    for axis, (_, of_snapshot) in zip(axes, snapshots, strict=False):
+        for color, name in enumerate(names):
+            curves = of_snapshot[of_snapshot["critic"] == name].sort_values("iteration")
+            for column in [c for c in GRADIENT_COLUMNS if c in curves and curves[c].notna().any()]:
+                draw_normalized_curve(axis, curves, column, window, f"C{color}", name, critics)
+        axis.axhline(1.0, color="0.5", linewidth=0.8)
+        for level in (band, 1 / band):
+            axis.axhline(level, color="0.5", linewidth=0.8, linestyle=":")
+        axis.set_yscale("log")
+        axis.set_xlabel("discriminator iterations")
+        axis.set_ylabel(r"$\|\nabla_\theta\, \mathrm{cost}_G\|$ / its value at iteration 0")
+        axis.set_title(snapshot_label(of_snapshot), fontsize=9)
+        axis.grid(True, which="major", alpha=0.3)
+        axis.legend(fontsize=7, title="solid: minimax or the critic's cost, dashed: -log D", title_fontsize=7)
+    figure.suptitle(
+        "G's gradient under each critic's own cost, over its start, as the critic trains from scratch\n"
+        + (
+            "dot: where the critic's own cost plateaued (critics.csv), where the critics are compared; "
+            f"dotted: the critics claim's band, {CLAIM_THRESHOLDS['critic_band_orders']:g} orders"
+            if critics is not None
+            else "no critics.csv: plateaus not marked"
+        ),
+        fontsize=10,
     )
-    for name, rows, axis in panels:
-        costs = [column for column in GRADIENT_COLUMNS if column in rows and rows[column].notna().any()]
-        for index, column in enumerate(costs):
-            style, words = COST_STYLES[column]
-            plot_curves(axis, rows, column, window, log_scale=True, dashed=style == "--", label=index == 0)
-        axis.set_title(f"critic={name}: " + ", ".join(COST_STYLES[c][1] for c in costs), fontsize=9)
-        axis.set_ylabel("generator gradient norm")
-        if len(costs) > 1:
-            axis.legend(title="solid: minimax, dashed: -log D", title_fontsize=7, fontsize=7)
-        else:
-            axis.legend(fontsize=7)
     return figure
+
+
+def draw_normalized_curve(
+    axis, rows: pd.DataFrame, column: str, window: int, color: str, name: str, critics: pd.DataFrame | None
+) -> None:
+    """One critic's gradient norm (probe.csv column) over its iteration-0 value, a running geometric mean,
+    and a dot on it at the critic's plateau from critics.csv (its legend entry says when there is none)."""
+    rows = rows.dropna(subset=[column])
+    start = rows.loc[rows["iteration"] == 0, column]
+    if start.empty or not start.iloc[0] > 0:
+        return  # no start value to normalize by
+    x, y = rows["iteration"].to_numpy(), rows[column].to_numpy(dtype=float) / float(start.iloc[0])
+    style = COST_STYLES[column][0]
+    plateau = None
+    if critics is not None:
+        match = critics[
+            (critics["critic"] == name)
+            & (critics["snapshot_iteration"] == rows["snapshot_iteration"].iloc[0])
+            & (critics["column"] == column)
+        ]
+        plateau = match.iloc[0] if len(match) else None
+    reached = plateau is not None and bool(plateau["plateau_reached"])
+    label = None if style == "--" else name + ("" if critics is None or reached else " (no plateau)")
+    smoothed = running_mean(y, window, geometric=True)
+    axis.plot(x, smoothed, color=color, linestyle=style, label=label)
+    if reached:  # on the curve, at the logged iteration where the critic's cost settled
+        at = np.flatnonzero(x == plateau["plateau_iteration"])
+        axis.plot(x[at], smoothed[at], "o", color=color)
 
 
 def draw_critics_input_figure(
@@ -602,7 +654,8 @@ def draw_run_figure(
     if name == "noise":
         return draw_noise_figure(critic_rows(probe), window, colors=colors)
     if name == "critics":
-        return draw_critics_figure(probe, window)
+        table = run_dir / "critics.csv"
+        return draw_critics_figure(probe, pd.read_csv(table) if table.is_file() else None, window)
     if name == "critics_input":
         return draw_critics_input_figure(probe, window, colors=colors)
     if name == "noise_bound":

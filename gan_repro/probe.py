@@ -5,7 +5,9 @@ the norms of the generator's gradients for the critic's costs (critic=gan, the p
     grad_norm_minimax       = || grad_theta E_z[log(1 - D(G_theta(z)))] ||_2     (Figure 2)
     grad_norm_nonsaturating = || grad_theta E_z[-log D(G_theta(z))] ||_2         (Figure 3)
     grad_norm_generator     = || grad_theta (G's cost of another critic) ||_2    (critics.py; a user's too)
-and the mean input-gradient norms ||grad_x D(x)|| at real and at generated samples.
+and the mean input-gradient norms ||grad_x D(x)|| at real and at generated samples; at the variance points
+also each cost's cosine with the transport direction, towards the fakes' partners among the evaluation's
+real batch (transport.py: how useful a gradient is, not only how big).
 fp32 on purpose (float64 optional), never autocast or TF32: these values reach 1e-12 and below.
 """
 
@@ -44,11 +46,12 @@ from gan_repro.losses import (
     decision_accuracy,
     log_cost_slopes,
 )
-from gan_repro.models import build_discriminator, requires_grad
+from gan_repro.models import build_discriminator, requires_grad, tracking_gradients
 from gan_repro.noise import NoiseSchedule, add_instance_noise, stage_schedule
 from gan_repro.report import CONTROL_SNAPSHOT, snapshot_words
 from gan_repro.runstate import Interrupted, RunControl, RunState, keep_rows
 from gan_repro.steps import derived_seed, memory_format, sample_z
+from gan_repro.transport import signed_directions, transport_cosines
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,9 @@ PROBE_COLUMNS = [  # one row per logged iteration; every value describes D after
     "grad_spread_minimax",  # at variance points: the absolute spread sqrt(sum_k ||g_k - g||^2 / (K-1))
     "grad_spread_nonsaturating",
     "grad_spread_generator",
+    "grad_cosine_transport_minimax",  # at variance points: cos(grad cost, grad T) at the norm's z batch,
+    "grad_cosine_transport_nonsaturating",  # T = 1/2 mean ||G(z) (+eps) - x*||^2, x* the fakes' partners in
+    "grad_cosine_transport_generator",  # the evaluation's real batch (transport.py); > 0: the step transports
 ]
 PROBE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -113,32 +119,24 @@ def scaled_cost_gradients(
     Returns (log peaks (K,) float64, per parameter a (K, *shape) gradient, D's logits (B,) detached, and
     the samples D saw, G(z) + eps (B, C, H, W) detached)."""
     parameters = list(generator.parameters())
-    was_tracking = [p.requires_grad for p in parameters]
-    requires_grad(generator, True)
-    try:
-        with torch.enable_grad():
-            samples = add_instance_noise(generator(z), sigma, clip_sigmas=clip_sigmas, rng=rng)
-            logits = discriminator(samples)
-            log_slopes = torch.stack([log_cost_slopes(logits, kind) for kind in kinds])  # (K, B), float64
-            signs = torch.stack([cost_slope_signs(logits, kind) for kind in kinds])  # (K, B): +-1 or 0
-            peaks = log_slopes.max(dim=1).values  # (K,): log max_j |c_j|
-            peaks = torch.where(torch.isfinite(peaks), peaks, torch.zeros_like(peaks))  # all c_j = 0: norm 0
-            weights = (signs * torch.exp(log_slopes - peaks[:, None])).to(logits.dtype)  # (K, B) in [-1, 1]
-            if batched:
-                grads = list(
-                    torch.autograd.grad(logits, parameters, grad_outputs=weights, is_grads_batched=True)
+    with tracking_gradients(generator), torch.enable_grad():  # G's flags restored (frozen in the probe)
+        samples = add_instance_noise(generator(z), sigma, clip_sigmas=clip_sigmas, rng=rng)
+        logits = discriminator(samples)
+        log_slopes = torch.stack([log_cost_slopes(logits, kind) for kind in kinds])  # (K, B), float64
+        signs = torch.stack([cost_slope_signs(logits, kind) for kind in kinds])  # (K, B): +-1 or 0
+        peaks = log_slopes.max(dim=1).values  # (K,): log max_j |c_j|
+        peaks = torch.where(torch.isfinite(peaks), peaks, torch.zeros_like(peaks))  # all c_j = 0: norm 0
+        weights = (signs * torch.exp(log_slopes - peaks[:, None])).to(logits.dtype)  # (K, B) in [-1, 1]
+        if batched:
+            grads = list(torch.autograd.grad(logits, parameters, grad_outputs=weights, is_grads_batched=True))
+        else:
+            per_cost = [
+                torch.autograd.grad(
+                    logits, parameters, grad_outputs=weights[k], retain_graph=k + 1 < len(kinds)
                 )
-            else:
-                per_cost = [
-                    torch.autograd.grad(
-                        logits, parameters, grad_outputs=weights[k], retain_graph=k + 1 < len(kinds)
-                    )
-                    for k in range(len(kinds))
-                ]
-                grads = [torch.stack(gradients) for gradients in zip(*per_cost, strict=True)]
-    finally:  # leave G as it was (frozen in the probe)
-        for parameter, flag in zip(parameters, was_tracking, strict=True):
-            parameter.requires_grad_(flag)
+                for k in range(len(kinds))
+            ]
+            grads = [torch.stack(gradients) for gradients in zip(*per_cost, strict=True)]
     return peaks, grads, logits.detach(), samples.detach()
 
 
@@ -206,9 +204,41 @@ def relative_variance(scaled: torch.Tensor, log_peaks: torch.Tensor) -> torch.Te
     return batch_statistics(scaled, log_peaks)["relvar"]
 
 
+@dataclass(frozen=True)
+class CostDirections:
+    """Each cost's gradient direction at one z batch of the frozen G (a variance point): what the transport
+    cosine compares with the transport direction once the evaluation's real batch is drawn."""
+
+    generator: nn.Module
+    z: torch.Tensor  # (B, nz): the batch the gradient norms were measured at
+    kinds: tuple[str | Objective, ...]
+    directions: torch.Tensor  # (K, P) float64: each cost's gradient over its largest slope, signed
+
+    def transport_cosines(self, samples: torch.Tensor, reals: torch.Tensor) -> dict[str, float | None]:
+        """grad_cosine_transport_<cost> for each cost: cos(grad cost, grad T), the fakes `samples` = G(z)
+        (+ eps) (B, C, H, W) paired with `reals` (B, C, H, W) by optimal assignment (transport.py)."""
+        values = transport_cosines(self.generator, self.z, samples, reals, self.directions)
+        return {
+            cost_column(kind).replace("grad_norm", "grad_cosine_transport"): value
+            for kind, value in zip(self.kinds, values, strict=True)
+        }
+
+
+@dataclass(frozen=True)
+class FakeBatch:
+    """A logged point's fresh fakes: D's logits on them, the samples D saw, the gradient columns measured
+    there, and (at variance points, where G's gradients were measured) the costs' gradient directions."""
+
+    logits: torch.Tensor  # (B,) detached
+    samples: torch.Tensor  # (B, C, H, W): G(z) (+ eps) or the control's images (+ eps), detached
+    measured: dict[str, Any]
+    directions: CostDirections | None = None
+
+
 class GeneratorSource:
     """The frozen G as the source of fakes: a D step's fakes, and at logged points the gradient norms (and
-    at variance points their relative variance) from fresh z, whose fakes D is also evaluated on."""
+    at variance points their relative variance and directions) from fresh z, whose fakes D is also
+    evaluated on."""
 
     def __init__(
         self,
@@ -248,20 +278,22 @@ class GeneratorSource:
         rng: torch.Generator,
         with_variance: bool,
         start: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    ) -> FakeBatch:
         """D's logits on fresh fakes G(z) (+ eps), those samples, and the gradient norms of the costs `kinds`
-        (and at variance points their spread and relative variance over K batches) there. At the start
-        (iteration 0) each norm is the mean over those K batches: the curves' start point, read once."""
+        (and at variance points their spread and relative variance over K batches, and their directions at
+        z) there. At the start (iteration 0) each norm is the mean over those K batches: the curves' start
+        point, read once; the directions are z's, as at every variance point."""
         if not kinds:  # a critic that measures no gradient of G (critic=linear)
             with torch.no_grad():
                 samples = add_instance_noise(
                     self.generator(self.z(self.batch_size)), sigma, clip_sigmas=self.clip_sigmas, rng=rng
                 )
-                return discriminator(samples).detach(), samples, {}
+                return FakeBatch(discriminator(samples).detach(), samples, {})
+        z = self.z(self.batch_size)
         log_peaks, grads, fake_logits, samples = scaled_cost_gradients(
             self.generator,
             discriminator,
-            self.z(self.batch_size),
+            z,
             kinds=kinds,
             batched=self.batched,
             sigma=sigma,
@@ -269,15 +301,17 @@ class GeneratorSource:
             rng=rng,
         )
         measured: dict[str, Any] = gradient_norms(log_peaks, grads, kinds)
-        if with_variance or start:
-            statistics = self.batch_statistics(discriminator, kinds, sigma, rng)
-            for index, kind in enumerate(kinds):
-                column = cost_column(kind)
-                measured[column.replace("grad_norm", "grad_relvar")] = statistics["relvar"][index]
-                measured[column.replace("grad_norm", "grad_spread")] = statistics["spread"][index]
-                if start:
-                    measured[column] = statistics["mean_norm"][index]
-        return fake_logits, samples, measured
+        if not (with_variance or start):
+            return FakeBatch(fake_logits, samples, measured)
+        statistics = self.batch_statistics(discriminator, kinds, sigma, rng)
+        for index, kind in enumerate(kinds):
+            column = cost_column(kind)
+            measured[column.replace("grad_norm", "grad_relvar")] = statistics["relvar"][index]
+            measured[column.replace("grad_norm", "grad_spread")] = statistics["spread"][index]
+            if start:
+                measured[column] = statistics["mean_norm"][index]
+        directions = CostDirections(self.generator, z, tuple(kinds), signed_directions(grads, kinds))
+        return FakeBatch(fake_logits, samples, measured, directions)
 
     def batch_statistics(
         self, discriminator: nn.Module, kinds: Sequence[str | Objective], sigma: float, rng: torch.Generator
@@ -332,13 +366,13 @@ class RealImageSource:
         rng: torch.Generator,
         with_variance: bool,
         start: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    ) -> FakeBatch:
         """D's logits on a fresh batch of the "fake" pool, and those samples; no gradient columns."""
         images = next(self.eval_batches).to(dtype=self.dtype, memory_format=self.layout)
         samples = add_instance_noise(images, sigma, clip_sigmas=self.clip_sigmas, rng=rng)
         with torch.no_grad():
             logits = discriminator(samples)
-        return logits.detach(), samples.detach(), {}
+        return FakeBatch(logits.detach(), samples.detach(), {})
 
 
 @dataclass
@@ -396,6 +430,9 @@ class SnapshotProbe:
                 "grad_spread_minimax",
                 "grad_spread_nonsaturating",
                 "grad_spread_generator",
+                "grad_cosine_transport_minimax",
+                "grad_cosine_transport_nonsaturating",
+                "grad_cosine_transport_generator",
             ),
             lambda row: (
                 f"probe of snapshot {snapshot} (critic {row['critic']}), iteration {row['iteration']}"
@@ -502,15 +539,16 @@ class SnapshotProbe:
         critic: Critic,
         discriminator: nn.Module,
         streams: ProbeStreams,
-        fakes: tuple[torch.Tensor, torch.Tensor],
+        fakes: FakeBatch,
         sigma: float,
         dtype: torch.dtype,
-        with_input_gradients: bool,
-    ) -> dict[str, torch.Tensor | None]:
+        at_variance_point: bool,
+    ) -> dict[str, torch.Tensor | float | None]:
         """D (after this iteration's step) on a fresh real batch and on a held-out one, each against the
-        fresh fakes (logits, samples) the gradient norms used (the control: against held-out "fakes"):
-        the critic's cost and accuracy (float64), and (at variance points) the input-gradient norms at the
-        real batch and the fakes."""
+        fresh fakes the gradient norms used (the control: against held-out "fakes"): the critic's cost and
+        accuracy (float64), and at variance points the input-gradient norms at the real batch and the
+        fakes, and the transport cosines, the fakes' partners drawn from that real batch (no extra draw:
+        every random stream stays as it was)."""
         layout, rng = memory_format(self.performance_cfg), streams.noise_rng
 
         def noisy(batches: Iterator[torch.Tensor]) -> torch.Tensor:
@@ -521,7 +559,7 @@ class SnapshotProbe:
             with torch.no_grad():  # (B,) logits
                 return discriminator(samples)
 
-        fake_logits, fake_samples = fakes
+        fake_logits, fake_samples = fakes.logits, fakes.samples
         real_samples = noisy(streams.eval_real)
         real, heldout = logits(real_samples).double(), logits(noisy(streams.heldout_real)).double()
         heldout_fake = (
@@ -536,11 +574,13 @@ class SnapshotProbe:
             "d_loss_heldout": critic_loss(heldout, heldout_fake, objective),
             "d_accuracy_heldout": decision_accuracy(heldout, heldout_fake, objective),
         }
-        if with_input_gradients:  # sparse, as the variances: at every point they would cost the default
+        if at_variance_point:  # sparse, as the variances: at every point they would cost the default
             measured["input_grad_norm_real"] = input_gradient_norm(discriminator, real_samples)  # run ~20%
             measured["input_grad_norm_fake"] = input_gradient_norm(
                 discriminator, fake_samples
             )  # at paper scale
+            if fakes.directions is not None:  # the partners: the real samples D saw, as the fakes are
+                measured |= fakes.directions.transport_cosines(fake_samples, real_samples)
         return measured
 
     def start(
@@ -581,7 +621,7 @@ class SnapshotProbe:
         `stops` D steps (0: the fresh D). D goes on training when the next is asked for, so a caller keeps a
         copy, and must not draw from the global RNG in between (D's fakes come from it). Not bit-identical to
         probe.csv's D after t steps: run()'s measurements draw their z batches from the same stream."""
-        dtype, iterations = PROBE_DTYPES[self.probe_cfg.dtype], self.probe_cfg.iterations
+        dtype, iterations = PROBE_DTYPES[self.probe_cfg.dtype], unit.iterations
         training = self.start(generator, unit, dtype)
         for iteration in range(0, max(stops) + 1):
             if iteration > 0:
@@ -593,20 +633,20 @@ class SnapshotProbe:
 
     def run(self, generator: nn.Module | None, unit: ProbeUnit) -> None:
         """Train the unit's critic from scratch against the frozen generator (None: the control's real-image
-        pool) for probe.iterations; at iteration 0 (before any step) and after the step of each logged
+        pool) for its iterations; at iteration 0 (before any step) and after the step of each logged
         iteration, measure that D (one D per row). Every critic of a snapshot sees the same data order,
         z batches and noise."""
         probe_cfg, dtype = self.probe_cfg, PROBE_DTYPES[self.probe_cfg.dtype]
         snapshot, critic = unit.snapshot, unit.critic
         training = self.start(generator, unit, dtype)
         discriminator, streams, source = training.discriminator, training.streams, training.source
-        for iteration in range(0, probe_cfg.iterations + 1):  # 0: the fresh D, before its first step
-            sigma = unit.schedule.sigma(max(iteration - 1, 0), probe_cfg.iterations)
+        for iteration in range(0, unit.iterations + 1):  # 0: the fresh D, before its first step
+            sigma = unit.schedule.sigma(max(iteration - 1, 0), unit.iterations)
             if iteration > 0:
                 self.step(critic, training, sigma, dtype)
             with_variance = iteration % probe_cfg.variance_every == 0  # iteration 0 included
             if with_variance or iteration % probe_cfg.log_every == 0:
-                fake_logits, fake_samples, measured = source.measure(
+                fakes = source.measure(
                     discriminator,
                     critic.generator_costs,
                     sigma,
@@ -621,15 +661,9 @@ class SnapshotProbe:
                     "noise_std": sigma,
                     "sweep_noise_std": unit.sweep_sigma,
                     "critic": critic.name,
-                    **measured,
+                    **fakes.measured,
                     **self.evaluate(
-                        critic,
-                        discriminator,
-                        streams,
-                        (fake_logits, fake_samples),
-                        sigma,
-                        dtype,
-                        with_input_gradients=with_variance,
+                        critic, discriminator, streams, fakes, sigma, dtype, at_variance_point=with_variance
                     ),
                 }
                 self.written(self.logger.log(row), snapshot)
@@ -660,11 +694,17 @@ class ProbeUnit:
     schedule: NoiseSchedule
     sweep_sigma: float | None
     critic: Critic
+    iterations: int  # D iterations: the critic's own (critic.<name>.iterations), else probe.iterations
 
     @property
     def key(self) -> list[Any]:
         """How state.json's probe_units_done names this unit."""
         return [self.snapshot, self.sweep_sigma, self.critic.name]
+
+
+def probe_length(probe_cfg: DictConfig, critic: Critic) -> int:
+    """A critic's D iterations per snapshot: its own critic.<name>.iterations, else probe.iterations."""
+    return critic.iterations or int(probe_cfg.iterations)
 
 
 def probe_units(
@@ -673,7 +713,7 @@ def probe_units(
     """Every unit of a probe, snapshot by snapshot (each G loaded once), then sigma, then critic."""
     noises, critics = probe_noises(probe_cfg, noise_cfg), probe_critics(critic_cfg)
     return [
-        ProbeUnit(snapshot, epoch, schedule, sweep, critic)
+        ProbeUnit(snapshot, epoch, schedule, sweep, critic, probe_length(probe_cfg, critic))
         for snapshot, epoch in snapshots
         for schedule, sweep in noises
         for critic in critics
@@ -743,7 +783,7 @@ def probe(
     paths = {s.iteration: s.path for s in snapshots}
     if state is not None and path.exists():  # even before the first probe is done: its rows are dropped
         keep_finished_units(path, state, units)
-    progress = control.progress(len(units) * probe_cfg.iterations, desc="probe")
+    progress = control.progress(sum(unit.iterations for unit in units), desc="probe")
     loaded: dict[int, nn.Module] = {}
     with (
         exact_float_math(device),
@@ -767,13 +807,13 @@ def probe(
         )
         for unit in units:
             if state is not None and state.unit_done(unit.key):
-                progress.update(probe_cfg.iterations)
+                progress.update(unit.iterations)
                 continue
             if unit.snapshot != CONTROL_SNAPSHOT and unit.snapshot not in loaded:
                 loaded = {
                     unit.snapshot: load_generator(paths[unit.snapshot], model_cfg, dataset_cfg, device=device)
                 }
-            log.info("probe: %s, %d D iterations", describe_unit(unit), probe_cfg.iterations)
+            log.info("probe: %s, %d D iterations", describe_unit(unit), unit.iterations)
             snapshot_probe.run(loaded.get(unit.snapshot), unit)
             if state is not None:
                 state.probe_units_done.append(unit.key)

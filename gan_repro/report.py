@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,11 @@ LINEAR_CRITIC = "linear"  # the linear-shortcut control (critic=linear): its acc
 DEFAULT_CRITICS = frozenset({PAPER_CRITIC, LINEAR_CRITIC})  # a run with others draws the critics figures
 PAPER_PROBE_ITERATIONS = 4000  # Fig. 2: "5 orders of magnitude after 4000 discriminator iterations"
 GRADIENT_COLUMNS = ("grad_norm_minimax", "grad_norm_nonsaturating", "grad_norm_generator")
+PLATEAU_GRADIENT_COLUMNS = [  # critics.csv: G's gradient at the critic's plateau (blank where none)
+    "grad_norm_plateau_over_start",  # geometric mean over the W logged points ending there, over the start
+    "largest_excursion_to_plateau_orders",  # largest_excursion_orders over the points up to the plateau
+    "transport_cosine_plateau",  # the transport cosine at the first variance point at or after the plateau
+]
 CRITICS_COLUMNS = [
     "critic",
     "snapshot_iteration",
@@ -77,10 +83,16 @@ CRITICS_COLUMNS = [
     "change_orders",  # log10(end / first): > 0 grew, < 0 fell
     "largest_excursion_orders",  # max over sliding windows of |log10(window mean / first)|
     "relvar_end",  # the gradient's relative variance over K z batches, end window
+    "transport_cosine_start",  # cos(grad cost, grad T) at iteration 0 (probe.csv's grad_cosine_transport_*)
+    "transport_cosine_end",  # ... its mean over the end window of the variance points (> 0: transports)
     "d_loss_end",  # the critic's own cost, end window (arithmetic: not every critic's cost is positive)
     "d_accuracy_heldout_end",  # blank for a Wasserstein critic
     "input_grad_norm_real_end",
     "input_grad_norm_fake_end",
+    # at matched optimality: where the critic's own cost plateaus (cost_plateau), one rule for every critic
+    "plateau_reached",  # false: its cost still moved when its budget ended (the plateau columns: blank)
+    "plateau_iteration",  # the logged D iteration at which its cost settled (probe.plateau_window, _fraction)
+    *PLATEAU_GRADIENT_COLUMNS,
 ]
 MEASURES = ("d_accuracy", "d_accuracy_heldout", *LOG_MEASURES)
 CONTROL_SNAPSHOT = 0  # snapshot_iteration of the negative control's rows in probe.csv (experiment=control)
@@ -104,7 +116,8 @@ CLAIM_THRESHOLDS = {
     "spread_growth": 2.0,
     "control_accuracy_band": 0.1,  # the control's held-out accuracy must stay within 0.5 +- this
     # critics: WGAN-GP's gradient "neither vanishes nor explodes" (Gulrajani et al. 2017, Sec. 1, 4): every
-    # window mean within this many orders of its start (the issue's 2; the minimax gradient falls ~2.6)
+    # window mean within this many orders of its start (the issue's 2; the minimax gradient falls ~2.6), from
+    # the fresh critic up to its own plateau (cost_plateau: critics compared at matched optimality)
     "critic_band_orders": 2.0,
     # experiment=updates, Fig. 3: "All these gradients lead to updates that lower sample quality notoriously".
     # The change in exact W1 over its floor from k = 0 to the last k, -log D steps against the strongest D
@@ -399,16 +412,93 @@ def largest_excursion(values: pd.Series, span: int) -> float:
     return float(np.abs(means - means[0]).max())
 
 
+@dataclass(frozen=True)
+class PlateauRule:
+    """When a critic's own cost plateaus (probe.plateau_window, probe.plateau_fraction; conf/config.yaml)."""
+
+    window: int  # W, logged points of the trailing running mean
+    fraction: float  # f
+
+    @classmethod
+    def of_run(cls, run_dir: Path) -> PlateauRule:
+        """The rule a run's config.yaml holds; a ConfigError for a run folder written before it had one."""
+        probe = saved_config(run_dir).get("probe") or {}
+        if "plateau_window" not in probe or "plateau_fraction" not in probe:
+            raise ConfigError(
+                "probe.plateau_window",
+                f"{Path(run_dir) / 'config.yaml'} has no plateau rule (a run from an older gan-repro, or no "
+                "config.yaml), so its critics cannot be compared at their plateaus; rerun its command in a "
+                "new folder",
+            )
+        return cls(int(probe["plateau_window"]), float(probe["plateau_fraction"]))
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """Where a cost curve plateaus under a PlateauRule: reached or not, and at which logged point."""
+
+    reached: bool
+    index: int | None = None  # position among the curve's logged points (sorted by iteration)
+    iteration: int | None = None  # that point's D iteration
+
+
+def cost_plateau(iterations: np.ndarray, costs: np.ndarray, rule: PlateauRule) -> Plateau:
+    """The plateau of a critic's own cost (its logged values, in iteration order), by a rule written before
+    any run measured it. m_i, the mean of the W logged costs ending at point i, settles: the plateau is the
+    first point from which m stays within f |c_0 - m_end| of its final value m_end (a settling time, with c_0
+    the fresh D's cost). It is reached only if the last change of m over W points, |m_end - m_(end-W)|, is
+    at most f times its largest such change: a curve still falling steadily (a slow critic) is not called
+    settled, however long it has run. For an exponential approach c_0 e^(-t/tau), both criteria meet at
+    t ~ tau ln(1/f), whatever tau: each critic is compared when it has covered the same share (1 - f) of
+    the way to its own final cost, not at one iteration count. Arithmetic means: a Wasserstein critic's
+    cost is negative. Fewer than 2W points: not reached (nothing to tell a plateau from)."""
+    window, fraction = rule.window, rule.fraction
+    if len(costs) < 2 * window:
+        return Plateau(False)
+    means = np.convolve(costs, np.ones(window) / window, mode="valid")  # means[j]: points j..j+W-1
+    changes = np.abs(means[window:] - means[:-window])  # the change of m over W points
+    if changes[-1] > fraction * changes.max():
+        return Plateau(False)
+    outside = np.flatnonzero(np.abs(means - means[-1]) > fraction * abs(costs[0] - means[-1]))
+    first = int(outside[-1]) + 1 if len(outside) else 0  # the first mean after the last one outside the band
+    index = first + window - 1  # the logged point that window ends at
+    return Plateau(True, index, int(iterations[index]))
+
+
+def plateau_columns(
+    rows: pd.DataFrame, column: str, rule: PlateauRule, start: float | None
+) -> dict[str, Any]:
+    """critics.csv's plateau columns for one critic, snapshot and gradient column (rows sorted by iteration):
+    where the critic's own cost plateaus, and the gradient there (blank when it was not reached)."""
+    logged = rows.dropna(subset=["d_loss"])
+    plateau = cost_plateau(logged["iteration"].to_numpy(), logged["d_loss"].to_numpy(dtype=float), rule)
+    columns: dict[str, Any] = {"plateau_reached": plateau.reached, "plateau_iteration": plateau.iteration}
+    if not plateau.reached:
+        return columns | dict.fromkeys(PLATEAU_GRADIENT_COLUMNS)
+    norms = logged.iloc[: plateau.index + 1][column].dropna()  # from the fresh D to the plateau
+    ending = geometric_mean(norms.tail(rule.window))  # the W logged points whose cost mean settled there
+    cosine = column.replace("grad_norm", "grad_cosine_transport")
+    settled = rows.loc[rows["iteration"] >= plateau.iteration, cosine].dropna() if cosine in rows else []
+    return columns | {
+        "grad_norm_plateau_over_start": ending / start if start and ending > 0 else None,
+        "largest_excursion_to_plateau_orders": (
+            largest_excursion(norms, window_span(len(norms), rule.window)) if len(norms) else None
+        ),
+        "transport_cosine_plateau": float(settled.iloc[0]) if len(settled) else None,
+    }
+
+
 def critic_snapshot_row(
-    rows: pd.DataFrame, critic: str, cost: tuple[str, str], window: int
+    rows: pd.DataFrame, critic: str, cost: tuple[str, str], window: int, rule: PlateauRule
 ) -> dict[str, Any]:
     """One critics.csv row: a critic's generator gradient (cost, column) against one snapshot, start to
-    end."""
+    end, and at the critic's plateau."""
     column = cost[1]
     rows = rows.sort_values("iteration")
     gradient = summarize_measure(rows, column, window)
     values = rows[column].dropna()
     relvar = summarize_measure(rows, column.replace("grad_norm", "grad_relvar"), window)
+    cosine = summarize_measure(rows, column.replace("grad_norm", "grad_cosine_transport"), window)
 
     def end(name: str) -> float | None:
         measured = summarize_measure(rows, name, window)
@@ -428,10 +518,13 @@ def critic_snapshot_row(
         else None,
         "largest_excursion_orders": largest_excursion(values, gradient["window"]),
         "relvar_end": relvar["end"] if relvar else None,
+        "transport_cosine_start": cosine["start"] if cosine else None,
+        "transport_cosine_end": cosine["end"] if cosine else None,
         "d_loss_end": float(d_loss.tail(window_span(len(d_loss), window)).mean()),
         "d_accuracy_heldout_end": end("d_accuracy_heldout"),
         "input_grad_norm_real_end": end("input_grad_norm_real"),
         "input_grad_norm_fake_end": end("input_grad_norm_fake"),
+        **plateau_columns(rows, column, rule, gradient["start"]),
     }
 
 
@@ -444,46 +537,54 @@ def cost_name(column: str, costs: list[str]) -> str:
 
 
 def critics_table(
-    probe: pd.DataFrame, window: int, costs: dict[str, list[str]] | None = None
+    probe: pd.DataFrame, window: int, rule: PlateauRule, costs: dict[str, list[str]] | None = None
 ) -> pd.DataFrame:
     """critics.csv: per critic, snapshot and generator cost the critic's gradient measured, from start to
-    end of the probe (sigma = 0 in a sigma sweep; the control has no G and no row). costs: each critic's
-    generator_costs from config.yaml, to name the cost behind grad_norm_generator."""
+    end of the probe and at the critic's plateau (sigma = 0 in a sigma sweep; the control has no G and no
+    row). costs: each critic's generator_costs from config.yaml, to name the cost behind
+    grad_norm_generator."""
     probe = without_sweep(probe[probe["snapshot_iteration"] != CONTROL_SNAPSHOT])
     rows = []
     for (critic, _), group in probe.groupby(["critic", "snapshot_iteration"], sort=False):
         for column in GRADIENT_COLUMNS:
             if column in group and group[column].notna().any():
                 cost = (cost_name(column, (costs or {}).get(str(critic), [])), column)
-                rows.append(critic_snapshot_row(group, str(critic), cost, window))
+                rows.append(critic_snapshot_row(group, str(critic), cost, window, rule))
     return pd.DataFrame(rows, columns=CRITICS_COLUMNS)
 
 
 def band_claim(
     table: pd.DataFrame, critic: str, column: str, orders: float, claim: str, claim_id: str
 ) -> dict[str, Any]:
-    """Every snapshot's gradient (critic, probe.csv column) stays within `orders` of its start: its largest
-    excursion <= orders. Nothing measured (the critic was not probed) does not hold."""
+    """Every snapshot's gradient (critic, probe.csv column) stays within `orders` of its start from the fresh
+    critic to the critic's own plateau (matched optimality, cost_plateau): its largest excursion up to the
+    plateau <= orders. A snapshot whose critic never plateaued is not measured there (None) and does not
+    hold; nothing measured (the critic was not probed) does not hold."""
     rows = table[(table["critic"] == critic) & (table["column"] == column)]
-    excursions = [float(value) for value in rows["largest_excursion_orders"]]
+    excursions = [optional_float(value) for value in rows["largest_excursion_to_plateau_orders"]]
+    verdicts = [value is not None and value <= orders for value in excursions]
     return {
         "id": claim_id,
-        "claim": claim,
+        "claim": f"{claim}, from the fresh critic to its plateau (each critic up to where its own cost "
+        "settled: matched optimality, not one iteration count)",
         "paper": "the issue's reading of WGAN-GP (Gulrajani et al. 2017, Fig. 4b: gradients neither vanish "
         "nor explode)",
         "measured": excursions,
         "snapshots": [str(int(snapshot)) for snapshot in rows["snapshot_iteration"]],
-        "snapshot_holds": [value <= orders for value in excursions],
-        "unit": f"largest excursion from the start, orders of magnitude, per snapshot ({critic}, {column})",
+        "plateau_iterations": [optional_float(value) for value in rows["plateau_iteration"]],
+        "snapshot_holds": verdicts,
+        "unit": f"largest excursion from the start up to the critic's plateau, orders of magnitude, per "
+        f"snapshot ({critic}, {column}; n/a: its cost did not plateau within its iterations)",
         "threshold": f"<= {orders:g} orders, every snapshot",
-        "holds": bool(excursions) and all(value <= orders for value in excursions),
+        "holds": bool(verdicts) and all(verdicts),
     }
 
 
 def critics_claims(table: pd.DataFrame, thresholds: dict[str, float]) -> dict[str, Any]:
-    """The critics' claim (WGAN-GP's generator gradient stays within critic_band_orders of its start) and
-    the same test on the minimax gradient of critic=gan, which vanishes: where it fails, the test can fail
-    (holds None where critic=gan was not probed: then it shows nothing)."""
+    """The critics' claim (WGAN-GP's generator gradient stays within critic_band_orders of its start up to
+    its plateau) and the same test on the minimax gradient of critic=gan up to its own plateau, which the
+    paper says vanishes: where it fails, the test can fail (holds None where critic=gan was not probed: then
+    it shows nothing)."""
     orders = (CLAIM_THRESHOLDS | thresholds)["critic_band_orders"]
     check = band_claim(
         table,
@@ -894,7 +995,10 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
     if "critic" in probe and set(probe["critic"].dropna()) - DEFAULT_CRITICS:  # critics beyond the default
         critics = saved_config(run_dir).get("critic") or {}
         table = critics_table(
-            probe, window, {name: node.get("generator_costs", []) for name, node in critics.items()}
+            probe,
+            window,
+            PlateauRule.of_run(run_dir),
+            {name: node.get("generator_costs", []) for name, node in critics.items()},
         )
         atomic_write(run_dir / "critics.csv", lambda handle: handle.write(table.to_csv(index=False).encode()))
         summary["critics"] = json.loads(table.to_json(orient="records"))  # plain JSON types

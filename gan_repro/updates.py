@@ -54,12 +54,7 @@ from gan_repro.data import DataSplits, sample_images
 from gan_repro.distances import exact_wasserstein, sliced_wasserstein, transport_partners
 from gan_repro.errors import ConfigError
 from gan_repro.logger import CSVLogger
-from gan_repro.losses import (
-    GENERATOR_LOSSES,
-    common_slope_sign,
-    discriminator_accuracy,
-    discriminator_loss,
-)
+from gan_repro.losses import GENERATOR_LOSSES, discriminator_accuracy, discriminator_loss
 from gan_repro.models import build_discriminator, build_generator, requires_grad
 from gan_repro.noise import NoiseSchedule, stage_schedule
 from gan_repro.probe import (
@@ -67,12 +62,14 @@ from gan_repro.probe import (
     ProbeUnit,
     SnapshotProbe,
     exact_float_math,
+    probe_length,
     scaled_cost_gradients,
     use_batched_backward,
 )
 from gan_repro.report import PAPER_CRITIC, snapshot_words
 from gan_repro.runstate import Interrupted, RunControl, keep_rows
 from gan_repro.steps import derived_seed, generator_step, make_adam, memory_format, sample_z, take_step
+from gan_repro.transport import cosine, signed_directions, transport_gradient
 
 log = logging.getLogger(__name__)
 
@@ -189,11 +186,6 @@ def logits_of(discriminator: nn.Module, images: torch.Tensor, chunk: int) -> tor
         return torch.cat([discriminator(part) for part in images.split(chunk)]).double()
 
 
-def flat(gradients: list[torch.Tensor] | tuple[torch.Tensor, ...], count: int) -> torch.Tensor:
-    """Per-parameter gradients with a leading axis of `count` as one (count, P) float64 matrix."""
-    return torch.cat([g.double().reshape(count, -1) for g in gradients], dim=1)
-
-
 def cost_gradients(
     generator: nn.Module,
     discriminator: nn.Module,
@@ -207,41 +199,19 @@ def cost_gradients(
     (log scale (K,), direction (K, P)), both float64: gradient = exp(log scale) * direction. Each chunk's
     gradient comes scaled by its largest slope (probe.scaled_cost_gradients), so a minimax gradient of 1e-30
     is 1e-30, not 0; the chunks are brought to the largest scale before they are summed."""
-    signs = torch.tensor([common_slope_sign(cost) for cost in costs], dtype=torch.float64, device=z.device)
     scales, directions = [], []
     for part in z.split(chunk):
         log_peaks, gradients, _, _ = scaled_cost_gradients(
             generator, discriminator, part, kinds=costs, batched=batched
         )
-        scales.append(log_peaks)  # the scaled gradients carry |slopes|: signs[:, None] makes them the costs'
-        directions.append(flat(gradients, len(costs)) * signs[:, None] * (len(part) / len(z)))
+        scales.append(log_peaks)
+        directions.append(signed_directions(gradients, costs) * (len(part) / len(z)))
     scales_by_chunk = torch.stack(scales)  # (chunks, K)
     top = scales_by_chunk.max(dim=0).values  # (K,)
     weights = torch.exp(scales_by_chunk - top)  # (chunks, K), in (0, 1]
     return top, sum(
         weight[:, None] * direction for weight, direction in zip(weights, directions, strict=True)
     )
-
-
-def transport_gradient(
-    generator: nn.Module, z: torch.Tensor, partners: torch.Tensor, chunk: int
-) -> torch.Tensor:
-    """grad_theta T, T = 1/2 mean_i ||G(z_i) - x*_i||^2 with the partners x* (n, C, H, W) held fixed, as one
-    (P,) float64 vector: minus the transport direction E[J^T (x* - G(z))]."""
-    parameters = list(generator.parameters())
-    total = torch.zeros(sum(p.numel() for p in parameters), dtype=torch.float64, device=z.device)
-    with torch.enable_grad():
-        for part, targets in zip(z.split(chunk), partners.split(chunk), strict=True):
-            distance = 0.5 * (generator(part) - targets.detach()).flatten(1).pow(2).sum(dim=1)  # (chunk,)
-            gradients = torch.autograd.grad(distance.sum() / len(z), parameters)
-            total += flat(gradients, 1)[0]
-    return total
-
-
-def cosine(first: torch.Tensor, second: torch.Tensor) -> float | None:
-    """Two vectors' cosine, in float64; None when either is 0 (an underflowed gradient has no direction)."""
-    norms = first.double().norm() * second.double().norm()
-    return None if norms == 0 else float(torch.dot(first.double(), second.double()) / norms)
 
 
 @dataclass
@@ -414,7 +384,8 @@ def snapshot_rows(
     """Every row of one snapshot: its D trained by the probe's protocol, and at each stage the arms."""
     state = load_generator_state(snapshot.path, arms.model_cfg, arms.dataset_cfg)
     frozen, _ = arms.generator(state)  # the fakes of D's steps (snapshot_probe.source freezes it)
-    unit = ProbeUnit(snapshot.iteration, snapshot.epoch, NoiseSchedule(), None, critic)
+    length = probe_length(snapshot_probe.probe_cfg, critic)
+    unit = ProbeUnit(snapshot.iteration, snapshot.epoch, NoiseSchedule(), None, critic, length)
     with torch.random.fork_rng(devices=fork_devices(arms.device)):
         shared = arms.unchanged(state, snapshot.iteration)
     rows: list[dict[str, Any]] = []
@@ -463,11 +434,12 @@ def run_updates(
 ) -> Path:
     """Write updates.csv: every snapshot's rows (snapshots it already holds in full are kept); returns it."""
     path, control = Path(run_dir) / "updates.csv", control or RunControl()
-    stages, dtype = d_stages(updates_cfg, probe_cfg.iterations), PROBE_DTYPES[probe_cfg.dtype]
+    critic = Critic.from_node(PAPER_CRITIC, critic_cfg[PAPER_CRITIC])
+    stages = d_stages(updates_cfg, probe_length(probe_cfg, critic))  # within the paper's D's probe
+    dtype = PROBE_DTYPES[probe_cfg.dtype]
     expected = rows_per_snapshot(updates_cfg, stages)
     done = finished_snapshots(path, expected)
     todo = [snapshot for snapshot in snapshots if snapshot.iteration not in done]
-    critic = Critic.from_node(PAPER_CRITIC, critic_cfg[PAPER_CRITIC])
     progress = control.progress(len(todo) * max(stages), desc="updates")
     with (
         exact_float_math(device),

@@ -254,10 +254,17 @@ CRITICS_HEADINGS = {  # critics.csv column -> heading
     "change_orders": "change (orders)",
     "largest_excursion_orders": "largest excursion (orders)",
     "relvar_end": "relative variance, end",
+    "transport_cosine_start": "cos(∇, transport) start",
+    "transport_cosine_end": "cos(∇, transport) end",
     "d_loss_end": "critic's cost, end",
     "d_accuracy_heldout_end": "held-out accuracy, end",
     "input_grad_norm_real_end": "‖∇x D‖ real, end",
     "input_grad_norm_fake_end": "‖∇x D‖ fake, end",
+    "plateau_reached": "cost plateaued",
+    "plateau_iteration": "plateau (D iteration)",
+    "grad_norm_plateau_over_start": "‖∇θ‖ at plateau / start",
+    "largest_excursion_to_plateau_orders": "largest excursion to plateau (orders)",
+    "transport_cosine_plateau": "cos(∇, transport) at plateau",
 }
 
 
@@ -274,7 +281,13 @@ def critics_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
         "## Which generator costs survive a trained discriminator (critics.csv)",
         "",
         "First and end are geometric means over the first and last windows of logged points; the largest "
-        "excursion is the farthest any window mean strays from the first, in orders of magnitude.",
+        "excursion is the farthest any window mean strays from the first, in orders of magnitude. "
+        "cos(∇, transport) is the cosine of the cost's descent direction with the transport direction "
+        "E[Jᵀ(x* − G(z))], x* each fake's partner in an optimal assignment to a real batch (> 0: the step "
+        "moves the samples towards their partners), at the fresh D and over the end window of the "
+        "variance points. The plateau is where the critic's own cost settled (report.cost_plateau, "
+        "probe.plateau_window and probe.plateau_fraction in config.yaml): critics are compared there, each "
+        "at the same point of its own training; blank where its cost still moved when its iterations ended.",
         "",
         *table([CRITICS_HEADINGS[column] for column in columns], rows),
     ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -28,8 +29,18 @@ from gan_repro.errors import ConfigError
 from gan_repro.losses import critic_loss, decision_accuracy, generator_cost
 from gan_repro.models import build_discriminator
 from gan_repro.pipeline import run
+from gan_repro.plan import probe_line
+from gan_repro.plot import draw_critics_figure
 from gan_repro.probe import generator_grad_norms
-from gan_repro.report import critics_claims
+from gan_repro.report import (
+    CRITICS_COLUMNS,
+    PLATEAU_GRADIENT_COLUMNS,
+    Plateau,
+    PlateauRule,
+    cost_plateau,
+    critics_claims,
+    critics_table,
+)
 from gan_repro.steps import discriminator_step, make_adam
 from tests.helpers import TINY, compose_config, run_cli
 
@@ -245,6 +256,8 @@ def test_every_critic_composes_from_its_paper() -> None:
         ("critic.wgan.generator_costs=[minimax]", "critic.wgan.generator_costs"),  # needs a logistic D
         ("critic.wgan.penalty_weight=10", "critic.wgan.penalty_weight"),  # without a penalty
         ("critic.wgan.penalty=gradient", "critic.wgan.norm"),  # a penalty through BatchNorm
+        ("critic.wgan.iterations=0", "critic.wgan.iterations"),
+        ("critic.wgan.iterations=1.5", "critic.wgan.iterations"),
     ],
 )
 def test_a_bad_critic_setting_is_named(override: str, setting: str) -> None:
@@ -253,26 +266,127 @@ def test_a_bad_critic_setting_is_named(override: str, setting: str) -> None:
     assert error.value.setting == setting
 
 
-# ----------------------------------------------------------------------------- claims
-def band_table(wgan_gp: list[float], minimax: list[float]) -> pd.DataFrame:
-    """critics.csv's columns that the band claim reads, one row per snapshot (epochs 1, 2, ...)."""
+# ----------------------------------------------------------------------------- plateaus and claims
+RULE = PlateauRule(window=10, fraction=0.05)
+
+
+def exponential(tau: float, points: int, start: float = 1.0, final: float = 0.0) -> np.ndarray:
+    """A cost approaching `final` from `start` with time constant tau, logged at 0, 1, ..., points - 1."""
+    return final + (start - final) * np.exp(-np.arange(points) / tau)
+
+
+@pytest.mark.parametrize(("start", "final"), [(0.7, 0.0), (0.3, -5.0)])  # logistic-like; Wasserstein: below 0
+def test_critics_are_matched_at_the_same_share_of_their_way_whatever_their_speed(start: float, final: float):
+    """Two exponential approaches 10x apart in speed plateau at tau ln(1/f) each (the trailing window's lag
+    aside), so both are compared when (1 - f) of the way to their own final cost is done; a rule that asked
+    only for a small change relative to the total would call the slow one settled far from its end."""
+    for tau in (20.0, 200.0):
+        costs = exponential(tau, int(8 * tau), start, final)
+        plateau = cost_plateau(np.arange(len(costs)), costs, RULE)
+        assert plateau.reached and plateau.iteration == plateau.index  # logged at every iteration
+        assert math.log(1 / RULE.fraction) <= plateau.iteration / tau <= 1.12 * math.log(1 / RULE.fraction)
+        assert (
+            0.035 <= math.exp(-plateau.iteration / tau) <= RULE.fraction
+        )  # the share of the way still to go
+
+
+def test_a_cost_still_moving_when_its_budget_ends_has_no_plateau():
+    """A steady decline (a slow critic), an approach cut short (a quarter of the way still to go), and
+    fewer than 2W logged points are flagged, never given a plateau."""
+    steady = 1.0 - np.arange(500) / 500
+    cut_short = exponential(200.0, 300)
+    for costs in (steady, cut_short, exponential(2.0, 2 * RULE.window - 1)):
+        assert cost_plateau(np.arange(len(costs)), costs, RULE) == Plateau(False)
+
+
+def test_a_noisy_cost_plateaus_near_its_noiseless_point():
+    rng = np.random.default_rng(0)
+    costs = exponential(20.0, 400, 0.7) + rng.normal(0.0, 0.002, 400)
+    plateau = cost_plateau(np.arange(400), costs, RULE)
+    assert plateau.reached and 50 <= plateau.iteration <= 90  # noiseless: 65
+
+
+def synthetic_probe(critic: str, costs: np.ndarray, norms: np.ndarray, cosine_every: int) -> pd.DataFrame:
+    """probe.csv rows of one critic against one snapshot, logged every 5 D iterations, with the transport
+    cosine at every cosine_every-th logged point (its value: the iteration / 1000)."""
+    iterations = 5 * np.arange(len(costs))
+    at_variance = np.arange(len(costs)) % cosine_every == 0
+    return pd.DataFrame(
+        {
+            "snapshot_iteration": 90,
+            "snapshot_epoch": 1.0,
+            "iteration": iterations,
+            "critic": critic,
+            "d_loss": costs,
+            "grad_norm_generator": norms,
+            "grad_cosine_transport_generator": np.where(at_variance, iterations / 1000, np.nan),
+        }
+    )
+
+
+def test_critics_csv_compares_each_gradient_at_its_critics_plateau():
+    """grad_norm_plateau_over_start is the geometric mean of the norm over the W logged points ending at the
+    plateau over its start value; the excursion is read up to the plateau; the cosine is the first one
+    measured at or after it. A critic still moving has blanks and the flag."""
+    norms = 3.0 * 10 ** (2 * (1 - np.exp(-np.arange(200) / 10)))  # grows 2 orders
+    settled = synthetic_probe("wgan_gp", exponential(10.0, 200, 0.3, -5.0), norms, 8)
+    moving = synthetic_probe("wgan", 1.0 - np.arange(200) / 200, norms, 8)
+    table = critics_table(pd.concat([settled, moving]), 10, RULE, {"wgan_gp": ["wasserstein"]})
+    assert list(table.columns) == CRITICS_COLUMNS
+    row, flagged = table.iloc[0], table.iloc[1]
+    index = cost_plateau(settled["iteration"].to_numpy(), settled["d_loss"].to_numpy(), RULE).index
+    assert row["plateau_reached"] and row["plateau_iteration"] == 5 * index
+    window = norms[index - RULE.window + 1 : index + 1]
+    assert row["grad_norm_plateau_over_start"] == pytest.approx(np.exp(np.log(window).mean()) / norms[0])
+    assert 1.0 < row["largest_excursion_to_plateau_orders"] < row["largest_excursion_orders"] < 2.0
+    first_cosine = 5 * 8 * math.ceil(index / 8)  # the first variance point at or after the plateau
+    assert row["transport_cosine_plateau"] == pytest.approx(first_cosine / 1000)
+    assert not flagged["plateau_reached"]
+    assert flagged[["plateau_iteration", *PLATEAU_GRADIENT_COLUMNS]].isna().all()
+    axis = draw_critics_figure(pd.concat([settled, moving]), table, 10).axes[0]  # one snapshot: one panel
+    dots = [line for line in axis.get_lines() if line.get_marker() == "o"]
+    assert [list(dot.get_xdata()) for dot in dots] == [[5 * index]]  # the settled critic's plateau only
+    assert 1 < dots[0].get_ydata()[0] < 100  # on the normalized axis: the norm over its start
+    assert [text.get_text() for text in axis.get_legend().get_texts()] == ["wgan_gp", "wgan (no plateau)"]
+
+
+def band_table(wgan_gp: list[float | None], minimax: list[float]) -> pd.DataFrame:
+    """critics.csv's columns that the band claim reads, one row per snapshot (epochs 1, 2, ...); None: the
+    critic's cost did not plateau."""
     rows = [
-        {"critic": critic, "snapshot_iteration": epoch, "column": column, "largest_excursion_orders": v}
+        {
+            "critic": critic,
+            "snapshot_iteration": epoch,
+            "column": column,
+            "plateau_iteration": None if v is None else 100,
+            "largest_excursion_to_plateau_orders": v,
+        }
         for critic, column, values in (
             ("wgan_gp", "grad_norm_generator", wgan_gp),
             ("gan", "grad_norm_minimax", minimax),
         )
         for epoch, v in enumerate(values, start=1)
     ]
-    return pd.DataFrame(rows, columns=["critic", "snapshot_iteration", "column", "largest_excursion_orders"])
+    columns = [
+        "critic",
+        "snapshot_iteration",
+        "column",
+        "plateau_iteration",
+        "largest_excursion_to_plateau_orders",
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
-def test_the_wgan_gp_claim_holds_within_two_orders_and_fails_beyond() -> None:
+def test_the_wgan_gp_claim_holds_within_two_orders_up_to_its_plateau_and_fails_beyond() -> None:
     held = critics_claims(band_table([0.2, 0.5, 1.9], [2.6, 2.5, 1.9]), {})
     assert held["claim"]["holds"] and not held["same_test_on_minimax"]["holds"]
+    assert "to its plateau" in held["claim"]["claim"]  # says what point is compared
     vanished = critics_claims(band_table([0.2, 3.1, 0.4], []), {})["claim"]  # one vanished
     assert not vanished["holds"] and vanished["snapshot_holds"] == [True, False, True]
     assert (vanished["id"], vanished["snapshots"]) == ("critics_wgan_gp_band", ["1", "2", "3"])
+    unsettled = critics_claims(band_table([0.2, None, 0.4], []), {})["claim"]  # one never plateaued
+    assert not unsettled["holds"] and unsettled["measured"] == [0.2, None, 0.4]
+    assert unsettled["snapshot_holds"] == [True, False, True]
     unmeasured = critics_claims(band_table([], []), {})
     assert unmeasured["claim"]["holds"] is False  # not measured: not a pass
     assert unmeasured["same_test_on_minimax"]["holds"] is None  # critic=gan not probed: shows nothing
@@ -300,13 +414,39 @@ def test_experiment_critics_end_to_end(tmp_path: Path) -> None:
     inputs = probe[["input_grad_norm_real", "input_grad_norm_fake"]]
     at_variance_points = probe["iteration"].isin([0, 6])  # variance_every=6, from the fresh D
     assert (inputs[at_variance_points] > 0).all().all() and inputs[~at_variance_points].isna().all().all()
+    norms = ["grad_norm_minimax", "grad_norm_nonsaturating", "grad_norm_generator"]
+    cosines = [column.replace("grad_norm", "grad_cosine_transport") for column in norms]
+    at_points = probe[
+        at_variance_points
+    ]  # a cosine beside each measured norm there (linear: none), else none
+    assert (at_points[cosines].notna().to_numpy() == at_points[norms].notna().to_numpy()).all()
+    assert (
+        at_points[cosines].notna().any().all() and probe.loc[~at_variance_points, cosines].isna().all().all()
+    )
     table = pd.read_csv(tmp_path / "critics.csv")
     assert set(table["critic"]) == set(CRITICS) - {"linear"}  # the control gives G no gradient: no rows
     assert len(table) == 2 * 8  # gan and gan_r1: two costs each
+    assert table[["transport_cosine_start", "transport_cosine_end"]].abs().le(1).all().all()
+    assert not table["plateau_reached"].any()  # 3 logged points per critic: too few to tell a plateau
+    assert table[["plateau_iteration", *PLATEAU_GRADIENT_COLUMNS]].isna().all().all()
+    assert summary["critics_claims"]["claim"]["measured"] == [None, None]  # not pretended: blank, fails
     assert summary["critics_claims"]["claim"]["claim"].startswith("the WGAN-GP generator gradient")
     for name in ("critics", "critics_input", "fig1", "fig2", "fig3"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000
     assert "Which generator costs survive" in (tmp_path / "report.md").read_text()
+
+
+def test_a_critic_with_its_own_budget_trains_that_long(tmp_path: Path) -> None:
+    """critic.<name>.iterations: that critic's D trains for its own number of iterations (the others for
+    probe.iterations), and the dry run counts it."""
+    short = [*TINY, "train.epochs=1", "train.snapshot_epochs=[1]", "probe.iterations=6", "critic=[gan,hinge]"]
+    cfg = compose_config([*short, "critic.hinge.iterations=9"])
+    assert "2 critics (iterations: gan 6, hinge 9) = 15 iterations" in probe_line(
+        cfg, torch.device("cpu"), None, [24]
+    )
+    run(cfg, tmp_path)
+    probe = pd.read_csv(tmp_path / "probe.csv")
+    assert probe.groupby("critic")["iteration"].max().to_dict() == {"gan": 6, "hinge": 9}
 
 
 def test_a_critic_sweep_over_seeds_aggregates_by_critic(tmp_path: Path) -> None:

@@ -55,6 +55,8 @@ def test_cache_keys_follow_what_the_stages_depend_on(tmp_path: Path) -> None:
         assert key_of(training_inputs(compose_config([*TINY, override]), CPU)) == train_key, override
     assert key_of(probe_inputs(compose_config([*TINY, "probe.iterations=7"]), CPU)) != probe_key
     assert key_of(probe_inputs(compose_config([*TINY, "probe.log_every=2"]), CPU)) != probe_key
+    for override in ("probe.plateau_window=7", "probe.plateau_fraction=0.1", "plot.window=5"):  # the report's
+        assert key_of(probe_inputs(compose_config([*TINY, override]), CPU)) == probe_key, override
     threads = torch.get_num_threads()  # another thread count sums in another order
     torch.set_num_threads(1 if threads > 1 else 2)
     try:

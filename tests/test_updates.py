@@ -23,15 +23,14 @@ from gan_repro.models import LinearDiscriminator, MLPGenerator
 from gan_repro.pipeline import load_splits, run, updates_stage
 from gan_repro.plot import draw_updates_figure, save_figure
 from gan_repro.report import updates_changes, updates_claims
+from gan_repro.transport import cosine, transport_gradient
 from gan_repro.updates import (
     FIXED_Z,
     UPDATES_COLUMNS,
     check_updates,
-    cosine,
     cost_gradients,
     derived_seed,
     real_images,
-    transport_gradient,
 )
 from tests.helpers import TINY, compose_config
 
