@@ -168,6 +168,8 @@ def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     probe["batched_backward"] = use_batched_backward(probe["batched_backward"], device)
     probe.pop("critics_iterations", None)  # read only through probe.iterations (experiment=critics)
     probe.pop("noise_iterations", None)  # read only through probe.iterations (experiment=noise)
+    probe.pop("critics_slow_iterations", None)  # read only through critic.<name>.iterations (in "critic")
+    probe.pop("slow_critic_iterations", None)
     probe.pop("plateau_window", None)  # read by the report only: probe.csv does not depend on them
     probe.pop("plateau_fraction", None)
     return {

@@ -277,6 +277,8 @@ RULES: dict[str, Rule] = {
     "probe.iterations": whole(),
     "probe.critics_iterations": whole(),  # experiment=critics' probe.iterations, set by scale=
     "probe.noise_iterations": whole(),  # experiment=noise's probe.iterations, set by scale=
+    "probe.critics_slow_iterations": whole(),  # experiment=critics' slow_critic_iterations, set by scale=
+    "probe.slow_critic_iterations": whole(),  # wgan's and wgan_gp's critic.<name>.iterations
     "probe.log_every": whole(),
     "probe.batch_size": whole(),
     "probe.init_seed": whole(minimum=None),  # the fresh D's initial weights, the same for every snapshot
@@ -594,7 +596,8 @@ def check_logger(cfg: DictConfig) -> None:
     """logger=tensorboard needs the tensorboard package (an optional extra): refused before any work."""
     if cfg.logger == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
         raise ConfigError(
-            "logger", 'tensorboard is not installed: pip install -e ".[tensorboard]", or use logger=csv'
+            "logger",
+            "tensorboard is not installed: pip install tensorboard (the [tensorboard] extra), or logger=csv",
         )
 
 

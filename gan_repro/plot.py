@@ -377,7 +377,8 @@ def draw_normalized_curve(
     axis.plot(x, smoothed, color=color, linestyle=style, label=label)
     if reached:  # on the curve, at the logged iteration where the critic's cost settled
         at = np.flatnonzero(x == plateau["plateau_iteration"])
-        axis.plot(x[at], smoothed[at], "o", color=color)
+        height = np.where(np.isfinite(smoothed[at]), smoothed[at], y[at])  # the mean is blank near the ends
+        axis.plot(x[at], height, "o", color=color)
 
 
 def draw_critics_input_figure(

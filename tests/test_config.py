@@ -9,10 +9,18 @@ import pytest
 from omegaconf import OmegaConf
 
 from gan_repro.config import RULES, check_rules, config_dir
+from gan_repro.critics import probe_critics
 from gan_repro.errors import ConfigError
+from gan_repro.probe import probe_length
 from tests.helpers import compose_config
 
 SKIPPED_GROUPS = ("hydra",)  # Hydra's own settings (launchers): test_sweeps composes those
+
+SCALE_REFERENCES = (  # an experiment's value that reads a key the scale sets defers to it
+    "${probe.critics_iterations}",
+    "${probe.noise_iterations}",
+    "${probe.critics_slow_iterations}",
+)
 
 
 def group_options() -> list[tuple[str, str]]:
@@ -98,9 +106,7 @@ def test_experiments_leave_what_scale_sets_alone() -> None:
     for path in sorted((config_dir() / "experiment").glob("*.yaml")):
         node = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
         own = {  # a value that reads another key the scale sets (${probe.critics_iterations}) defers to it
-            key
-            for key in leaf_keys(node)
-            if plain_value(node, key) not in ("${probe.critics_iterations}", "${probe.noise_iterations}")
+            key for key in leaf_keys(node) if plain_value(node, key) not in SCALE_REFERENCES
         }
         assert not own & scale_keys, f"{path.name} overrides what scale= sets: {sorted(own & scale_keys)}"
 
@@ -119,3 +125,20 @@ def test_experiments_leave_what_scale_sets_alone() -> None:
 )
 def test_experiments_keep_the_scales_probe_length(overrides: list[str], iterations: int) -> None:
     assert compose_config(overrides).probe.iterations == iterations
+
+
+@pytest.mark.parametrize(
+    ("overrides", "slow", "others"),
+    [
+        (["experiment=critics"], 2000, 500),  # matched optimality: wgan and wgan_gp get longer to plateau
+        (["scale=paper", "experiment=critics"], 4000, 4000),  # the paper's probe length for every critic
+        (["critic=[gan,wgan,wgan_gp]"], 4000, 4000),  # outside experiment=critics: probe.iterations for all
+    ],
+)
+def test_slow_critics_get_their_budget_in_experiment_critics(
+    overrides: list[str], slow: int, others: int
+) -> None:
+    cfg = compose_config(overrides)
+    lengths = {critic.name: probe_length(cfg.probe, critic) for critic in probe_critics(cfg.critic)}
+    assert lengths.pop("wgan") == lengths.pop("wgan_gp") == slow
+    assert set(lengths.values()) == {others}

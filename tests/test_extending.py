@@ -24,7 +24,8 @@ from gan_repro.data import FloatImages, TensorImages, user_images
 from gan_repro.errors import ConfigError
 from gan_repro.losses import Objective
 from gan_repro.models import build_discriminator
-from gan_repro.probe import generator_grad_norms
+from gan_repro.probe import generator_grad_norms, scaled_cost_gradients
+from gan_repro.transport import signed_directions
 from tests.helpers import REPO, TINY, run_cli
 
 MODULE = "user_gan_extension"  # the user's module: one name per test session (Python caches modules)
@@ -419,7 +420,7 @@ class LogFormCost(SoftplusCost):
         return -F.softplus(logits) - math.log(logits.numel())
 
     def cost_slope_signs(self, fake: torch.Tensor) -> torch.Tensor:
-        return torch.ones_like(fake, dtype=torch.float64)
+        return -torch.ones_like(fake, dtype=torch.float64)  # d cost / d l = -sigmoid(-l) / B < 0
 
 
 def user_and_builtin_norms(cost: Objective, bias: float) -> tuple[float, float]:
@@ -448,3 +449,16 @@ def test_a_users_cost_gradient_matches_the_builtin_one_down_to_tiny_values(bias:
 def test_slopes_given_in_log_form_are_used_as_they_are(bias: float) -> None:
     user, builtin = user_and_builtin_norms(LogFormCost(), bias)
     assert 0 < user and user == pytest.approx(builtin, rel=1e-12)
+
+
+@pytest.mark.parametrize("cost", [SoftplusCost(), LogFormCost()], ids=["autograd", "log form"])
+def test_a_users_cost_gradient_points_where_the_builtin_one_does(cost: Objective) -> None:
+    """The transport cosine needs the gradient's direction, not only its norm: the user's -log D, by
+    autograd or in log form, gives the built-in -log D's direction (a wrong sign flips the cosine)."""
+    torch.manual_seed(0)
+    generator = nn.Sequential(nn.Linear(4, 12), nn.Tanh(), nn.Unflatten(1, (3, 2, 2)))
+    discriminator = nn.Sequential(nn.Flatten(), nn.Linear(12, 1), nn.Flatten(0))
+    kinds = (cost, "nonsaturating")
+    _, grads, _, _ = scaled_cost_gradients(generator, discriminator, torch.randn(8, 4), kinds=kinds)
+    user, builtin = signed_directions(grads, kinds)
+    assert torch.dot(user, builtin) / (user.norm() * builtin.norm()) == pytest.approx(1.0, abs=1e-9)

@@ -72,7 +72,10 @@ def test_missing_tensorboard_is_one_line_before_any_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # import tensorboard now fails, as when absent
-    refusal = 'logger: tensorboard is not installed: pip install -e ".[tensorboard]", or use logger=csv'
+    refusal = (
+        "logger: tensorboard is not installed: "
+        "pip install tensorboard (the [tensorboard] extra), or logger=csv"
+    )
     with pytest.raises(ConfigError) as refused:
         run(compose_config([*TINY, "logger=tensorboard"]), tmp_path / "api")
     assert str(refused.value) == refusal and not (tmp_path / "api").exists()
