@@ -22,7 +22,7 @@ from gan_repro.losses import generator_loss
 from gan_repro.models import LinearDiscriminator, MLPGenerator
 from gan_repro.pipeline import load_splits, run, updates_stage
 from gan_repro.plot import draw_updates_figure, save_figure
-from gan_repro.report import updates_changes, updates_claims
+from gan_repro.report import format_value, updates_changes, updates_claims
 from gan_repro.transport import cosine, transport_gradient
 from gan_repro.updates import (
     FIXED_Z,
@@ -32,7 +32,7 @@ from gan_repro.updates import (
     derived_seed,
     real_images,
 )
-from tests.helpers import TINY, compose_config
+from tests.helpers import REPO, TINY, compose_config, run_script
 
 # the tiny setting, with experiment=updates' measurements shrunk: 64 images a kind, a short linear control
 UPDATES = [*TINY, "experiment=updates", "updates.samples=64", "updates.linear_iterations=20"]
@@ -242,3 +242,22 @@ def test_a_second_run_copies_updates_csv_from_the_cache(tmp_path, caplog) -> Non
         run(compose_config([*cached, "updates.steps=[0,3]"]), tmp_path / "third")
     assert "updates: using the cached results" not in caplog.text
     assert pd.read_csv(tmp_path / "third" / "updates.csv")["k"].max() == 3
+
+
+def test_the_gradients_page_is_written_from_updates_csv(updates_run, tmp_path) -> None:
+    """scripts/gradients_page.py: docs/gradients.md's table holds updates.csv's numbers (a verdict and the
+    change in W1 over its floor per snapshot, D stage and cost) and the run's claims, typed by no one."""
+    _, run_dir, _ = updates_run
+    page = tmp_path / "gradients.md"
+    done = run_script(REPO / "scripts" / "gradients_page.py", str(run_dir), f"--out={page}", "--intro=none")
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    changes = updates_changes(pd.read_csv(run_dir / "updates.csv"))
+    final = changes[changes["k"] == changes["k"].max()]
+    assert text.count("\n| epoch ") == len(final)  # one row per snapshot, D stage and cost
+    for change in final["w1_change"]:
+        verdict = "helps 1/1" if change < 0 else "hurts 1/1" if change > 0 else "mixed"
+        assert f"{verdict}: {format_value(float(change))} |" in text
+    assert "**updates_strong_d_worsens**: holds in" in text and "**updates_weak_d_improves**" in text
+    missing = run_script(REPO / "scripts" / "gradients_page.py", str(tmp_path / "nothing"), f"--out={page}")
+    assert missing.returncode != 0 and "error:" in missing.stderr and page.read_text() == text

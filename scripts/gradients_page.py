@@ -1,0 +1,207 @@
+#!/usr/bin/env python
+"""docs/gradients.md: do G's gradients help? Written from finished seed sweeps (no typing by hand).
+
+python scripts/gradients_page.py SWEEP_DIR [SWEEP_DIR ...] [--out docs/gradients.md]
+
+Each SWEEP_DIR is a `gan-repro -m seed=... experiment=updates` or `experiment=critics` folder (a single run
+folder also works: one seed). Per sweep the page gets its command (Hydra's multirun.yaml), and:
+  experiment=updates: per snapshot, D stage and cost, whether k generator steps against the frozen D lower
+      the exact W1 over its real-vs-real floor (help) or raise it (hurt), in how many seeds, the median
+      change, and the transport cosine at k = 0; the two updates claims over seeds;
+  experiment=critics: per critic, snapshot and cost, where the critic's own cost plateaus, the gradient
+      norm there over its start, its largest excursion up to there, and the transport cosine at the start
+      and at the plateau; the band claims over seeds.
+Reads only the runs' files (CSV, JSON, YAML), through gan_repro.api.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from results_page import spread, sweep_command
+
+from gan_repro.api import Run, load_run, load_sweep
+from gan_repro.errors import ConfigError
+from gan_repro.report import format_value, snapshot_words, updates_changes
+from gan_repro.writeup import table
+
+UPDATES_CLAIMS = ("updates_strong_d_worsens", "updates_weak_d_improves")
+CRITICS_CLAIMS = ("critics_wgan_gp_band", "critics_minimax_band")
+COST_WORDS = {"minimax": "log(1 - D) (Fig. 2)", "nonsaturating": "-log D (Fig. 3)"}
+
+
+def runs_of(folder: Path) -> list[Run]:
+    """The finished runs of a sweep folder (or the one run a run folder holds)."""
+    if (folder / "config.yaml").is_file():
+        return [load_run(folder)]
+    runs = [run for run in load_sweep(folder).runs.values() if run.summary]
+    if not runs:
+        raise SystemExit(f"error: SWEEP_DIR: {folder} holds no finished run; finish it, or give another")
+    return runs
+
+
+def command_of(folder: Path) -> str:
+    """The command that made a sweep (multirun.yaml) or a single run (.hydra/overrides.yaml)."""
+    overrides = folder / ".hydra" / "overrides.yaml"
+    if not (folder / "config.yaml").is_file():
+        return sweep_command(folder)
+    if not overrides.is_file():
+        return "(not recorded: no .hydra/overrides.yaml)"
+    return shlex.join(["gan-repro", *yaml.safe_load(overrides.read_text())])
+
+
+def over_seeds(values: list) -> str:
+    """One seed's value as it is; several as 'median (min to max)'."""
+    known = pd.Series(values, dtype=float).dropna()
+    return format_value(float(known.iloc[0])) if len(known) == 1 else spread(known.tolist())
+
+
+def verdict(changes: pd.Series) -> str:
+    """'helps 3/3' when every seed's change in W1 is < 0, 'hurts 3/3' when every one is > 0, else 'mixed'."""
+    count = len(changes)
+    if (changes < 0).all():
+        return f"helps {count}/{count}"
+    if (changes > 0).all():
+        return f"hurts {count}/{count}"
+    return f"mixed ({int((changes < 0).sum())} of {count} help)"
+
+
+def updates_rows(runs: list[Run]) -> list[list[str]]:
+    """Per snapshot, D stage and cost, over seeds: D's held-out accuracy, W1 over its floor at k = 0, the
+    verdict and the median change after the last k, the transport cosine at k = 0."""
+    tables = [updates_changes(run.tables["updates"]).assign(seed=int(run.config.seed)) for run in runs]
+    changes = pd.concat(tables)
+    last = int(changes["k"].max())
+    start, final = changes[changes["k"] == 0], changes[changes["k"] == last]
+    keys = ["snapshot_iteration", "snapshot_epoch", "d_stage", "cost"]
+    rows = []
+    for (snapshot, epoch, stage, cost), group in final.groupby(keys, sort=True):
+        first = start[
+            (start["snapshot_iteration"] == snapshot) & (start["d_stage"] == stage) & (start["cost"] == cost)
+        ]
+        rows.append(
+            [
+                snapshot_words(int(snapshot), float(epoch)),
+                int(stage),
+                over_seeds(group["d_accuracy_heldout"].tolist()),
+                COST_WORDS.get(cost, cost),
+                over_seeds(first["wasserstein_exact_over_floor"].tolist()),
+                f"{verdict(group['w1_change'])}: {over_seeds(group['w1_change'].tolist())}",
+                over_seeds(first["transport_cosine"].tolist()),
+            ]
+        )
+    return rows
+
+
+def critics_rows(runs: list[Run]) -> list[list[str]]:
+    """Per critic, snapshot and cost, over seeds: plateau reached, its iteration, the norm there over its
+    start, the largest excursion up to it, and the transport cosine at the start and at the plateau."""
+    critics = pd.concat(run.tables["critics"] for run in runs)
+    rows = []
+    keys = ["critic", "cost", "snapshot_iteration", "snapshot_epoch"]
+    for (critic, cost, snapshot, epoch), group in critics.groupby(keys, sort=False):
+        reached = group["plateau_reached"].astype(str).str.lower().eq("true")
+        rows.append(
+            [
+                critic,
+                COST_WORDS.get(cost, cost),
+                snapshot_words(int(snapshot), float(epoch)),
+                f"{int(reached.sum())}/{len(group)}",
+                over_seeds(group["plateau_iteration"].tolist()),
+                over_seeds(group["grad_norm_plateau_over_start"].tolist()),
+                over_seeds(group["largest_excursion_to_plateau_orders"].tolist()),
+                over_seeds(group["transport_cosine_start"].tolist()),
+                over_seeds(group["transport_cosine_plateau"].tolist()),
+            ]
+        )
+    return rows
+
+
+def claim_lines(runs: list[Run], claim_ids: tuple[str, ...]) -> list[str]:
+    """Each claim over seeds: in how many it holds, its text and threshold, and each seed's values."""
+    lines = []
+    for claim_id in claim_ids:
+        found = [
+            (int(run.config.seed), claim)
+            for run in runs
+            for claim in run.summary.get("claims", [])
+            if claim["id"] == claim_id
+        ]
+        if not found:
+            continue
+        holds = sum(claim.get("holds") is True for _, claim in found)
+        first = found[0][1]
+        lines.append(
+            f"- **{claim_id}**: holds in {holds}/{len(found)} seeds. {first['claim']}: "
+            f'{first["threshold"]} ({first["unit"]}). The paper: "{first["paper"]}"'
+        )
+        for seed, claim in found:
+            values = ", ".join(
+                f"G after {snapshot} G steps: {format_value(value)}"
+                for snapshot, value in zip(claim["snapshots"], claim["measured"], strict=True)
+            )
+            lines.append(f"  - seed {seed}: {values or 'not measured'}")
+    return lines
+
+
+def section(folder: Path) -> list[str]:
+    """One sweep's section: its command, then its updates or critics tables and claims."""
+    runs = runs_of(folder)
+    config = runs[0].config
+    dataset, seeds = config.dataset.name, sorted(int(run.config.seed) for run in runs)
+    lines = [f"## {dataset}: {folder.name} (seeds {', '.join(map(str, seeds))})", ""]
+    lines += ["```", command_of(folder), "```", ""]
+    if "updates" in runs[0].tables:
+        headings = [
+            "G",
+            "D stage",
+            "D held-out accuracy",
+            "G's cost",
+            "W1 over floor, k = 0",
+            f"after {int(runs[0].tables['updates']['k'].max())} G steps: change in W1 over floor",
+            "transport cosine, k = 0",
+        ]
+        lines += table(headings, updates_rows(runs)) + [""] + claim_lines(runs, UPDATES_CLAIMS) + [""]
+    if "critics" in runs[0].tables:
+        headings = [
+            "critic",
+            "G's cost",
+            "G",
+            "plateau reached",
+            "plateau iteration",
+            "norm at plateau / start",
+            "largest excursion to plateau (orders)",
+            "transport cosine, start",
+            "transport cosine, plateau",
+        ]
+        lines += table(headings, critics_rows(runs)) + [""] + claim_lines(runs, CRITICS_CLAIMS) + [""]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the page from the sweeps named on the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweeps", nargs="+", type=Path, metavar="SWEEP_DIR")
+    parser.add_argument("--out", type=Path, default=Path("docs/gradients.md"))
+    parser.add_argument("--intro", type=Path, default=Path("docs/gradients_intro.md"))
+    args = parser.parse_args(argv)
+    lines = [args.intro.read_text().rstrip(), ""] if args.intro.is_file() else []
+    lines += ["<!-- written by scripts/gradients_page.py from the sweeps below: do not edit by hand -->", ""]
+    try:
+        for folder in args.sweeps:
+            lines += section(folder)
+    except ConfigError as error:  # not a run or sweep folder: one line, the page left as it was
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.out.write_text("\n".join(lines).rstrip() + "\n")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
