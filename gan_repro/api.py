@@ -200,8 +200,6 @@ def check_overrides(overrides: Sequence[str]) -> None:
     `+key=value` adding a key no config has; else a ConfigError."""
     from gan_repro.config import check_added_keys
 
-    if isinstance(overrides, str):  # list("seed=1") would be its letters
-        raise ConfigError("overrides", f"give a list of overrides, e.g. [{overrides!r}], not one string")
     for override in overrides:
         if not isinstance(override, str):
             raise ConfigError("overrides", f"{override!r} is not text; give KEY=VALUE strings")
@@ -276,8 +274,10 @@ def run(overrides: Sequence[str] | None = None, run_dir: str | Path | None = Non
     from gan_repro.cli import RUNS_FOLDER, composed, dated_folder, remove_debris
     from gan_repro.config import writable_folder_problem
 
-    check_overrides(overrides or [])
-    overrides = list(overrides or [])
+    if isinstance(overrides, str):  # list("seed=1") would be its letters
+        raise ConfigError("overrides", f"give a list of overrides, e.g. [{overrides!r}], not one string")
+    overrides = list(overrides or [])  # a generator is read once
+    check_overrides(overrides)
     cfg = composed(overrides)
     folder = Path(run_dir if run_dir is not None else dated_folder(RUNS_FOLDER)).expanduser()
     problem = writable_folder_problem(folder.absolute())
