@@ -11,13 +11,15 @@ folder also works: one seed). Per sweep the page gets its command (Hydra's multi
   experiment=critics: per critic, snapshot and cost, where the critic's own cost plateaus, the gradient
       norm there over its start, its largest excursion up to there, and the transport cosine at the start
       and at the plateau; the band claims over seeds.
-Reads only the runs' files (CSV, JSON, YAML), through gan_repro.api.
+Each section shows its first seed's figure (copied to figures/gradients/ beside the page). Reads only the
+runs' files (CSV, JSON, YAML, PNG), through gan_repro.api.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -149,8 +151,20 @@ def claim_lines(runs: list[Run], claim_ids: tuple[str, ...]) -> list[str]:
     return lines
 
 
-def section(folder: Path) -> list[str]:
-    """One sweep's section: its command, then its updates or critics tables and claims."""
+def figure_lines(run: Run, name: str, page: Path) -> list[str]:
+    """The first seed's figures/<name>.png copied beside the page (figures/gradients/) and shown."""
+    source = run.figures.get(f"{name}.png")
+    if source is None:
+        return []
+    target = page.parent / "figures" / "gradients" / f"{run.config.dataset.name}_{name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    seed = int(run.config.seed)
+    return [f"![{name}, seed {seed}]({target.relative_to(page.parent).as_posix()})", ""]
+
+
+def section(folder: Path, page: Path) -> list[str]:
+    """One sweep's section: its command, then its updates or critics tables, claims and figure."""
     runs = runs_of(folder)
     config = runs[0].config
     dataset, seeds = config.dataset.name, sorted(int(run.config.seed) for run in runs)
@@ -167,6 +181,7 @@ def section(folder: Path) -> list[str]:
             "transport cosine, k = 0",
         ]
         lines += table(headings, updates_rows(runs)) + [""] + claim_lines(runs, UPDATES_CLAIMS) + [""]
+        lines += figure_lines(runs[0], "updates", page)
     if "critics" in runs[0].tables:
         headings = [
             "critic",
@@ -180,6 +195,7 @@ def section(folder: Path) -> list[str]:
             "transport cosine, plateau",
         ]
         lines += table(headings, critics_rows(runs)) + [""] + claim_lines(runs, CRITICS_CLAIMS) + [""]
+        lines += figure_lines(runs[0], "critics", page)
     return lines
 
 
@@ -194,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["<!-- written by scripts/gradients_page.py from the sweeps below: do not edit by hand -->", ""]
     try:
         for folder in args.sweeps:
-            lines += section(folder)
+            lines += section(folder, args.out)
     except ConfigError as error:  # not a run or sweep folder: one line, the page left as it was
         print(f"error: {error}", file=sys.stderr)
         return 2
