@@ -150,9 +150,23 @@ def run_facts(folder: Path) -> dict[str, str]:
         "dataset": str(dataset.get("name", "unknown")),
         "image size": f"{size}x{size} px" if size is not None else "unknown",
         "seed": str(config.get("seed", "unknown")),
-        "probe": f"{probe['iterations']} D iterations" if "iterations" in probe else "unknown",
+        "probe": probe_words(probe, config.get("critic") or {}),
         "commit": commit,
     }
+
+
+def probe_words(probe: dict, critics: dict) -> str:
+    """The probe's length in words, with each critic that had its own (critic.<name>.iterations):
+    '500 D iterations (wgan, wgan_gp: 2000)'."""
+    if "iterations" not in probe:
+        return "unknown"
+    own: dict[int, list[str]] = {}
+    for name, node in critics.items():
+        length = (node or {}).get("iterations")
+        if length is not None and length != probe["iterations"]:
+            own.setdefault(int(length), []).append(str(name))
+    extra = "; ".join(f"{', '.join(names)}: {length}" for length, names in own.items())
+    return f"{probe['iterations']} D iterations" + (f" ({extra})" if extra else "")
 
 
 def run_footer(folders: Sequence[Path]) -> str:

@@ -21,6 +21,7 @@ from gan_repro.plot import (
     COLUMN_LABELS,
     CONTROL_COLOR,
     draw_run_figures,
+    probe_words,
     run_footer,
     running_mean,
     samples_figure,
@@ -284,3 +285,11 @@ def test_a_sweep_footer_lists_its_seeds_in_order_and_says_what_was_not_recorded(
         folders.append(folder)
     footer = run_footer(folders)
     assert "seeds 2, 10" in footer and "dataset digits" in footer and "commit not recorded" in footer
+
+
+def test_the_footer_names_a_critic_with_its_own_probe_length() -> None:
+    """experiment=critics gives wgan and wgan_gp longer: the footer must not say every critic ran 500."""
+    critics = {"gan": {"iterations": None}, "wgan": {"iterations": 2000}, "wgan_gp": {"iterations": 2000}}
+    assert probe_words({"iterations": 500}, critics) == "500 D iterations (wgan, wgan_gp: 2000)"
+    assert probe_words({"iterations": 500}, {"gan": {"iterations": 500}}) == "500 D iterations"
+    assert probe_words({}, critics) == "unknown"
