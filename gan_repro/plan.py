@@ -18,9 +18,10 @@ from gan_repro.data import read_dataset, split_dataset
 from gan_repro.errors import ConfigError
 from gan_repro.pipeline import check_same_run
 from gan_repro.probe import probe_length, probe_noises, probe_units
-from gan_repro.report import CONTROL_SNAPSHOT
+from gan_repro.report import CONTROL_SNAPSHOT, PAPER_CRITIC
 from gan_repro.runstate import RunState
 from gan_repro.train import checked_batches_per_epoch
+from gan_repro.updates import d_stages
 
 
 def stage_source(cfg: DictConfig, stage: str, device: torch.device, done: bool) -> str:
@@ -65,6 +66,27 @@ def plan_lines(cfg: DictConfig, device: torch.device, run_dir: Path | None = Non
         f"train: {counted(epochs, 'epoch')} x {counted(steps, 'iteration')} = "
         f"{counted(epochs * steps, 'iteration')}; {train_source}",
         probe_line(cfg, device, state, snapshot_iterations(cfg.train, steps)),
+        *updates_lines(cfg, device, state, snapshot_iterations(cfg.train, steps)),
+    ]
+
+
+def updates_lines(
+    cfg: DictConfig, device: torch.device, state: RunState | None, snapshots: list[int]
+) -> list[str]:
+    """experiment=updates: per snapshot the paper's D retrained to the last D stage, and at each stage a G
+    copy per cost taking max(k) steps; where its results would come from. None without updates."""
+    if cfg.get("updates") is None:
+        return []
+    paper = next(critic for critic in probe_critics(cfg.critic) if critic.name == PAPER_CRITIC)
+    stages = d_stages(cfg.updates, probe_length(cfg.probe, paper))
+    steps = max(int(k) for k in cfg.updates.steps)
+    arms = len(stages) * len(cfg.updates.costs)
+    source = stage_source(cfg, "updates", device, bool(state and state.updates_complete))
+    return [
+        f"updates: {counted(len(snapshots), 'snapshot')} x (D trained {counted(stages[-1], 'iteration')}; "
+        f"{counted(len(stages), 'D stage')} x {counted(len(cfg.updates.costs), 'cost')} x "
+        f"{counted(steps, 'G step')}) = {counted(len(snapshots) * stages[-1], 'D iteration')} and "
+        f"{counted(len(snapshots) * arms * steps, 'G step')}; {source}"
     ]
 
 

@@ -147,6 +147,16 @@ def test_dry_run_counts_the_noise_sweep() -> None:
     )
 
 
+def test_dry_run_counts_the_updates_stage() -> None:
+    stages = "updates.d_stages=[0,10,9000]"
+    cfg = compose_config(["experiment=updates", "dataset=digits", "cache=false", stages])
+    assert plan_lines(cfg, torch.device("cpu"))[-1] == (  # 9000 clipped to the probe's 4,000
+        "updates: 3 snapshots x (D trained 4,000 iterations; 3 D stages x 2 costs x 20 G steps) = "
+        "12,000 D iterations and 360 G steps; computed (cache=false)"
+    )
+    assert not plan_lines(compose_config(["dataset=digits"]), torch.device("cpu"))[-1].startswith("updates")
+
+
 def test_a_sweep_refuses_dry_run(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, output = call_main(["-m", *TINY, "dry_run=true", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
