@@ -124,6 +124,12 @@ def critics_rows(runs: list[Run]) -> list[list[str]]:
     return rows
 
 
+def reported_claims(summary: dict) -> list[dict]:
+    """summary.json's claims, and the critics claim's check (critics_claims.same_test_on_minimax)."""
+    check = (summary.get("critics_claims") or {}).get("same_test_on_minimax")
+    return [*summary.get("claims", []), *([check] if check else [])]
+
+
 def claim_lines(runs: list[Run], claim_ids: tuple[str, ...]) -> list[str]:
     """Each claim over seeds: in how many it holds, its text and threshold, and each seed's values."""
     lines = []
@@ -131,7 +137,7 @@ def claim_lines(runs: list[Run], claim_ids: tuple[str, ...]) -> list[str]:
         found = [
             (int(run.config.seed), claim)
             for run in runs
-            for claim in run.summary.get("claims", [])
+            for claim in reported_claims(run.summary)
             if claim["id"] == claim_id
         ]
         if not found:
