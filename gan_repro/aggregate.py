@@ -429,6 +429,15 @@ def finish_figure(
     add_footer(figure, footer, warning=f"not finished, left out: {named}" if unfinished else None)
 
 
+def over_start(rows: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """The rows with `measure` divided by each run's own value at iteration 0 (the fresh critic's), so that
+    critics whose gradients differ by orders share one axis; a run without a positive start is left out."""
+    starts = rows[rows["iteration"] == 0].groupby("run")[measure].first()
+    starts = starts[starts > 0]
+    kept = rows[rows["run"].isin(starts.index)]
+    return kept.assign(**{measure: kept[measure] / kept["run"].map(starts)})
+
+
 def draw_aggregate_critics_figure(
     results: pd.DataFrame,
     keys: list[str],
@@ -438,9 +447,9 @@ def draw_aggregate_critics_figure(
     band: str,
     footer: str = "",
 ) -> Figure:
-    """One row of panels per critic, one column per snapshot (in its colour): G's gradient norm under the
-    critic's cost(s) (minimax solid, -log D dashed), mean over seeds with a band, one marker per group of
-    other swept keys."""
+    """One row of panels per critic, one column per snapshot (in its colour), all on one shared axis: G's
+    gradient norm under the critic's cost(s) over each run's own iteration-0 value (minimax solid, -log D
+    dashed), mean over seeds with a band, one marker per group of other swept keys."""
     rows = without_sweep(results[results["snapshot_iteration"] != CONTROL_SNAPSHOT])
 
     def label(row: pd.Series) -> str:
@@ -454,8 +463,9 @@ def draw_aggregate_critics_figure(
 
     rows = rows.assign(group=rows.apply(label, axis=1) if len(rows) else [])
     critics, epochs = list(dict.fromkeys(rows["critic"])), sorted(rows["snapshot_epoch"].unique())
-    figure = Figure(figsize=(4.4 * max(1, len(epochs)), 3.2 * len(critics) + 0.8), layout="constrained")
-    axes = figure.subplots(len(critics), max(1, len(epochs)), squeeze=False)
+    width = max(8.8, 4.4 * len(epochs))  # one snapshot: wide enough for the two-line title
+    figure = Figure(figsize=(width, 3.2 * len(critics) + 0.8), layout="constrained")
+    axes = figure.subplots(len(critics), max(1, len(epochs)), squeeze=False, sharey=True)
     groups, colors = sorted(rows["group"].unique()), snapshot_colors(epochs)
     for (line, critic), (column, epoch) in itertools.product(enumerate(critics), enumerate(epochs)):
         axis = axes[line, column]
@@ -465,7 +475,8 @@ def draw_aggregate_critics_figure(
                 (rows["critic"] == critic) & (rows["snapshot_epoch"] == epoch) & (rows["group"] == group)
             ]
             for measure in [m for m in GRADIENT_COLUMNS if m in selected and selected[m].notna().any()]:
-                curves = band_curves(selected.dropna(subset=[measure]), measure, window, band)
+                normalized = over_start(selected.dropna(subset=[measure]), measure)
+                curves = band_curves(normalized, measure, window, band)
                 style = "--" if measure == "grad_norm_nonsaturating" else "-"
                 marks = group_marks(index, len(groups), len(curves))
                 axis.plot(
@@ -479,7 +490,7 @@ def draw_aggregate_critics_figure(
         axis.set_title(
             f"critic={critic}, {panel_title(rows[rows['snapshot_epoch'] == epoch])}", fontsize=9, color=color
         )
-        axes[line, 0].set_ylabel("generator gradient norm")
+        axes[line, 0].set_ylabel("G's gradient norm / its value at iteration 0")
         axes[-1, column].set_xlabel("discriminator iterations")
     if groups != ["all runs"]:
         axes[0, -1].legend(fontsize=7)

@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from gan_repro.aggregate import over_start
 from gan_repro.cli import plot_main
 from gan_repro.config import check_config
 from gan_repro.critics import (
@@ -492,3 +493,18 @@ def test_a_run_from_another_version_is_refused_on_resume_with_its_reason(tmp_pat
         old["critic"], old["probe"]["critics_iterations"] = OmegaConf.to_container(cfg.critic), 1000
         (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(old)))
         open_run(changed, tmp_path)
+
+
+def test_the_sweep_critics_figure_divides_each_run_by_its_own_start() -> None:
+    """aggregate.over_start: each run's norms over that run's iteration-0 value, so critics whose gradients
+    differ by orders share the figure's one axis; a run without a positive start is left out."""
+    rows = pd.DataFrame(
+        {
+            "run": ["a", "a", "a", "b", "b", "c", "c"],
+            "iteration": [0, 5, 10, 0, 5, 0, 5],
+            "grad_norm_generator": [4.0, 2.0, 1.0, 1e-6, 1e-3, 0.0, 1.0],
+        }
+    )
+    normalized = over_start(rows, "grad_norm_generator")
+    assert normalized["grad_norm_generator"].tolist() == [1.0, 0.5, 0.25, 1.0, pytest.approx(1e3)]
+    assert set(normalized["run"]) == {"a", "b"}
