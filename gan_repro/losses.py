@@ -177,9 +177,12 @@ def common_slope_sign(kind: str | Objective) -> float:
     return 1.0 if isinstance(kind, Objective) or kind == "least_squares" else -1.0
 
 
-def generator_cost(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
-    """A generator cost from D's outputs on G(z): the training costs, -E l (WGAN, hinge) or 1/2 E (l - 1)^2
-    (LSGAN, c = 1). The probe measures its gradient through log_cost_slopes; this is its value."""
+def generator_cost(fake_logits: torch.Tensor, kind: str | Objective) -> torch.Tensor:
+    """A generator cost from D's outputs on G(z): the training costs, -E l (WGAN, hinge), 1/2 E (l - 1)^2
+    (LSGAN, c = 1) or a user's objective's own. The probe measures its gradient through log_cost_slopes;
+    this is its value, what a G step minimizes."""
+    if isinstance(kind, Objective):
+        return kind.generator_cost(fake_logits)
     if kind == "wasserstein":
         return -fake_logits.mean()
     if kind == "least_squares":

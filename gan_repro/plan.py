@@ -18,10 +18,10 @@ from gan_repro.data import read_dataset, split_dataset
 from gan_repro.errors import ConfigError
 from gan_repro.pipeline import check_same_run
 from gan_repro.probe import probe_length, probe_noises, probe_units
-from gan_repro.report import CONTROL_SNAPSHOT, PAPER_CRITIC
+from gan_repro.report import CONTROL_SNAPSHOT
 from gan_repro.runstate import RunState
 from gan_repro.train import checked_batches_per_epoch
-from gan_repro.updates import d_stages
+from gan_repro.updates import critic_stages, step_costs, updates_critics
 
 
 def stage_source(cfg: DictConfig, stage: str, device: torch.device, done: bool) -> str:
@@ -73,19 +73,24 @@ def plan_lines(cfg: DictConfig, device: torch.device, run_dir: Path | None = Non
 def updates_lines(
     cfg: DictConfig, device: torch.device, state: RunState | None, snapshots: list[int]
 ) -> list[str]:
-    """experiment=updates: per snapshot the paper's D retrained to the last D stage, and at each stage a G
-    copy per cost taking max(k) steps; where its results would come from. None without updates."""
+    """experiment=updates: per snapshot each critic of updates.critics retrained to its last D stage, and at
+    each stage a G copy per cost taking max(k) steps; where its results would come from. None without
+    updates."""
     if cfg.get("updates") is None:
         return []
-    paper = next(critic for critic in probe_critics(cfg.critic) if critic.name == PAPER_CRITIC)
-    stages = d_stages(cfg.updates, probe_length(cfg.probe, paper))
     steps = max(int(k) for k in cfg.updates.steps)
-    arms = len(stages) * len(cfg.updates.costs)
+    parts, d_iterations, arms = [], 0, 0
+    for critic in updates_critics(cfg.updates, cfg.critic):
+        stages, costs = critic_stages(cfg.updates, cfg.probe, critic), step_costs(cfg.updates, critic)
+        parts.append(
+            f"{critic.name}: D trained {counted(stages[-1], 'iteration')}; "
+            f"{counted(len(stages), 'D stage')} x {counted(len(costs), 'cost')} x {counted(steps, 'G step')}"
+        )
+        d_iterations, arms = d_iterations + stages[-1], arms + len(stages) * len(costs)
     source = stage_source(cfg, "updates", device, bool(state and state.updates_complete))
     return [
-        f"updates: {counted(len(snapshots), 'snapshot')} x (D trained {counted(stages[-1], 'iteration')}; "
-        f"{counted(len(stages), 'D stage')} x {counted(len(cfg.updates.costs), 'cost')} x "
-        f"{counted(steps, 'G step')}) = {counted(len(snapshots) * stages[-1], 'D iteration')} and "
+        f"updates: {counted(len(snapshots), 'snapshot')} x ({'; '.join(parts)}) = "
+        f"{counted(len(snapshots) * d_iterations, 'D iteration')} and "
         f"{counted(len(snapshots) * arms * steps, 'G step')}; {source}"
     ]
 

@@ -584,17 +584,26 @@ def plot_bound_rows(axis, rows: pd.DataFrame, color: tuple) -> None:
             )
 
 
-UPDATE_COSTS = {  # G's cost in updates.csv -> (marker and line style, legend words) in the updates figure
+UPDATE_COSTS = {  # the paper's D's costs in updates.csv -> (marker and line style, legend words)
     "minimax": ("o-", r"minimax $\log(1-D)$"),
     "nonsaturating": ("s--", r"$-\log D$"),
 }
+CRITIC_STYLES = ("^:", "v-.", "D:", "P-.", "X:", "*-.", "h:")  # every other critic's own cost, in turn
+
+
+def update_style(critic: str, cost: str, others: int) -> tuple[str, str]:
+    """The updates figure's (marker and line style, legend words) of one arm: the paper's D's two costs as
+    Figs. 2-3 name them, the `others`-th other critic (or cost) by its name and cost."""
+    if critic == PAPER_CRITIC and cost in UPDATE_COSTS:
+        return UPDATE_COSTS[cost]
+    return CRITIC_STYLES[others % len(CRITIC_STYLES)], f"{critic}: {cost}"
 
 
 def draw_updates_figure(table: pd.DataFrame, *, colors: Mapping[float, tuple] | None = None) -> Figure:
     """experiment=updates, from updates.csv alone: per snapshot a column, in its colour; above, the change in
     exact W1 over its floor after the last k G steps (from k = 0; > 0: worse samples) against the stage of the
     frozen D it stepped against (symlog: the fresh D, stage 0, apart from the trained ones); below, at k = 0,
-    the cosine of the cost's gradient with the transport direction. One line style per cost."""
+    the cosine of the cost's gradient with the transport direction. One line style per critic and cost."""
     changes = updates_changes(table)
     colors = colors_of(changes, colors)
     last_k = int(changes["k"].max())
@@ -604,8 +613,12 @@ def draw_updates_figure(table: pd.DataFrame, *, colors: Mapping[float, tuple] | 
     costs = {}
     for column, snapshot in enumerate(snapshots):
         rows = changes[changes["snapshot_iteration"] == snapshot]
-        for cost, of_cost in rows.groupby("cost", sort=False):
-            style, words = costs.setdefault(str(cost), UPDATE_COSTS.get(str(cost), ("^:", str(cost))))
+        for (critic, cost), of_cost in rows.groupby(["critic", "cost"], sort=False):
+            arm = (str(critic), str(cost))
+            if arm not in costs:
+                others = sum(1 for name, _ in costs if name != PAPER_CRITIC)  # the other critics' arms so far
+                costs[arm] = update_style(*arm, others)
+            style, words = costs[arm]
             for row, (k, measure) in enumerate(((last_k, "w1_change"), (0, "transport_cosine"))):
                 points = of_cost[of_cost["k"] == k].sort_values("d_stage")
                 axes[row, column].plot(
@@ -626,7 +639,7 @@ def draw_updates_figure(table: pd.DataFrame, *, colors: Mapping[float, tuple] | 
             Line2D([], [], color="k", linestyle=style[1:], marker=style[0], label=words)
             for style, words in costs.values()
         ],
-        title="G's cost",
+        title="G's cost" if set(changes["critic"]) == {PAPER_CRITIC} else "critic: G's cost",
         fontsize=8,
     )
     figure.suptitle(

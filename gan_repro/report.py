@@ -822,8 +822,9 @@ def control_claims(control: dict[str, Any], thresholds: dict[str, float]) -> dic
 
 def updates_changes(table: pd.DataFrame) -> pd.DataFrame:
     """updates.csv's rows with w1_change: the change in exact W1 over its floor from the unchanged G (k = 0)
-    of the same snapshot, D stage and cost (0 at k = 0 by construction; > 0 worse samples, < 0 better)."""
-    keys = ["snapshot_iteration", "d_stage", "cost"]
+    of the same snapshot, critic, D stage and cost (0 at k = 0 by construction; > 0 worse samples, < 0
+    better)."""
+    keys = ["snapshot_iteration", "critic", "d_stage", "cost"]
     start = table[table["k"] == 0].set_index(keys)["wasserstein_exact_over_floor"].rename("w1_start")
     changes = table.join(start, on=keys)
     changes["w1_change"] = changes["wasserstein_exact_over_floor"] - changes["w1_start"]
@@ -834,9 +835,11 @@ def updates_claims(table: pd.DataFrame, thresholds: dict[str, float]) -> list[di
     """experiment=updates: the -log D steps against the strongest D (the last stage) lower the samples'
     quality (W1 over its floor rises from k = 0 to the last k) for every snapshot; and the control, the same
     steps against a weak D (the first stage > 0) improve the earliest snapshot's samples. A claim whose arm
-    was not run (no nonsaturating cost, no weak stage below the strongest) is not measured."""
+    was not run (no nonsaturating cost, no weak stage below the strongest) is not measured. Both read the
+    paper's D (critic=gan) only: the other critics' steps are described, not claimed (docs/gradients.md)."""
     limits = CLAIM_THRESHOLDS | thresholds
     changes = updates_changes(table)
+    changes = changes[changes["critic"] == PAPER_CRITIC]
     last_k, stages = int(changes["k"].max()), sorted(int(stage) for stage in changes["d_stage"].unique())
     final = changes[(changes["k"] == last_k) & (changes["cost"] == "nonsaturating")]
     strongest, weak = stages[-1], next((stage for stage in stages if 0 < stage < stages[-1]), None)
@@ -868,19 +871,21 @@ def updates_claims(table: pd.DataFrame, thresholds: dict[str, float]) -> list[di
 
 
 def updates_summary(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """summary.json's updates: per snapshot, D stage and cost, the change in W1 over its floor after the last
-    k steps, W1 over the floor at both ends, and at k = 0 the gradient norm and the transport cosine."""
+    """summary.json's updates: per snapshot, critic, D stage and cost, the change in W1 over its floor after
+    the last k steps, W1 over the floor at both ends, and at k = 0 the gradient norm and the transport
+    cosine."""
     changes = updates_changes(table)
-    start = changes[changes["k"] == 0].set_index(["snapshot_iteration", "d_stage", "cost"])
+    start = changes[changes["k"] == 0].set_index(["snapshot_iteration", "critic", "d_stage", "cost"])
     final = changes[changes["k"] == changes["k"].max()]
     records = []
     for row in final.itertuples():
-        first = start.loc[(row.snapshot_iteration, row.d_stage, row.cost)]
+        first = start.loc[(row.snapshot_iteration, row.critic, row.d_stage, row.cost)]
         records.append(
             {
                 "snapshot": str(int(row.snapshot_iteration)),
+                "critic": row.critic,
                 "d_stage": int(row.d_stage),
-                "d_accuracy_heldout": float(row.d_accuracy_heldout),
+                "d_accuracy_heldout": optional_float(row.d_accuracy_heldout),
                 "cost": row.cost,
                 "k": int(row.k),
                 "w1_over_floor_start": float(first["wasserstein_exact_over_floor"]),
@@ -888,7 +893,7 @@ def updates_summary(table: pd.DataFrame) -> list[dict[str, Any]]:
                 "w1_change": float(row.w1_change),
                 "linear_accuracy_start": float(first["linear_accuracy_heldout"]),
                 "linear_accuracy_end": float(row.linear_accuracy_heldout),
-                "d_accuracy_fakes_end": float(row.d_accuracy_fakes),
+                "d_accuracy_fakes_end": optional_float(row.d_accuracy_fakes),
                 "grad_norm": optional_float(first["grad_norm"]),
                 "transport_cosine": optional_float(first["transport_cosine"]),
             }

@@ -8,7 +8,13 @@ import torch
 import torch.nn as nn
 from omegaconf import DictConfig
 
-from gan_repro.losses import at_least_float32, discriminator_accuracy, discriminator_loss, generator_loss
+from gan_repro.losses import (
+    Objective,
+    at_least_float32,
+    discriminator_accuracy,
+    discriminator_loss,
+    generator_cost,
+)
 from gan_repro.noise import add_instance_noise
 
 
@@ -90,14 +96,15 @@ def generator_step(
     discriminator: nn.Module,
     optimizer: torch.optim.Optimizer,
     fake: torch.Tensor,
-    kind: str,
+    kind: str | Objective,
     *,
     sigma: float = 0.0,
     clip_sigmas: float = 4.0,
 ) -> dict[str, torch.Tensor]:
-    """One Adam step on G's cost through D(G(z) + eps) (fake must carry G's graph); returns the cost."""
+    """One Adam step on G's cost (training's loss=, or any critic's generator cost) through D(G(z) + eps)
+    (fake must carry G's graph); returns the cost."""
     logits = at_least_float32(discriminator(add_instance_noise(fake, sigma, clip_sigmas=clip_sigmas)))
-    loss = generator_loss(logits, kind)
+    loss = generator_cost(logits, kind)
     take_step(optimizer, loss)
     return {"g_loss": loss.detach()}
 

@@ -1,10 +1,12 @@
 """experiment=updates: take the generator steps Figure 3's caption warns about, and measure the samples.
 
 The caption ends: "All these gradients lead to updates that lower sample quality notoriously." Nothing else
-here ever steps G. For each snapshot the paper's D (critic=gan) trains from scratch by the probe's protocol
-(probe.SnapshotProbe.trained: the same initial weights, data order and seeds; no measurement in between).
-At each D stage t of updates.d_stages (clipped to probe.iterations) a frozen copy of that D is taken, and
-for each cost of updates.costs a copy of G with the Adam state the snapshot saved (optimizer_g: Adam as in
+here ever steps G. For each snapshot and each critic of updates.critics (default: the paper's D, critic=gan)
+that critic's D trains from scratch by the probe's protocol (probe.SnapshotProbe.trained: its own optimizer
+and length, the same initial weights, data order and seeds; no measurement in between). At each D stage t of
+updates.d_stages (clipped to that critic's probe length) a frozen copy of that D is taken, and for each cost
+(against the paper's D: updates.costs, Figs. 2-3's two; against any other critic: its own generator_costs,
+e.g. WGAN's -E D(G(z))) a copy of G with the Adam state the snapshot saved (optimizer_g: Adam as in
 training, its moments and step count) takes max(updates.steps) steps on the cost against it
 (steps.generator_step, z batches of train.batch_size). At each k of updates.steps the updated G_k is
 measured on one fixed batch z of n = updates.samples latents:
@@ -18,6 +20,7 @@ measured on one fixed batch z of n = updates.samples latents:
                                   trained for updates.linear_iterations Adam steps on X_train against
                                   G_k(z), then its accuracy on X_heldout against n fresh fakes G_k(z')
     d_accuracy_heldout            the frozen D on X_heldout against G_0(z): how strong this stage's D is
+                                  (by its objective's decision threshold; blank for a Wasserstein critic)
     d_accuracy_fakes              the share of G_k(z) the frozen D calls fake: did the steps fool it?
 and at k = 0 (G unchanged), on the same batch, for the row's cost:
     grad_norm          || grad_theta cost ||_2, scaled against underflow as the probe's norms are
@@ -29,8 +32,8 @@ and at k = 0 (G unchanged), on the same batch, for the row's cost:
                        it, < 0 moves them away.
 
 Seeds: the steps' z batches, the fixed z and the fresh z' come from generators seeded from (seed, snapshot)
-alone, so every arm of a snapshot (D stage, cost) sees the same z and images, and its k = 0 is the same
-G_0(z); the images are the same for every snapshot. The arms run under torch.random.fork_rng, so D's
+alone, so every arm of a snapshot (critic, D stage, cost) sees the same z and images, and its k = 0 is the
+same G_0(z); the images are the same for every snapshot. The arms run under torch.random.fork_rng, so D's
 training draws what it would without them. Everything runs in probe.dtype (fp32), TF32 and autocast off.
 """
 
@@ -54,7 +57,14 @@ from gan_repro.data import DataSplits, sample_images
 from gan_repro.distances import exact_wasserstein, sliced_wasserstein, transport_partners
 from gan_repro.errors import ConfigError
 from gan_repro.logger import CSVLogger
-from gan_repro.losses import GENERATOR_LOSSES, discriminator_accuracy, discriminator_loss
+from gan_repro.losses import (
+    GENERATOR_LOSSES,
+    OWN_COST,
+    Objective,
+    decision_accuracy,
+    discriminator_accuracy,
+    discriminator_loss,
+)
 from gan_repro.models import build_discriminator, build_generator, requires_grad
 from gan_repro.noise import NoiseSchedule, stage_schedule
 from gan_repro.probe import (
@@ -73,12 +83,13 @@ from gan_repro.transport import cosine, signed_directions, transport_gradient
 
 log = logging.getLogger(__name__)
 
-UPDATES_COLUMNS = [  # updates.csv: one row per (snapshot, D stage, cost, k)
+UPDATES_COLUMNS = [  # updates.csv: one row per (snapshot, critic, D stage, cost, k)
     "snapshot_iteration",  # the snapshot's G steps (its identity, as in probe.csv)
     "snapshot_epoch",  # ... over steps per epoch
-    "d_stage",  # D iterations the paper's D trained before it was frozen (0: the fresh D)
-    "d_accuracy_heldout",  # that D on the n held-out images against G_0(z): how strong it is
-    "cost",  # the generator cost of the steps: minimax or nonsaturating (losses.py)
+    "critic",  # the critic whose D G steps against (critic.<name>; gan: the paper's D)
+    "d_stage",  # D iterations that critic trained before it was frozen (0: the fresh D)
+    "d_accuracy_heldout",  # that D on the n held-out images against G_0(z): how strong it is (blank: WGAN)
+    "cost",  # the generator cost of the steps (losses.py): minimax, nonsaturating, wasserstein, ...
     "k",  # G steps taken with that cost against the frozen D (0: G unchanged)
     "wasserstein_exact",  # exact W1(G_k(z), held-out images), n of each
     "wasserstein_exact_real_real",  # exact W1(training images, the same held-out images): the floor
@@ -114,6 +125,15 @@ def whole_numbers(minimum: int, *, holding: int | None = None) -> Rule:
 
 COSTS = list_of(GENERATOR_LOSSES)
 SETTINGS: dict[str, Rule] = {  # updates.<key> (conf/experiment/updates.yaml), checked before any work
+    "critics": Rule(
+        lambda value: (
+            OmegaConf.is_list(value)
+            and len(value) > 0
+            and all(isinstance(name, str) for name in value)
+            and len(set(value)) == len(value)
+        ),
+        "a list of distinct critic names, each one of the run's critics (critic=...)",
+    ),
     "d_stages": whole_numbers(0),
     "costs": Rule(
         lambda value: COSTS.accepts(value) and len(set(value)) == len(value),
@@ -126,13 +146,23 @@ SETTINGS: dict[str, Rule] = {  # updates.<key> (conf/experiment/updates.yaml), c
 
 
 def check_updates(cfg: DictConfig) -> None:
-    """updates.*: each key's rule, then what the experiment needs of other keys: the paper's D among the
-    critics and no instance noise (G's steps and the measurements take none); one line naming the key."""
+    """updates.*: each key's rule, then what the experiment needs of other keys: each of updates.critics
+    among the run's critics, with a generator cost to step on, and no instance noise (G's steps and the
+    measurements take none); one line naming the key."""
     check_rules(cfg.updates, SETTINGS, prefix="updates.")
-    if PAPER_CRITIC not in cfg.critic:
-        raise ConfigError(
-            "critic", "experiment=updates steps G against the paper's D: keep gan among them (critic=gan)"
-        )
+    for name in cfg.updates.critics:
+        if name not in cfg.critic:
+            raise ConfigError(
+                "updates.critics",
+                f"{name} is not one of the run's critics ({', '.join(cfg.critic)}): add it to critic= (e.g. "
+                f"critic='[gan,{name}]', or experiment=updates_critics), or drop it from updates.critics",
+            )
+        if name != PAPER_CRITIC and not cfg.critic[name].generator_costs:
+            raise ConfigError(
+                "updates.critics",
+                f"critic {name} has no generator cost for G to step on (critic.{name}.generator_costs is "
+                "empty): drop it from updates.critics",
+            )
     if cfg.probe.get("noise_stds") is not None or any(
         stage_schedule(cfg.noise, stage).kind != "none" for stage in ("train", "probe")
     ):
@@ -143,8 +173,38 @@ def check_updates(cfg: DictConfig) -> None:
 
 
 def d_stages(updates_cfg: DictConfig, iterations: int) -> list[int]:
-    """updates.d_stages clipped to the probe's length (4000 becomes probe.iterations), sorted, once each."""
+    """updates.d_stages clipped to the critic's probe length (4000 becomes probe.iterations), sorted, once
+    each."""
     return sorted({min(int(stage), int(iterations)) for stage in updates_cfg.d_stages})
+
+
+def step_costs(updates_cfg: DictConfig, critic: Critic) -> list[str | Objective]:
+    """The costs G steps with against a critic's D: updates.costs against the paper's D (Figs. 2-3's two),
+    every other critic's own generator_costs (WGAN's and the hinge loss's -E l, LSGAN's 1/2 E (l - 1)^2)."""
+    return list(updates_cfg.costs) if critic.name == PAPER_CRITIC else list(critic.generator_costs)
+
+
+def cost_name(kind: str | Objective) -> str:
+    """updates.csv's cost: a built-in cost's name, or `objective` for a user's objective's own cost."""
+    return OWN_COST if isinstance(kind, Objective) else kind
+
+
+def updates_critics(updates_cfg: DictConfig, critic_cfg: DictConfig) -> list[Critic]:
+    """The critics of updates.critics, in that order, read from their critic.<name> nodes."""
+    return [Critic.from_node(str(name), critic_cfg[name]) for name in updates_cfg.critics]
+
+
+def critic_stages(updates_cfg: DictConfig, probe_cfg: DictConfig, critic: Critic) -> list[int]:
+    """The D stages of one critic: updates.d_stages within its own probe length (critic.<name>.iterations)."""
+    return d_stages(updates_cfg, probe_length(probe_cfg, critic))
+
+
+def decision_rate(logits: torch.Tensor, critic: Critic) -> float | None:
+    """The share of samples the critic's D calls fake (output below its objective's decision threshold);
+    None where it has none (a Wasserstein critic: its value is defined up to a constant)."""
+    empty = logits[:0]
+    accuracy = decision_accuracy(empty, logits, critic.objective)  # no reals: the fakes' share below
+    return None if accuracy is None else float(accuracy)
 
 
 @dataclass(frozen=True)
@@ -302,15 +362,16 @@ class UpdateArms:
     def stage_rows(
         self,
         snapshot: Snapshot,
+        critic: Critic,
         stage: int,
         discriminator: nn.Module,
         state: dict[str, Any],
         unchanged: dict[str, Any],
     ) -> list[dict[str, Any]]:
-        """Every row of one D stage: D frozen, for each cost one trajectory of max(steps) G steps from the
-        snapshot (the same z batches for every cost), measured at each k. `unchanged` holds what does not
-        depend on D (the fixed z, G_0's measures, the transport gradient), computed once per snapshot."""
-        costs, steps = list(self.updates_cfg.costs), sorted(int(k) for k in self.updates_cfg.steps)
+        """Every row of one critic's D stage: D frozen, for each of its costs one trajectory of max(steps)
+        G steps from the snapshot (the same z batches for every cost), measured at each k. `unchanged` holds
+        what does not depend on D (the fixed z, G_0's measures, the transport gradient), once per snapshot."""
+        costs, steps = step_costs(self.updates_cfg, critic), sorted(int(k) for k in self.updates_cfg.steps)
         z, fresh_z = unchanged["z"], unchanged["fresh_z"]
         generator, _ = self.generator(state)
         log_scales, directions = cost_gradients(
@@ -318,11 +379,13 @@ class UpdateArms:
         )
         heldout_logits = logits_of(discriminator, self.images.heldout, self.chunk)
         fixed_logits = logits_of(discriminator, generate(generator, z, self.chunk), self.chunk)
+        strength = decision_accuracy(heldout_logits, fixed_logits, critic.objective)
         stage_values = {
             "snapshot_iteration": snapshot.iteration,
             "snapshot_epoch": snapshot.epoch,
+            "critic": critic.name,
             "d_stage": stage,
-            "d_accuracy_heldout": float(discriminator_accuracy(heldout_logits, fixed_logits)),
+            "d_accuracy_heldout": None if strength is None else float(strength),
         }
         rows = []
         for index, cost in enumerate(costs):
@@ -340,16 +403,14 @@ class UpdateArms:
                 samples = generate(generator, z, self.chunk)
                 row = {
                     **stage_values,
-                    "cost": cost,
+                    "cost": cost_name(cost),
                     "k": k,
                     **(
                         unchanged["measures"]
                         if k == 0  # G_0: measured once per snapshot, the same numbers in every arm
                         else self.measure(generator, samples, fresh_z, snapshot.iteration)
                     ),
-                    "d_accuracy_fakes": float(
-                        (logits_of(discriminator, samples, self.chunk) < 0).double().mean()
-                    ),
+                    "d_accuracy_fakes": decision_rate(logits_of(discriminator, samples, self.chunk), critic),
                 }
                 if k == 0:
                     row["grad_norm"] = float(log_scales[index].exp() * directions[index].norm())
@@ -379,29 +440,37 @@ def fork_devices(device: torch.device) -> list[int]:
 
 
 def snapshot_rows(
-    arms: UpdateArms, snapshot_probe: SnapshotProbe, snapshot: Snapshot, critic: Critic, stages: list[int]
+    arms: UpdateArms, snapshot_probe: SnapshotProbe, snapshot: Snapshot, critics: list[Critic]
 ) -> list[dict[str, Any]]:
-    """Every row of one snapshot: its D trained by the probe's protocol, and at each stage the arms."""
+    """Every row of one snapshot: per critic its D trained by the probe's protocol, and at each of its
+    stages the arms."""
     state = load_generator_state(snapshot.path, arms.model_cfg, arms.dataset_cfg)
-    frozen, _ = arms.generator(state)  # the fakes of D's steps (snapshot_probe.source freezes it)
-    length = probe_length(snapshot_probe.probe_cfg, critic)
-    unit = ProbeUnit(snapshot.iteration, snapshot.epoch, NoiseSchedule(), None, critic, length)
     with torch.random.fork_rng(devices=fork_devices(arms.device)):
         shared = arms.unchanged(state, snapshot.iteration)
     rows: list[dict[str, Any]] = []
-    for stage, discriminator in snapshot_probe.trained(frozen, unit, stages):
-        held = copy.deepcopy(discriminator)  # frozen: D goes on training after this stage
-        requires_grad(held, False)
-        with torch.random.fork_rng(devices=fork_devices(arms.device)):  # D's training draws as without us
-            rows += arms.stage_rows(snapshot, stage, held, state, shared)
-        if arms.control.stop.requested:
-            raise Interrupted(f"updates of snapshot {snapshot.iteration}, D stage {stage}")
+    for critic in critics:
+        frozen, _ = arms.generator(state)  # the fakes of D's steps (snapshot_probe.source freezes it)
+        length = probe_length(snapshot_probe.probe_cfg, critic)
+        unit = ProbeUnit(snapshot.iteration, snapshot.epoch, NoiseSchedule(), None, critic, length)
+        stages = critic_stages(arms.updates_cfg, snapshot_probe.probe_cfg, critic)
+        for stage, discriminator in snapshot_probe.trained(frozen, unit, stages):
+            held = copy.deepcopy(discriminator)  # frozen: D goes on training after this stage
+            requires_grad(held, False)
+            with torch.random.fork_rng(devices=fork_devices(arms.device)):  # D's training draws as without us
+                rows += arms.stage_rows(snapshot, critic, stage, held, state, shared)
+            if arms.control.stop.requested:
+                raise Interrupted(f"updates of snapshot {snapshot.iteration}, {critic.name}, D stage {stage}")
     return rows
 
 
-def rows_per_snapshot(updates_cfg: DictConfig, stages: list[int]) -> int:
-    """updates.csv's rows for one snapshot: D stages x costs x k."""
-    return len(stages) * len(updates_cfg.costs) * len(updates_cfg.steps)
+def rows_per_snapshot(updates_cfg: DictConfig, probe_cfg: DictConfig, critics: list[Critic]) -> int:
+    """updates.csv's rows for one snapshot: per critic, its D stages x its costs x k."""
+    return sum(
+        len(critic_stages(updates_cfg, probe_cfg, critic))
+        * len(step_costs(updates_cfg, critic))
+        * len(updates_cfg.steps)
+        for critic in critics
+    )
 
 
 def finished_snapshots(path: Path, expected: int) -> set[int]:
@@ -434,13 +503,13 @@ def run_updates(
 ) -> Path:
     """Write updates.csv: every snapshot's rows (snapshots it already holds in full are kept); returns it."""
     path, control = Path(run_dir) / "updates.csv", control or RunControl()
-    critic = Critic.from_node(PAPER_CRITIC, critic_cfg[PAPER_CRITIC])
-    stages = d_stages(updates_cfg, probe_length(probe_cfg, critic))  # within the paper's D's probe
+    critics = updates_critics(updates_cfg, critic_cfg)
     dtype = PROBE_DTYPES[probe_cfg.dtype]
-    expected = rows_per_snapshot(updates_cfg, stages)
+    expected = rows_per_snapshot(updates_cfg, probe_cfg, critics)
     done = finished_snapshots(path, expected)
     todo = [snapshot for snapshot in snapshots if snapshot.iteration not in done]
-    progress = control.progress(len(todo) * max(stages), desc="updates")
+    d_iterations = sum(max(critic_stages(updates_cfg, probe_cfg, critic)) for critic in critics)
+    progress = control.progress(len(todo) * d_iterations, desc="updates")
     with (
         exact_float_math(device),
         CSVLogger(path, UPDATES_COLUMNS, buffer_rows=expected, mirror=control.mirror) as logger,
@@ -467,17 +536,17 @@ def run_updates(
         )  # fmt: skip; the logger is never written by trained(): it takes no measurement
         for snapshot in todo:
             log.info(
-                "updates: G after %s; D stages %s, costs %s, G steps %s; %d images a kind (floor W1 %.3f)",
-                snapshot_words(snapshot.iteration, snapshot.epoch), stages, list(updates_cfg.costs),
-                list(updates_cfg.steps), len(images.heldout), images.floor,
+                "updates: G after %s; critics %s, D stages %s, G steps %s; %d images a kind (floor W1 %.3f)",
+                snapshot_words(snapshot.iteration, snapshot.epoch), list(updates_cfg.critics),
+                list(updates_cfg.d_stages), list(updates_cfg.steps), len(images.heldout), images.floor,
             )  # fmt: skip
-            rows = snapshot_rows(arms, snapshot_probe, snapshot, critic, stages)
+            rows = snapshot_rows(arms, snapshot_probe, snapshot, critics)
             control.check_rows(  # before they are written: a snapshot on disk is a finished one
                 rows,
                 ("wasserstein_exact", "grad_norm"),
                 lambda row: (
-                    f"updates of snapshot {row['snapshot_iteration']}, D stage {row['d_stage']}, "
-                    f"{row['cost']}, k = {row['k']}"
+                    f"updates of snapshot {row['snapshot_iteration']}, {row['critic']}'s D stage "
+                    f"{row['d_stage']}, {row['cost']}, k = {row['k']}"
                 ),
             )
             for row in rows:

@@ -5,9 +5,10 @@ python scripts/gradients_page.py SWEEP_DIR [SWEEP_DIR ...] [--out docs/gradients
 
 Each SWEEP_DIR is a `gan-repro -m seed=... experiment=updates` or `experiment=critics` folder (a single run
 folder also works: one seed). Per sweep the page gets its command (Hydra's multirun.yaml), and:
-  experiment=updates: per snapshot, D stage and cost, whether k generator steps against the frozen D lower
-      the exact W1 over its real-vs-real floor (help) or raise it (hurt), in how many seeds, the median
-      change, and the transport cosine at k = 0; the two updates claims over seeds;
+  experiment=updates (or updates_critics): per critic, snapshot, D stage and cost, whether k generator steps
+      against the frozen D lower the exact W1 over its real-vs-real floor (help) or raise it (hurt), in how
+      many seeds, the median change, and the transport cosine at k = 0; the same at each critic's strongest
+      D (its last stage) beside where its own cost plateaus; the two updates claims over seeds;
   experiment=critics: per critic, snapshot and cost, where the critic's own cost plateaus, the gradient
       norm there over its start, its largest excursion up to there, and the transport cosine at the start
       and at the plateau; the band claims over seeds.
@@ -34,7 +35,12 @@ from gan_repro.writeup import table
 
 UPDATES_CLAIMS = ("updates_strong_d_worsens", "updates_weak_d_improves")
 CRITICS_CLAIMS = ("critics_wgan_gp_band", "critics_minimax_band")
-COST_WORDS = {"minimax": "log(1 - D) (Fig. 2)", "nonsaturating": "-log D (Fig. 3)"}
+COST_WORDS = {
+    "minimax": "log(1 - D) (Fig. 2)",
+    "nonsaturating": "-log D (Fig. 3)",
+    "wasserstein": "-E D(G(z))",
+    "least_squares": "1/2 E (D(G(z)) - 1)^2",
+}
 
 
 def runs_of(folder: Path) -> list[Run]:
@@ -73,26 +79,74 @@ def verdict(changes: pd.Series) -> str:
     return f"mixed ({int((changes < 0).sum())} of {count} help)"
 
 
+def seed_changes(runs: list[Run]) -> pd.DataFrame:
+    """Every seed's updates.csv with its change in W1 over the floor (report.updates_changes) and its seed."""
+    return pd.concat(updates_changes(run.tables["updates"]).assign(seed=int(run.config.seed)) for run in runs)
+
+
 def updates_rows(runs: list[Run]) -> list[list[str]]:
-    """Per snapshot, D stage and cost, over seeds: D's held-out accuracy, W1 over its floor at k = 0, the
-    verdict and the median change after the last k, the transport cosine at k = 0."""
-    tables = [updates_changes(run.tables["updates"]).assign(seed=int(run.config.seed)) for run in runs]
-    changes = pd.concat(tables)
+    """Per critic, snapshot, D stage and cost, over seeds: D's held-out accuracy, W1 over its floor at k = 0,
+    the verdict and the median change after the last k, the transport cosine at k = 0."""
+    changes = seed_changes(runs)
     last = int(changes["k"].max())
     start, final = changes[changes["k"] == 0], changes[changes["k"] == last]
-    keys = ["snapshot_iteration", "snapshot_epoch", "d_stage", "cost"]
+    keys = ["critic", "snapshot_iteration", "snapshot_epoch", "d_stage", "cost"]
     rows = []
-    for (snapshot, epoch, stage, cost), group in final.groupby(keys, sort=True):
+    for (critic, snapshot, epoch, stage, cost), group in final.groupby(keys, sort=False):
         first = start[
-            (start["snapshot_iteration"] == snapshot) & (start["d_stage"] == stage) & (start["cost"] == cost)
+            (start["critic"] == critic)
+            & (start["snapshot_iteration"] == snapshot)
+            & (start["d_stage"] == stage)
+            & (start["cost"] == cost)
         ]
         rows.append(
             [
+                critic,
                 snapshot_words(int(snapshot), float(epoch)),
                 int(stage),
                 over_seeds(group["d_accuracy_heldout"].tolist()),
                 COST_WORDS.get(cost, cost),
                 over_seeds(first["wasserstein_exact_over_floor"].tolist()),
+                f"{verdict(group['w1_change'])}: {over_seeds(group['w1_change'].tolist())}",
+                over_seeds(first["transport_cosine"].tolist()),
+            ]
+        )
+    return rows
+
+
+def plateau_iterations(runs: list[Run], critic: str, snapshot: int) -> str:
+    """Over seeds, the probe iteration where the critic's own cost plateaus against the snapshot (critics.csv;
+    'n/a' without it), with how many seeds reached one."""
+    tables = [run.tables["critics"] for run in runs if "critics" in run.tables]
+    found = [rows[(rows["critic"] == critic) & (rows["snapshot_iteration"] == snapshot)] for rows in tables]
+    iterations = [rows["plateau_iteration"].iloc[0] for rows in found if len(rows)]
+    if not iterations:
+        return "n/a"
+    reached = pd.Series(iterations, dtype=float).notna()
+    return f"{over_seeds(iterations)} ({int(reached.sum())}/{len(iterations)} reached)"
+
+
+def strongest_rows(runs: list[Run]) -> list[list[str]]:
+    """Per critic, cost and snapshot, over seeds, against the critic's strongest D (its last stage): where
+    its own cost plateaus in the probe (critics.csv, when the run has it), the verdict and median change
+    after the last k, and the transport cosine at k = 0."""
+    changes = seed_changes(runs)
+    last = int(changes["k"].max())
+    strongest = changes["d_stage"] == changes.groupby("critic")["d_stage"].transform("max")
+    final, start = changes[strongest & (changes["k"] == last)], changes[strongest & (changes["k"] == 0)]
+    rows = []
+    keys = ["critic", "cost", "snapshot_iteration", "snapshot_epoch"]
+    for (critic, cost, snapshot, epoch), group in final.groupby(keys, sort=False):
+        first = start[
+            (start["critic"] == critic) & (start["cost"] == cost) & (start["snapshot_iteration"] == snapshot)
+        ]
+        rows.append(
+            [
+                critic,
+                COST_WORDS.get(cost, cost),
+                snapshot_words(int(snapshot), float(epoch)),
+                int(group["d_stage"].iloc[0]),
+                plateau_iterations(runs, critic, int(snapshot)),
                 f"{verdict(group['w1_change'])}: {over_seeds(group['w1_change'].tolist())}",
                 over_seeds(first["transport_cosine"].tolist()),
             ]
@@ -178,6 +232,7 @@ def section(folder: Path, page: Path) -> list[str]:
     lines += ["```", command_of(folder), "```", ""]
     if "updates" in runs[0].tables:
         headings = [
+            "critic",
             "G",
             "D stage",
             "D held-out accuracy",
@@ -187,6 +242,20 @@ def section(folder: Path, page: Path) -> list[str]:
             "transport cosine, k = 0",
         ]
         lines += table(headings, updates_rows(runs)) + [""] + claim_lines(runs, UPDATES_CLAIMS) + [""]
+        if runs[0].tables["updates"]["critic"].nunique() > 1:  # experiment=updates_critics
+            lines += ["Each critic's own cost against its strongest D (its last stage):", ""]
+            lines += table(
+                [
+                    "critic",
+                    "G's cost",
+                    "G",
+                    "D stage",
+                    "its cost's plateau (probe iteration)",
+                    f"after {int(runs[0].tables['updates']['k'].max())} G steps: change in W1 over floor",
+                    "transport cosine, k = 0",
+                ],
+                strongest_rows(runs),
+            ) + [""]
         lines += figure_lines(runs[0], "updates", page)
     if "critics" in runs[0].tables:
         headings = [

@@ -151,8 +151,18 @@ def test_dry_run_counts_the_updates_stage() -> None:
     stages = "updates.d_stages=[0,10,9000]"
     cfg = compose_config(["experiment=updates", "dataset=digits", "cache=false", stages])
     assert plan_lines(cfg, torch.device("cpu"))[-1] == (  # 9000 clipped to the probe's 4,000
-        "updates: 3 snapshots x (D trained 4,000 iterations; 3 D stages x 2 costs x 20 G steps) = "
+        "updates: 3 snapshots x (gan: D trained 4,000 iterations; 3 D stages x 2 costs x 20 G steps) = "
         "12,000 D iterations and 360 G steps; computed (cache=false)"
+    )
+    critics = compose_config(["experiment=updates_critics", "dataset=digits", "cache=false", stages])
+    assert plan_lines(critics, torch.device("cpu"))[-1] == (  # each critic within its own length
+        "updates: 3 snapshots x (gan: D trained 500 iterations; 3 D stages x 2 costs x 20 G steps; "
+        "wgan: D trained 2,000 iterations; 3 D stages x 1 cost x 20 G steps; "
+        "wgan_gp: D trained 2,000 iterations; 3 D stages x 1 cost x 20 G steps; "
+        "lsgan: D trained 500 iterations; 3 D stages x 1 cost x 20 G steps; "
+        "hinge: D trained 500 iterations; 3 D stages x 1 cost x 20 G steps; "
+        "gan_r1: D trained 500 iterations; 3 D stages x 2 costs x 20 G steps) = "
+        "18,000 D iterations and 1,440 G steps; computed (cache=false)"
     )
     assert not plan_lines(compose_config(["dataset=digits"]), torch.device("cpu"))[-1].startswith("updates")
 

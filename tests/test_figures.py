@@ -83,6 +83,7 @@ def write_run(folder: Path, probe: list[dict], seed: int = 0) -> Path:
         {
             "snapshot_iteration": snapshot,
             "snapshot_epoch": SNAPSHOTS[snapshot],
+            "critic": "gan",
             "d_stage": stage,
             "cost": cost,
             "k": k,

@@ -216,14 +216,28 @@ def test_the_updates_claims_can_fail(updates_run) -> None:
         ("updates.costs=[minimax,hinge]", r"^updates.costs: must be a list of distinct costs drawn from "),
         ("updates.d_stages=[10,10]", r"^updates.d_stages: must be a list of distinct whole numbers >= 0, "),
         ("updates.samples=1", r"^updates.samples: must be a whole number >= 2, got 1$"),
-        ("critic=wgan", r"^critic: experiment=updates steps G against the paper's D"),
+        ("critic=wgan", r"^updates.critics: gan is not one of the run's critics \(wgan\): add it to critic="),
+        ("updates.critics=[]", r"^updates.critics: must be a list of distinct critic names"),
+        ("updates.critics=[gan,gan]", r"^updates.critics: must be a list of distinct critic names"),
+        ("critic=[gan,wgan]", None),  # wgan is probed beside gan, but G steps against the paper's D only
+        ("updates.critics=[gan,wgan]", r"^updates.critics: wgan is not one of the run's critics \(gan, "),
         ("noise=constant", r"^noise: experiment=updates measures the noiseless protocol"),
     ],
 )
-def test_bad_updates_settings_are_refused_in_one_line(override: str, message: str) -> None:
+def test_bad_updates_settings_are_refused_in_one_line(override: str, message: str | None) -> None:
+    if message is None:
+        check_updates(compose_config([*UPDATES, override]))
+        return
     with pytest.raises(ConfigError, match=message) as refused:
         check_updates(compose_config([*UPDATES, override]))
     assert "\n" not in str(refused.value)
+
+
+def test_a_critic_without_a_generator_cost_is_refused() -> None:
+    """critic=linear (the control's logistic regression) has no generator cost: G cannot step against it."""
+    config = [*UPDATES, "updates.critics=[gan,linear]"]  # the default critics: gan and linear (Fig. 1)
+    with pytest.raises(ConfigError, match=r"^updates.critics: critic linear has no generator cost"):
+        check_updates(compose_config(config))
 
 
 def test_a_second_run_copies_updates_csv_from_the_cache(tmp_path, caplog) -> None:
@@ -254,10 +268,69 @@ def test_the_gradients_page_is_written_from_updates_csv(updates_run, tmp_path) -
     text = page.read_text()
     changes = updates_changes(pd.read_csv(run_dir / "updates.csv"))
     final = changes[changes["k"] == changes["k"].max()]
-    assert text.count("\n| epoch ") == len(final)  # one row per snapshot, D stage and cost
+    assert text.count("\n| gan | epoch ") == len(final)  # one row per snapshot, D stage and cost
     for change in final["w1_change"]:
         verdict = "helps 1/1" if change < 0 else "hurts 1/1" if change > 0 else "mixed"
         assert f"{verdict}: {format_value(float(change))} |" in text
     assert "**updates_strong_d_worsens**: holds in" in text and "**updates_weak_d_improves**" in text
     missing = run_script(REPO / "scripts" / "gradients_page.py", str(tmp_path / "nothing"), f"--out={page}")
     assert missing.returncode != 0 and "error:" in missing.stderr and page.read_text() == text
+
+
+# experiment=updates with a second critic: G also steps against WGAN's critic, with WGAN's own cost
+CRITICS = [*UPDATES, "critic=[gan,wgan]", "updates.critics=[gan,wgan]"]
+
+
+@pytest.fixture(scope="module")
+def critics_run(tmp_path_factory) -> tuple[DictConfig, Path, dict]:
+    """One finished tiny run whose G steps against the paper's D and against WGAN's critic."""
+    cfg = compose_config(CRITICS)
+    run_dir = tmp_path_factory.mktemp("updates_critics_run")
+    return cfg, run_dir, run(cfg, run_dir)
+
+
+def test_each_critic_steps_g_with_its_own_cost(critics_run, updates_run) -> None:
+    """Per snapshot the paper's D's rows, then WGAN's: its own cost (-E D(G(z))), its stages within its own
+    length, no accuracy (a Wasserstein critic's output has no decision threshold), a gradient at k = 0. The
+    paper's D's rows are the gan-only run's, to the last bit: the arms share seeds, not random streams."""
+    _, run_dir, summary = critics_run
+    table = pd.read_csv(run_dir / "updates.csv")
+    gan_order = itertools.product(["gan"], STAGES, ["minimax", "nonsaturating"], [0, 1, 5, 20])
+    wgan_order = itertools.product(["wgan"], STAGES, ["wasserstein"], [0, 1, 5, 20])
+    for snapshot in (24, 48):
+        rows = table[table["snapshot_iteration"] == snapshot]
+        assert list(rows[["critic", "d_stage", "cost", "k"]].itertuples(index=False)) == [
+            *gan_order,
+            *wgan_order,
+        ]
+        gan_order = itertools.product(["gan"], STAGES, ["minimax", "nonsaturating"], [0, 1, 5, 20])
+        wgan_order = itertools.product(["wgan"], STAGES, ["wasserstein"], [0, 1, 5, 20])
+    wgan = table[table["critic"] == "wgan"]
+    assert wgan[["d_accuracy_heldout", "d_accuracy_fakes"]].isna().all().all()
+    assert (wgan.loc[wgan["k"] == 0, "grad_norm"] > 0).all()
+    moved = wgan[(wgan["k"] == 20) & (wgan["d_stage"] == 12)]["wasserstein_exact"].to_numpy()
+    assert (moved != wgan[(wgan["k"] == 0) & (wgan["d_stage"] == 12)]["wasserstein_exact"].to_numpy()).all()
+    alone = pd.read_csv(updates_run[1] / "updates.csv")
+    pd.testing.assert_frame_equal(table[table["critic"] == "gan"].reset_index(drop=True), alone)
+    assert [claim["holds"] for claim in summary["claims"][-2:]] == [
+        claim["holds"] for claim in updates_claims(alone, {})
+    ]  # the claims read the paper's D only
+    assert {record["critic"] for record in summary["updates"]} == {"gan", "wgan"}
+
+
+def test_the_figure_and_the_page_show_every_critic(critics_run, tmp_path) -> None:
+    """The updates figure has a line per critic and cost (3 here), the page a table row per critic, stage,
+    cost and snapshot, and the strongest-D table one row per critic, cost and snapshot."""
+    _, run_dir, _ = critics_run
+    figure = draw_updates_figure(pd.read_csv(run_dir / "updates.csv"))
+    for axis in figure.get_axes():
+        assert len(axis.get_lines()) == 3 + 1
+    page = tmp_path / "gradients.md"
+    done = run_script(REPO / "scripts" / "gradients_page.py", str(run_dir), f"--out={page}", "--intro=none")
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    assert text.count("\n| wgan | epoch ") == 2 * len(STAGES)
+    strongest = text.split("its strongest D")[1].split("![")[0]  # that table, up to the figure
+    assert strongest.count("\n| wgan | -E D(G(z)) | epoch ") == 2  # one row a snapshot
+    assert strongest.count("\n| gan | -log D (Fig. 3) | epoch ") == 2
+    assert strongest.count("| 12 |") == (2 + 1) * 2  # every row at its critic's last stage (12)
