@@ -111,7 +111,7 @@ def test_a_linear_critic_with_a_normalization_is_refused_in_one_line(norm: str) 
 
 def test_a_run_on_the_digits_flags_the_linear_cue_against_an_early_generator(tmp_path) -> None:
     """The whole protocol on the bundled digits (upsampled to 32x32, as dataset=digits runs them) against a
-    generator after one epoch (24 G steps, as in the README's digits sweep, where the linear D reached 1
+    generator after one epoch (24 G steps, as in docs/results.md's digits sweep, where the linear D reached 1
     in every seed): critic=linear alone, 400 D iterations; the control must call Figure 1 a linear cue."""
     from gan_repro.pipeline import run
     from tests.helpers import TINY

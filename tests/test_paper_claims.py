@@ -43,11 +43,11 @@ def test_default_run_reproduces_the_papers_claims(tmp_path: Path, capsys) -> Non
 
 @pytest.mark.slow
 def test_noise_experiment_bound_holds_and_noise_keeps_gradients(tmp_path: Path) -> None:
-    """experiment=noise on the digits, where the README's noise section measured it: Theorem 3.3's bound
+    """experiment=noise on the digits, where docs/noise.md measured it: Theorem 3.3's bound
     holds at every (snapshot, sigma), and for the best (last) generator sigma = 0.3 keeps D's cost and the
     minimax gradient far above sigma = 0's. On the default photographs the same command (seed 0) gave
     epoch 25's sigma = 0.3 an end cost 3.8x and a minimax gradient 7.0x sigma = 0's: the 10x on D's cost
-    does not hold there (README, Section 3)."""
+    does not hold there (docs/noise.md)."""
     run_dir = tmp_path / "run"
     # Half the small scale's 1000-iteration noise probe: 15 probes of 500 iterations on the digits keep this
     # test near 3 minutes on 2 cores.
