@@ -41,7 +41,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import gan_repro
-from gan_repro.data import BUNDLED_DATASETS, FILE_DATASETS, bundled_source
+from gan_repro.data import BUNDLED_DATASETS, FILE_DATASETS, NOT_DATA_KEYS, bundled_source
 from gan_repro.extend import is_user_dataset, source_digests
 from gan_repro.files import content_digest, file_lock, sha256_file, write_json
 from gan_repro.imports import import_graph, module_files, reachable
@@ -56,12 +56,6 @@ STAGE_FILES = {  # what a stage leaves in the run folder, as globs relative to i
     "probe": ("probe.csv",),
     "updates": ("updates.csv",),
 }
-NOT_DATA_KEYS = (
-    "prepare",
-    "prepared_root",
-    "download",
-    "download_url",
-)  # how the files are fetched, not what they hold
 
 
 # Where each stage's code starts. A module is followed through everything it imports (imports.reachable);
@@ -110,6 +104,11 @@ def stage_code(stage: str) -> dict[str, Any]:
     return {"digest": digest.hexdigest()[:16], "modules": sorted(texts)}
 
 
+def stage_files(stage: str, folder: Path) -> list[Path]:
+    """The files a stage left under folder (STAGE_FILES), relative to it."""
+    return sorted(path.relative_to(folder) for pattern in STAGE_FILES[stage] for path in folder.glob(pattern))
+
+
 NUMERIC_PACKAGES = ("torch", "numpy", "scipy", "Pillow", "scikit-learn")  # their versions decide numbers too
 
 
@@ -154,6 +153,11 @@ def plain(node: DictConfig) -> Any:
     return OmegaConf.to_container(node, resolve=True)
 
 
+def hash_store(cfg: DictConfig) -> Path:
+    """Where the SHA-256 of the files a key covers (data files, another run's snapshots) is remembered."""
+    return Path(str(cfg.cache_dir)).expanduser() / "file-hashes.json"
+
+
 def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     """Everything the training stage's outputs depend on."""
     dataset = {key: value for key, value in plain(cfg.dataset).items() if key not in NOT_DATA_KEYS}
@@ -168,7 +172,7 @@ def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
         "device": device.type,
         "cpu_threads": cpu_threads(device),
         "dataset": dataset,
-        "files": dataset_fingerprint(cfg.dataset, Path(str(cfg.cache_dir)).expanduser() / "file-hashes.json"),
+        "files": dataset_fingerprint(cfg.dataset, hash_store(cfg)),
         "extensions": source_digests(cfg.dataset, cfg.model),  # a user's loader and networks: their files
         "on_nonfinite": cfg.on_nonfinite,  # a warn run keeps NaN rows that a stop run refuses
         "model": plain(cfg.model),
@@ -198,6 +202,16 @@ def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     }
 
 
+def generators_fingerprint(cfg: DictConfig) -> dict[str, Any] | None:
+    """probe.generators_from: what the other run's snapshot files hold (their SHA-256, remembered in
+    cache_dir/file-hashes.json); None when this run trains its own."""
+    if cfg.probe.get("generators_from") is None:
+        return None
+    source = Path(str(cfg.probe.generators_from)).expanduser().resolve()
+    paths = [source / relative for relative in stage_files("train", source) if relative.suffix == ".pt"]
+    return content_digest(paths, root=source, store=hash_store(cfg))
+
+
 def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     """Everything the probe's probe.csv depends on: the trained generators, every probe setting and every
     critic's."""
@@ -209,10 +223,12 @@ def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     probe.pop("slow_critic_iterations", None)
     probe.pop("plateau_window", None)  # read by the report only: probe.csv does not depend on them
     probe.pop("plateau_fraction", None)
+    probe.pop("generators_from", None)  # where the snapshots are, not what they hold: "generators"
     return {
         "stage": "probe",
         "code": stage_code("probe"),
-        "train_key": key_of(training_inputs(cfg, device)),
+        "train_key": key_of(training_inputs(cfg, device)),  # with generators_from: still the data's identity
+        "generators": generators_fingerprint(cfg),
         "probe": probe,
         "critic": plain(cfg.critic),  # every critic's objective, penalty, clipping, norm and optimizer
         "extensions": source_digests(cfg.critic),  # a user's objectives and architectures: their files
@@ -291,9 +307,7 @@ class StageEntry:
 
     def files(self, folder: Path) -> list[Path]:
         """The stage's files under folder, relative to it."""
-        return sorted(
-            path.relative_to(folder) for pattern in STAGE_FILES[self.stage] for path in folder.glob(pattern)
-        )
+        return stage_files(self.stage, folder)
 
     def damage(self) -> str | None:
         """None when every file the manifest lists is there with its size and SHA-256, else what is wrong."""
