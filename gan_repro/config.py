@@ -603,11 +603,14 @@ def check_logger(cfg: DictConfig) -> None:
 
 
 # What another run's snapshots share with this run to be probed here (probe.generators_from): the networks
-# and the images (checkpoints.model_signature checks each file's weights again as it is loaded), and the
-# snapshot schedule, which names the snapshots and their epochs.
+# and the images (checkpoints.model_signature checks each file's weights again as it is loaded), the
+# snapshot schedule, which names the snapshots and their epochs, and what this run's summary and figures
+# say about how the generators were made (their seed, G's loss).
 GENERATOR_SETTINGS = (
     "model",
     "dataset",
+    "seed",
+    "loss",
     "train.epochs",
     "train.snapshot_epochs",
     "train.snapshot_iterations",
@@ -629,7 +632,10 @@ def setting_values(config: dict[str, Any], key: str) -> dict[str, Any]:
 def generator_differences(saved: dict[str, Any], cfg: DictConfig) -> list[str]:
     """'key: value there, value here' for each GENERATOR_SETTINGS key where a run's saved config differs."""
     nodes = {name.split(".")[0] for name in GENERATOR_SETTINGS}
-    current = {name: OmegaConf.to_container(cfg[name], resolve=True) for name in nodes}
+    current = {
+        name: OmegaConf.to_container(cfg[name], resolve=True) if OmegaConf.is_config(cfg[name]) else cfg[name]
+        for name in nodes
+    }
     differences = []
     for name in GENERATOR_SETTINGS:
         there, here = setting_values(saved, name), setting_values(current, name)

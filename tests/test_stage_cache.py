@@ -98,6 +98,7 @@ def test_generators_from_probes_another_runs_snapshots(tiny_run, tmp_path: Path,
         ("run", "model.ngf=16", "model.ngf: 8 there, 16 here"),
         ("run", "dataset.heldout_seed=1", "dataset.heldout_seed: 0 there, 1 here"),
         ("run", "train.epochs=3", "train.epochs: 2 there, 3 here"),
+        ("run", "seed=1", "seed: 0 there, 1 here"),
     ],
 )
 def test_generators_from_refuses_what_it_cannot_probe(
