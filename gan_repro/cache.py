@@ -4,11 +4,12 @@ experiment=updates' updates.csv).
 A stage's key is a hash of everything that determines its output: for training, the dataset and its
 files, the model, the loss, the training noise, the seed, the epochs and snapshots, the batch, the
 optimizer, the distances measured at snapshots, the settings that change the arithmetic (memory
-layout, autocast, compile, device type, CPU threads, torch version) and the package's source code; for the
-probe,
-the training key plus every probe setting. So `experiment=fig1` then `experiment=fig2` only redraws,
-and a sweep over probe settings trains once. A user's own dataset, networks or critic objective
-(`_target_`, extend.py) add the source file of each target's module to the key of the stage that uses it.
+layout, autocast, compile, device type, CPU threads, torch version) and the source of the package modules
+training's code reaches (STAGE_ROOTS, walked through their imports: stage_code); for the probe, the training
+key plus every probe setting and the probe's own modules. So `experiment=fig1` then `experiment=fig2` only
+redraws, a sweep over probe settings trains once, and an edited probe.py probes again with the same
+generators. A user's own dataset, networks or critic objective (`_target_`, extend.py) add the source file
+of each target's module to the key of the stage that uses it.
 
     <cache_dir>/train/<key>/   manifest.json, train.csv, snapshots.csv, checkpoints/iteration_*.pt, samples/
     <cache_dir>/probe/<key>/   manifest.json, probe.csv
@@ -24,6 +25,7 @@ lock: one computes, the others wait, then reuse it.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import logging
@@ -39,9 +41,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import gan_repro
-from gan_repro.data import BUNDLED_DATASETS, FILE_DATASETS, bundled_source
+from gan_repro.data import BUNDLED_DATASETS, FILE_DATASETS, NOT_DATA_KEYS, bundled_source
 from gan_repro.extend import is_user_dataset, source_digests
 from gan_repro.files import content_digest, file_lock, sha256_file, write_json
+from gan_repro.imports import import_graph, module_files, reachable
 from gan_repro.noise import stage_schedule
 from gan_repro.prepare import source_fingerprint
 from gan_repro.probe import use_batched_backward
@@ -53,24 +56,57 @@ STAGE_FILES = {  # what a stage leaves in the run folder, as globs relative to i
     "probe": ("probe.csv",),
     "updates": ("updates.csv",),
 }
-NOT_DATA_KEYS = (
-    "prepare",
-    "prepared_root",
-    "download",
-    "download_url",
-)  # how the files are fetched, not what they hold
 
 
-def code_version() -> str:
-    """A hash of the package version and of every file the package ships (its modules, the lab, a wheel's
-    conf/), found by walking it (no hand-kept list of the modules that decide the numbers: a change anywhere
-    makes new keys)."""
-    package = Path(gan_repro.__file__).parent
+# Where each stage's code starts. A module is followed through everything it imports (imports.reachable);
+# module:function is only that function's text: the pipeline functions that hand the stage its inputs (the
+# pipeline module itself imports every stage and the plotting, which decide none of these numbers).
+STAGE_ROOTS = {
+    "train": (
+        "gan_repro.train",
+        "gan_repro.prepare",  # build_dataset: the images training sees
+        "gan_repro.pipeline:load_splits",
+        "gan_repro.pipeline:train_stage",
+    ),
+    "probe": (
+        "gan_repro.probe",
+        "gan_repro.pipeline:probe_stage",
+        "gan_repro.pipeline:run_stages",  # which snapshots the probe gets, and from where
+    ),
+    "updates": ("gan_repro.updates", "gan_repro.pipeline:updates_stage"),
+}
+
+
+def function_source(path: Path, name: str) -> str:
+    """The text of the top-level function `name` of the module at path."""
+    source = path.read_text()
+    for node in ast.parse(source, filename=str(path)).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return ast.get_source_segment(source, node) or ""
+    raise LookupError(f"{path} has no function {name}, which cache.STAGE_ROOTS names")
+
+
+def stage_code(stage: str) -> dict[str, Any]:
+    """The package source a stage's results depend on: the modules its roots reach and the pipeline functions
+    they name, listed, and one hash of the package's version and all their text. Editing probe.py changes
+    the probe's, not training's; plot.py and report.py are in neither."""
+    root = Path(gan_repro.__file__).parent.parent  # read at each call: tests point it at a copy
+    files = module_files(root)
+    modules = reachable(import_graph(root), [name for name in STAGE_ROOTS[stage] if ":" not in name])
+    texts = {module: files[module].read_bytes() for module in modules}
+    for named in STAGE_ROOTS[stage]:
+        if ":" in named:
+            module, _, function = named.partition(":")
+            texts[named] = function_source(files[module], function).encode()
     digest = hashlib.sha256(gan_repro.__version__.encode())
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
-            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    for name in sorted(texts):
+        digest.update(f"\n{name} {hashlib.sha256(texts[name]).hexdigest()}".encode())
+    return {"digest": digest.hexdigest()[:16], "modules": sorted(texts)}
+
+
+def stage_files(stage: str, folder: Path) -> list[Path]:
+    """The files a stage left under folder (STAGE_FILES), relative to it."""
+    return sorted(path.relative_to(folder) for pattern in STAGE_FILES[stage] for path in folder.glob(pattern))
 
 
 NUMERIC_PACKAGES = ("torch", "numpy", "scipy", "Pillow", "scikit-learn")  # their versions decide numbers too
@@ -117,6 +153,11 @@ def plain(node: DictConfig) -> Any:
     return OmegaConf.to_container(node, resolve=True)
 
 
+def hash_store(cfg: DictConfig) -> Path:
+    """Where the SHA-256 of the files a key covers (data files, another run's snapshots) is remembered."""
+    return Path(str(cfg.cache_dir)).expanduser() / "file-hashes.json"
+
+
 def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     """Everything the training stage's outputs depend on."""
     dataset = {key: value for key, value in plain(cfg.dataset).items() if key not in NOT_DATA_KEYS}
@@ -126,12 +167,12 @@ def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     performance = plain(cfg.performance)
     return {
         "stage": "train",
-        "code": code_version(),
+        "code": stage_code("train"),
         "versions": package_versions(),
         "device": device.type,
         "cpu_threads": cpu_threads(device),
         "dataset": dataset,
-        "files": dataset_fingerprint(cfg.dataset, Path(str(cfg.cache_dir)).expanduser() / "file-hashes.json"),
+        "files": dataset_fingerprint(cfg.dataset, hash_store(cfg)),
         "extensions": source_digests(cfg.dataset, cfg.model),  # a user's loader and networks: their files
         "on_nonfinite": cfg.on_nonfinite,  # a warn run keeps NaN rows that a stop run refuses
         "model": plain(cfg.model),
@@ -161,6 +202,16 @@ def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     }
 
 
+def generators_fingerprint(cfg: DictConfig) -> dict[str, Any] | None:
+    """probe.generators_from: what the other run's snapshot files hold (their SHA-256, remembered in
+    cache_dir/file-hashes.json); None when this run trains its own."""
+    if cfg.probe.get("generators_from") is None:
+        return None
+    source = Path(str(cfg.probe.generators_from)).expanduser().resolve()
+    paths = [source / relative for relative in stage_files("train", source) if relative.suffix == ".pt"]
+    return content_digest(paths, root=source, store=hash_store(cfg))
+
+
 def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     """Everything the probe's probe.csv depends on: the trained generators, every probe setting and every
     critic's."""
@@ -172,10 +223,12 @@ def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     probe.pop("slow_critic_iterations", None)
     probe.pop("plateau_window", None)  # read by the report only: probe.csv does not depend on them
     probe.pop("plateau_fraction", None)
+    probe.pop("generators_from", None)  # where the snapshots are, not what they hold: "generators"
     return {
         "stage": "probe",
-        "code": code_version(),
-        "train_key": key_of(training_inputs(cfg, device)),
+        "code": stage_code("probe"),
+        "train_key": key_of(training_inputs(cfg, device)),  # with generators_from: still the data's identity
+        "generators": generators_fingerprint(cfg),
         "probe": probe,
         "critic": plain(cfg.critic),  # every critic's objective, penalty, clipping, norm and optimizer
         "extensions": source_digests(cfg.critic),  # a user's objectives and architectures: their files
@@ -197,7 +250,7 @@ def updates_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     the distances' projections (in the training key) and every updates setting."""
     return {
         "stage": "updates",
-        "code": code_version(),
+        "code": stage_code("updates"),
         "probe": probe_inputs(cfg, device),
         "updates": plain(cfg.updates),
     }
@@ -254,9 +307,7 @@ class StageEntry:
 
     def files(self, folder: Path) -> list[Path]:
         """The stage's files under folder, relative to it."""
-        return sorted(
-            path.relative_to(folder) for pattern in STAGE_FILES[self.stage] for path in folder.glob(pattern)
-        )
+        return stage_files(self.stage, folder)
 
     def damage(self) -> str | None:
         """None when every file the manifest lists is there with its size and SHA-256, else what is wrong."""

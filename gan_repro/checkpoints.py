@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_repro.errors import ConfigError
 from gan_repro.files import save_torch
 from gan_repro.models import build_generator
-from gan_repro.report import snapshot_file
+from gan_repro.snapshot_names import snapshot_file
 
 REFUSED = "not a gan-repro checkpoint, or unsafe to load: refused"  # never torch's weights_only advice
 

@@ -22,7 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gan_repro.critics import ARCHITECTURES, OPTIMIZERS, PENALTIES
-from gan_repro.data import BUNDLED_DATASETS, DATASET_NAMES, PHOTO_SIDE
+from gan_repro.data import BUNDLED_DATASETS, DATASET_NAMES, NOT_DATA_KEYS, PHOTO_SIDE
 from gan_repro.errors import ConfigError
 from gan_repro.extend import (
     TARGET,
@@ -38,7 +38,8 @@ from gan_repro.logger import LOGGERS
 from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVE_COSTS, OBJECTIVES, OWN_COST
 from gan_repro.models import MODEL_NAMES, NORMS, dcgan_depth
 from gan_repro.noise import check_noise_config
-from gan_repro.report import FIGURES, FORMATS
+from gan_repro.report import FIGURES, FORMATS, saved_config
+from gan_repro.snapshot_names import snapshot_files
 
 CONFIG_DIR_CANDIDATES = (
     Path(__file__).resolve().parent / "conf",  # installed wheel: conf/ ships as gan_repro/conf
@@ -601,6 +602,83 @@ def check_logger(cfg: DictConfig) -> None:
         )
 
 
+# What another run's snapshots share with this run to be probed here (probe.generators_from): the networks
+# and the images (checkpoints.model_signature checks each file's weights again as it is loaded), the
+# snapshot schedule, which names the snapshots and their epochs, and what this run's summary and figures
+# say about how the generators were made (their seed, G's loss).
+GENERATOR_SETTINGS = (
+    "model",
+    "dataset",
+    "seed",
+    "loss",
+    "train.epochs",
+    "train.snapshot_epochs",
+    "train.snapshot_iterations",
+    "train.batch_size",
+)
+
+
+def setting_values(config: dict[str, Any], key: str) -> dict[str, Any]:
+    """{dotted key: value} of a plain config at a dotted key, one level into a mapping (a dataset's download
+    and preparation keys left out: they say how its files are fetched, not what they hold)."""
+    value: Any = config
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, dict):
+        return {f"{key}.{name}": item for name, item in value.items() if name not in NOT_DATA_KEYS}
+    return {key: value}
+
+
+def generator_differences(saved: dict[str, Any], cfg: DictConfig) -> list[str]:
+    """'key: value there, value here' for each GENERATOR_SETTINGS key where a run's saved config differs."""
+    nodes = {name.split(".")[0] for name in GENERATOR_SETTINGS}
+    current = {
+        name: OmegaConf.to_container(cfg[name], resolve=True) if OmegaConf.is_config(cfg[name]) else cfg[name]
+        for name in nodes
+    }
+    differences = []
+    for name in GENERATOR_SETTINGS:
+        there, here = setting_values(saved, name), setting_values(current, name)
+        differences += [
+            f"{key}: {there.get(key)!r} there, {here.get(key)!r} here"
+            for key in sorted(there.keys() | here.keys())
+            if there.get(key) != here.get(key)
+        ]
+    return differences
+
+
+def check_generators_from(cfg: DictConfig) -> None:
+    """probe.generators_from: null, or the folder of another run whose snapshots this run probes instead of
+    training: it holds config.yaml and checkpoints/iteration_*.pt, made with this run's GENERATOR_SETTINGS."""
+    value = read(cfg.probe, "generators_from")
+    if value is None:
+        return
+    source, setting = Path(str(value)).expanduser(), "probe.generators_from"
+    instead = "or set probe.generators_from=null to train here"
+    if not source.is_dir():
+        raise ConfigError(
+            setting, f"{source} is not a folder; point it at a finished run's folder, {instead}"
+        )
+    if not (source / "config.yaml").is_file() or not snapshot_files(source / "checkpoints", ".pt"):
+        raise ConfigError(
+            setting,
+            f"{source} holds no snapshots (a run's config.yaml and checkpoints/iteration_*.pt); point it at "
+            f"a run whose training finished, {instead}",
+        )
+    try:
+        saved = saved_config(source)
+    except Exception as error:  # garbled YAML
+        first = (str(error).strip().splitlines() or [error.__class__.__name__])[0][:160]
+        raise ConfigError(setting, f"{source / 'config.yaml'} is unreadable ({first}); {instead}") from None
+    differences = generator_differences(saved if isinstance(saved, dict) else {}, cfg)
+    if differences:
+        raise ConfigError(
+            setting,
+            f"{source}'s snapshots were made with other settings ({'; '.join(differences[:3])}"
+            f"{'; ...' if len(differences) > 3 else ''}); set them as its config.yaml has them, {instead}",
+        )
+
+
 NODE_CHECKS: tuple[Callable[[DictConfig], None], ...] = (
     check_logger,
     lambda cfg: check_dataset(cfg.dataset),
@@ -610,6 +688,7 @@ NODE_CHECKS: tuple[Callable[[DictConfig], None], ...] = (
     lambda cfg: check_noise_config(cfg.noise),  # the schedules' kinds and sigmas (noise.py parses them)
     check_snapshots,
     check_critics,
+    check_generators_from,  # last: it compares the checked model, dataset and train nodes
 )
 
 

@@ -36,6 +36,8 @@ DATASET_NAMES = ("digits", "photos", "mnist", "fashion_mnist", "cifar10", "celeb
 BUNDLED_DATASETS = ("digits", "photos")  # shipped with scikit-learn: no root, no download
 PHOTO_SIDE = 427  # the shorter side of scikit-learn's two sample photographs (427x640): the largest crop
 PHOTO_KEYS = ("count", "min_side", "max_side", "crop_seed")  # with image_size and channels: the crops' pixels
+# how the files are fetched, not what they hold
+NOT_DATA_KEYS = ("prepare", "prepared_root", "download", "download_url")
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -1,10 +1,12 @@
 """environment.json: what a run ran on, written at each start (cache=false too): the git commit and whether
 the checkout had uncommitted changes (null where the package does not run from a git checkout, or git is
-missing), the hash of the package's code (the cache's own code_version), Python, torch with its CUDA and
-cuDNN (null on a CPU), and the versions of the libraries the run calls."""
+missing), the hash of the whole package's code (code_version; the cache keys each stage by its own modules
+instead: cache.stage_code), Python, torch with its CUDA and cuDNN (null on a CPU), and the versions of the
+libraries the run calls."""
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 from pathlib import Path
@@ -13,12 +15,23 @@ from typing import Any
 import torch
 
 import gan_repro
-from gan_repro.cache import code_version, package_versions
+from gan_repro.cache import package_versions
 from gan_repro.files import write_json
 from gan_repro.runstate import ENVIRONMENT_NAME
 
 LIBRARIES = ("numpy", "scipy", "Pillow", "scikit-learn", "hydra-core", "omegaconf", "matplotlib", "pandas")
 GIT_TIMEOUT_S = 10  # a checkout on a hung network filesystem must not hold the run up
+
+
+def code_version() -> str:
+    """A hash of the package version and of every file the package ships (its modules, the lab, a wheel's
+    conf/), found by walking it: which code this run was, whatever it changed."""
+    package = Path(gan_repro.__file__).parent
+    digest = hashlib.sha256(gan_repro.__version__.encode())
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
+            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def git(checkout: Path, *arguments: str) -> str:

@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
-from gan_repro.cache import STAGE_FILES, stage_entry
+from gan_repro.cache import STAGE_FILES, link_or_copy, stage_entry, stage_files
 from gan_repro.checkpoints import Snapshot, snapshots
 from gan_repro.config import check_config
 from gan_repro.data import DataSplits, batches_per_epoch, place_dataset, split_dataset
@@ -278,6 +278,53 @@ def cached_stage(
     return None
 
 
+GENERATORS_FROM_MESSAGE = (  # what the log says instead of training, with probe.generators_from
+    "train: not run here; probing the snapshots of %s (probe.generators_from), linked into this run folder"
+)
+
+
+def generators_source(cfg: DictConfig) -> Path | None:
+    """probe.generators_from's folder, resolved; None when this run trains its own generators."""
+    value = cfg.probe.get("generators_from")
+    return None if value is None else Path(str(value)).expanduser().resolve()
+
+
+def adopt_generators(source: Path, run_dir: Path) -> None:
+    """probe.generators_from: another run's training files put into this run folder as a cache entry's are
+    (checkpoints and samples hard-linked, CSVs copied); the probe then loads each snapshot through the one
+    checkpoint loader (weights only, refused unless this run's model and data match)."""
+    if source == run_dir.resolve():
+        raise ConfigError(
+            "probe.generators_from",
+            f"{source} is this run's own folder; point it at another run's, or set it to null to train here",
+        )
+    for relative in stage_files("train", source):
+        link_or_copy(source / relative, run_dir / relative)
+    log.info(GENERATORS_FROM_MESSAGE, source)
+
+
+def check_adopted(source: Path, frozen: list[Snapshot]) -> None:
+    """Every snapshot this run probes is among those adopted from `source`: else one ConfigError line."""
+    missing = [snapshot.path.name for snapshot in frozen if not snapshot.path.is_file()]
+    if missing:
+        raise ConfigError(
+            "probe.generators_from",
+            f"{source} has no checkpoints/{missing[0]} (its training did not finish, or its files were "
+            "moved); point it at a finished run, or set it to null to train here",
+        )
+
+
+def blame_adopted(error: ConfigError, source: Path | None) -> ConfigError:
+    """A snapshot adopted with probe.generators_from that cannot be loaded: the error names that setting."""
+    if source is None or error.setting != "checkpoint":
+        return error
+    return ConfigError(
+        "probe.generators_from",
+        f"{error.message}; it came from {source}: point probe.generators_from at another run, or set it to "
+        "null to train here",
+    )
+
+
 def blame_cache_entry(error: ConfigError, state: RunState) -> ConfigError:
     """A snapshot that came from the cache and cannot be loaded: name the entry, move it aside, and mark
     training unfinished, so that a rerun trains again instead of failing the same way."""
@@ -317,8 +364,13 @@ def run_stages(
 
     # Step 2: train the GAN, snapshotting G after train.snapshot_epochs and train.snapshot_iterations.
     start = time.perf_counter()
+    adopted = generators_source(cfg)
     if state.train_complete:
         log.info("train: done in an earlier run; using its snapshots")
+    elif adopted is not None:
+        adopt_generators(adopted, run_dir)
+        state.train_complete = True
+        state.save()
     else:
         source = cached_stage(
             cfg,
@@ -331,6 +383,8 @@ def run_stages(
         state.train_complete, state.train_cache_entry = True, str(source) if source else None
         state.save()
     frozen = snapshots(cfg.train, batches_per_epoch(splits.train, cfg.train.batch_size), run_dir)
+    if adopted is not None:
+        check_adopted(adopted, frozen)
     timings["train_s"] = time.perf_counter() - start
 
     # Step 3: freeze each snapshot, train a fresh D from scratch, measure (finished probes are skipped).
@@ -354,7 +408,7 @@ def run_stages(
                 control.mirror,
             )
         except ConfigError as error:
-            raise blame_cache_entry(error, state) from None
+            raise blame_adopted(blame_cache_entry(error, state), adopted) from None
         state.probe_complete = True
         state.save()
     timings["probe_s"] = time.perf_counter() - start
@@ -376,7 +430,7 @@ def run_stages(
                 control.mirror,
             )
         except ConfigError as error:
-            raise blame_cache_entry(error, state) from None
+            raise blame_adopted(blame_cache_entry(error, state), adopted) from None
         state.updates_complete = True
         state.save()
     timings["updates_s"] = time.perf_counter() - start
@@ -413,6 +467,7 @@ def run_lab(cfg: DictConfig, run_dir: Path, device: torch.device) -> dict[str, A
 
 def run_settings(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
     """What summary.json records about how the run was made."""
+    adopted = generators_source(cfg)
     return {
         "dataset": cfg.dataset.name,
         "model": cfg.model.name,
@@ -423,6 +478,7 @@ def run_settings(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
         "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
+        "generators_from": str(adopted) if adopted else None,  # the run whose snapshots were probed
     }
 
 

@@ -1,8 +1,9 @@
 """dry_run=true: what a run would do, without doing it. Its data (read only to count it), each stage's
 source as pipeline.run_stages decides it (this run folder's state.json first, when the folder holds this
-same run; then a verified cache entry; else computed), and how many iterations each stage runs: training's
-epochs x full batches per epoch, the probe's units (snapshot x swept sigma x critic, from
-probe.probe_units) x each critic's probe length (probe.iterations, or its own critic.<name>.iterations)."""
+same run; for training, probe.generators_from's run; then a verified cache entry; else computed), and how
+many iterations each stage runs: training's epochs x full batches per epoch, the probe's units (snapshot x
+swept sigma x critic, from probe.probe_units) x each critic's probe length (probe.iterations, or its own
+critic.<name>.iterations)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from gan_repro.checkpoints import snapshot_iterations
 from gan_repro.critics import probe_critics
 from gan_repro.data import read_dataset, split_dataset
 from gan_repro.errors import ConfigError
-from gan_repro.pipeline import check_same_run
+from gan_repro.pipeline import check_same_run, generators_source
 from gan_repro.probe import probe_length, probe_noises, probe_units
 from gan_repro.report import CONTROL_SNAPSHOT
 from gan_repro.runstate import RunState
@@ -29,6 +30,8 @@ def stage_source(cfg: DictConfig, stage: str, device: torch.device, done: bool) 
     computing them."""
     if done:
         return "done in this run folder already"
+    if stage == "train" and generators_source(cfg) is not None:
+        return f"not run: the snapshots of {generators_source(cfg)} are probed (probe.generators_from)"
     entry = stage_entry(cfg, stage, device)
     if entry.complete and entry.damage() is None:
         return f"from the cache ({entry.folder})"

@@ -48,8 +48,8 @@ from gan_repro.losses import (
 )
 from gan_repro.models import build_discriminator, requires_grad, tracking_gradients
 from gan_repro.noise import NoiseSchedule, add_instance_noise, stage_schedule
-from gan_repro.report import CONTROL_SNAPSHOT, snapshot_words
 from gan_repro.runstate import Interrupted, RunControl, RunState, keep_rows
+from gan_repro.snapshot_names import CONTROL_SNAPSHOT, snapshot_words
 from gan_repro.steps import derived_seed, memory_format, sample_z
 from gan_repro.transport import signed_directions, transport_cosines
 

@@ -27,6 +27,13 @@ import pandas as pd
 
 from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
+from gan_repro.snapshot_names import (  # noqa: F401 (plot, writeup, updates and the lab import them from here)
+    CONTROL_SNAPSHOT,
+    snapshot_file,
+    snapshot_files,
+    snapshot_of,
+    snapshot_words,
+)
 
 LOG_2 = math.log(2.0)
 # what a run can draw (plot.py)
@@ -95,7 +102,6 @@ CRITICS_COLUMNS = [
     *PLATEAU_GRADIENT_COLUMNS,
 ]
 MEASURES = ("d_accuracy", "d_accuracy_heldout", *LOG_MEASURES)
-CONTROL_SNAPSHOT = 0  # snapshot_iteration of the negative control's rows in probe.csv (experiment=control)
 CLAIMS_WINDOW = 10  # logged points averaged at each end when a run folder has no config.yaml (config.yaml's)
 SCATTER_FRACTION = 0.1  # the curve-noise claim compares the first and the last tenth of the logged points
 # The claims' thresholds, each with its reason from the paper, written before the runs that test them.
@@ -129,31 +135,6 @@ CLAIM_THRESHOLDS = {
     # earliest snapshot's samples (change below this), or a worsening says nothing about a strong D
     "updates_weak_change": 0.0,
 }
-
-
-def snapshot_words(iteration: int, epoch: float) -> str:
-    """A snapshot in words, in epochs and G steps: 'epoch 10 (900 G steps)', '1000 G steps (11.11 epochs)'
-    for one inside an epoch, or the negative control's name."""
-    if iteration == CONTROL_SNAPSHOT:
-        return "control: real images as fakes"
-    if float(epoch).is_integer():
-        return f"epoch {int(epoch)} ({iteration} G steps)"
-    return f"{iteration} G steps ({epoch:.2f} epochs)"
-
-
-def snapshot_file(iteration: int, suffix: str) -> str:
-    """The name of a snapshot's checkpoint (.pt) or sample grid (.png): its G steps."""
-    return f"iteration_{iteration:06d}{suffix}"
-
-
-def snapshot_of(path: Path) -> int:
-    """The G steps of a file named by snapshot_file."""
-    return int(Path(path).stem.split("_")[1])
-
-
-def snapshot_files(folder: Path, suffix: str) -> list[Path]:
-    """A folder's snapshot files (snapshot_file names), in G-step order (past 999,999 steps too)."""
-    return sorted(Path(folder).glob(f"iteration_*{suffix}"), key=snapshot_of)
 
 
 def read_probe(run_dir: Path) -> pd.DataFrame:

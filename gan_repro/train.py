@@ -30,8 +30,8 @@ from gan_repro.files import save_image_grid
 from gan_repro.logger import CSVLogger
 from gan_repro.models import build_discriminator, build_generator
 from gan_repro.noise import NoiseSchedule, stage_schedule
-from gan_repro.report import snapshot_words
 from gan_repro.runstate import Interrupted, RunControl, keep_rows
+from gan_repro.snapshot_names import snapshot_words
 from gan_repro.steps import (
     compiled,
     derived_seed,

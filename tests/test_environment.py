@@ -1,5 +1,5 @@
 """environment.json: in every run folder from its start, with the commit (null outside a git checkout or
-without git), the code's hash as the cache computes it, Python's, torch's and the libraries' versions; and
+without git), the whole package's code hash, Python's, torch's and the libraries' versions; and
 report.md's Environment section."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import pytest
 import torch
 
 import gan_repro
-from gan_repro.cache import code_version
-from gan_repro.environment import LIBRARIES, git_state
+from gan_repro.environment import LIBRARIES, code_version, git_state
 from gan_repro.errors import ConfigError
 from gan_repro.pipeline import run
 from gan_repro.runstate import ENVIRONMENT_NAME

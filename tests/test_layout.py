@@ -1,14 +1,15 @@
 """The package's layering, read from its source with `ast` (nothing imported): no import cycles, the plotting
-side never reaches the training side, and the theory lab is reached through config `_target_`s only."""
+side never reaches the training side, and the theory lab is reached through config `_target_`s only. The graph
+is gan_repro.imports' (the one the cache keys stages by)."""
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
+from gan_repro.imports import import_graph
 from tests.helpers import REPO
 
 PACKAGE = "gan_repro"
@@ -32,62 +33,6 @@ LAB = "gan_repro.lab"
 MAY_IMPORT_LAB = ("gan_repro.cli",)
 
 Graph = Mapping[str, set[str]]
-
-
-# ----------------------------------------------------------------------------- the import graph
-def module_files(root: Path, package: str) -> dict[str, Path]:
-    """Every module of the package under root (root/package/...), by dotted name; a package's __init__.py is
-    the package itself."""
-    files = {}
-    for path in sorted((root / package).rglob("*.py")):
-        parts = path.relative_to(root).with_suffix("").parts
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        files[".".join(parts)] = path
-    return files
-
-
-def imported_modules(name: str, path: Path, modules: Iterable[str], package: str) -> set[str]:
-    """The package's modules that module `name` (source at path) imports: every `import` and `from ... import`
-    anywhere in it (inside functions too), relative ones resolved. `from p import x` is module p.x when p.x
-    is a module, else p; `import p.q.r` is the longest prefix that is a module."""
-    known = set(modules)
-    is_package = path.name == "__init__.py"
-
-    def nearest(dotted: str) -> str | None:
-        while dotted and dotted not in known:
-            dotted = dotted.rpartition(".")[0]
-        return dotted or None
-
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: from the module's package, one level up per extra dot
-                here = name if is_package else name.rpartition(".")[0]
-                for _ in range(node.level - 1):
-                    here = here.rpartition(".")[0]
-                base = f"{here}.{node.module}" if node.module else here
-            else:
-                base = node.module or ""
-            targets = [
-                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names
-            ]
-        else:
-            continue
-        for target in targets:
-            if target == package or target.startswith(package + "."):
-                module = nearest(target)
-                if module is not None and module != name:
-                    found.add(module)
-    return found
-
-
-def import_graph(root: Path, package: str) -> dict[str, set[str]]:
-    """module -> the package's modules it imports, for every module of the package under root."""
-    files = module_files(root, package)
-    return {name: imported_modules(name, path, files, package) for name, path in files.items()}
 
 
 # ----------------------------------------------------------------------------- cycles and paths
