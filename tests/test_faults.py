@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from gan_repro.checkpoints import REFUSED, load_checkpoint
 from gan_repro.config import check_config, unknown_added_key
-from gan_repro.errors import ConfigError
+from gan_repro.errors import CheckpointRefused, ConfigError, RunFolderBusy, RunStateError
 from gan_repro.runstate import HOLDER_NAME, lock_is_free, run_folder_lock
 from tests.helpers import TINY, compose_config, run_cli, write_images
 from tests.test_untrusted import QUICK, call_main
@@ -128,7 +128,7 @@ def test_missing_or_garbled_config_on_resume_is_one_line(tmp_path: Path) -> None
         RunState(path=run_dir / "state.json").save()
         if content is not None:
             (run_dir / "config.yaml").write_text(content)
-        with pytest.raises(ConfigError) as error:
+        with pytest.raises(RunStateError) as error:
             open_run(cfg, run_dir)
         assert error.value.setting == "resume" and "\n" not in str(error.value)
 
@@ -141,7 +141,7 @@ class Exploit:
 def test_malicious_checkpoint_is_refused_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "evil.pt"
     torch.save({"generator": Exploit()}, path, pickle_module=pickle)
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(CheckpointRefused) as error:
         load_checkpoint(path, {}, setting="checkpoint", needs=("generator",))
     message = str(error.value)
     assert message.endswith(REFUSED) and "weights_only" not in message and "\n" not in message
@@ -232,7 +232,7 @@ def test_a_busy_run_folder_is_refused_naming_its_holder_and_freed_when_the_holde
 ) -> None:
     with run_folder_lock(tmp_path):  # this process holds it: another lock on the folder is refused
         assert not lock_is_free(tmp_path)
-        with pytest.raises(ConfigError, match=f"in use by another gan-repro run \\(pid {os.getpid()}\\)"):
+        with pytest.raises(RunFolderBusy, match=f"in use by another gan-repro run \\(pid {os.getpid()}\\)"):
             with run_folder_lock(tmp_path):
                 pass
     assert lock_is_free(tmp_path) and not (tmp_path / HOLDER_NAME).exists()
@@ -242,7 +242,7 @@ def test_a_busy_run_folder_is_refused_naming_its_holder_and_freed_when_the_holde
     try:
         assert holder.stdout.readline() == "held\n"  # the lock is taken before this line is written
         assert not lock_is_free(tmp_path)
-        with pytest.raises(ConfigError, match=f"\\(pid {holder.pid}\\)"):
+        with pytest.raises(RunFolderBusy, match=f"\\(pid {holder.pid}\\)"):
             with run_folder_lock(tmp_path):
                 pass
     finally:
