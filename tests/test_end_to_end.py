@@ -13,7 +13,7 @@ import torch
 
 from gan_repro.checkpoints import load_generator
 from gan_repro.cli import plot_main
-from gan_repro.errors import CheckpointRefused, ConfigError
+from gan_repro.errors import CheckpointRefused, GanReproError
 from gan_repro.pipeline import run
 from gan_repro.probe import PROBE_COLUMNS
 from tests.helpers import TINY, compose_config, run_cli
@@ -187,7 +187,7 @@ def test_bad_input_names_the_setting_before_training(
 ) -> None:
     (tmp_path / "empty").mkdir()
     cfg = compose_config(TINY + [o.format(empty=tmp_path / "empty") for o in overrides])
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(GanReproError) as error:  # a ConfigError, or a DatasetError for a root's files
         run(cfg, tmp_path / "run")
     assert error.value.setting == setting
     assert not (tmp_path / "run" / "train.csv").exists()  # stopped before any training
