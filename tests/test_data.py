@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from gan_repro.data import epoch_order, infinite_batches, iterate_epoch
-from gan_repro.errors import ConfigError, DatasetError
-from tests.helpers import compose_config, load_dataset, write_idx, write_images, write_lmdb
+from gan_repro.errors import EXIT_CODES, ConfigError, DatasetError
+from tests.helpers import TINY, compose_config, load_dataset, write_idx, write_images, write_lmdb
+from tests.test_untrusted import call_main
 
 
 def dataset_for(name: str, root: Path | None, *extra: str, image_size: int = 16):
@@ -183,6 +184,19 @@ def test_missing_and_empty_roots_name_the_setting(tmp_path: Path, name: str) -> 
         with pytest.raises(kind, match=message) as error:
             dataset_for(name, root)
         assert error.value.setting == "dataset.root"
+
+
+def test_a_root_without_the_datasets_files_exits_2_through_the_command_line(tmp_path: Path) -> None:
+    root = tmp_path / "mnist"
+    root.mkdir()
+    (root / "readme.txt").write_text("nothing here")
+    tiny = [override for override in TINY if not override.startswith("dataset=")]
+    code, output = call_main(
+        [*tiny, "dataset=mnist", f"dataset.root={root}", f"hydra.run.dir={tmp_path / 'run'}"]
+    )
+    assert code == EXIT_CODES[DatasetError] == 2, output
+    lines = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith("error: dataset.root: no train-images-idx3-ubyte"), output
 
 
 def test_root_without_the_right_files(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from gan_repro.checkpoints import REFUSED, load_checkpoint
 from gan_repro.config import check_config, unknown_added_key
-from gan_repro.errors import CheckpointRefused, ConfigError, RunFolderBusy, RunStateError
+from gan_repro.errors import EXIT_CODES, CheckpointRefused, ConfigError, RunFolderBusy, RunStateError
 from gan_repro.runstate import HOLDER_NAME, lock_is_free, run_folder_lock
 from tests.helpers import TINY, compose_config, run_cli, write_images
 from tests.test_untrusted import QUICK, call_main
@@ -133,6 +133,16 @@ def test_missing_or_garbled_config_on_resume_is_one_line(tmp_path: Path) -> None
         assert error.value.setting == "resume" and "\n" not in str(error.value)
 
 
+def test_an_unreadable_state_json_exits_2_naming_it(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "state.json").write_text("{not json")
+    code, output = call_main([*TINY, f"hydra.run.dir={run_dir}"])
+    assert code == EXIT_CODES[RunStateError] == 2, output
+    one_error_line(code, output, "resume")
+    assert f"{run_dir / 'state.json'} is unreadable" in output
+
+
 class Exploit:
     def __reduce__(self):
         return (os.system, ("echo pwned",))
@@ -145,6 +155,20 @@ def test_malicious_checkpoint_is_refused_in_one_line(tmp_path: Path) -> None:
         load_checkpoint(path, {}, setting="checkpoint", needs=("generator",))
     message = str(error.value)
     assert message.endswith(REFUSED) and "weights_only" not in message and "\n" not in message
+
+
+def test_a_malicious_last_checkpoint_exits_2_on_resume(tmp_path: Path) -> None:
+    from gan_repro.pipeline import open_run
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    open_run(compose_config(TINY), run_dir)  # what a first start leaves: config.yaml and state.json
+    (run_dir / "checkpoints").mkdir()
+    torch.save({"generator": Exploit()}, run_dir / "checkpoints" / "last.pt", pickle_module=pickle)
+    code, output = call_main([*TINY, f"hydra.run.dir={run_dir}"])
+    assert code == EXIT_CODES[CheckpointRefused] == 2, output
+    one_error_line(code, output, "resume")
+    assert f"last.pt: {REFUSED}" in output
 
 
 # ----------------------------------------------------------------------------- property-based
@@ -251,6 +275,16 @@ def test_a_busy_run_folder_is_refused_naming_its_holder_and_freed_when_the_holde
     assert lock_is_free(tmp_path)
     with run_folder_lock(tmp_path):
         assert (tmp_path / HOLDER_NAME).read_text().strip() == str(os.getpid())
+
+
+def test_a_busy_run_folder_exits_2_through_the_command_line(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with run_folder_lock(run_dir):  # this process holds it: the command's run is refused
+        code, output = call_main([*TINY, f"hydra.run.dir={run_dir}"])
+    assert code == EXIT_CODES[RunFolderBusy] == 2, output
+    one_error_line(code, output, "hydra.run.dir")
+    assert f"in use by another gan-repro run (pid {os.getpid()})" in output
 
 
 HOLD = (  # a process that takes a run folder's lock, says so, and keeps it until it is killed
