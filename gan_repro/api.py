@@ -8,7 +8,7 @@
     api.load_sweep("outputs/multirun/2025-01-01/12-00-00-abc123")   # each job, and results.csv, claims.csv
 
 `run` composes the config with Hydra's compose API from the package's conf/ (the command line's overrides,
-not its flags), checks it as `gan-repro` does (the same one-line ConfigError), and calls the pipeline's
+not its flags), checks it as `gan-repro` does (the same one-line errors, errors.py), and calls the pipeline's
 own entry (pipeline.run) into a run folder holding what a `gan-repro` run folder holds. Loading reads the
 files alone: every CSV at a folder's top level becomes a DataFrame named after it, so a table added to the
 run folder later (or a theory-lab experiment's own) is loaded with no change here.
@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from gan_repro.errors import ConfigError
+from gan_repro.errors import ConfigError, GanReproError, RunStateError
 from gan_repro.runstate import ENVIRONMENT_NAME, Interrupted, StopFlag
 
 
@@ -42,7 +42,7 @@ def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
         try:
             tables[path.stem] = pd.read_csv(path)
         except (OSError, ValueError) as error:  # pandas' ParserError and EmptyDataError are ValueErrors
-            raise ConfigError(str(path), f"cannot be read as CSV ({first_line(error)})") from None
+            raise RunStateError(str(path), f"cannot be read as CSV ({first_line(error)})") from None
     return tables
 
 
@@ -58,9 +58,9 @@ def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise ConfigError(str(path), f"cannot be read as JSON ({first_line(error)})") from None
+        raise RunStateError(str(path), f"cannot be read as JSON ({first_line(error)})") from None
     if not isinstance(data, dict):
-        raise ConfigError(str(path), f"holds {type(data).__name__}, not a JSON object")
+        raise RunStateError(str(path), f"holds {type(data).__name__}, not a JSON object")
     return data
 
 
@@ -127,9 +127,9 @@ def load_run(run_dir: str | Path) -> Run:
     try:
         config = OmegaConf.load(saved)
     except Exception as error:  # garbled YAML, or not a mapping
-        raise ConfigError(str(saved), f"cannot be read as a config ({first_line(error)})") from None
+        raise RunStateError(str(saved), f"cannot be read as a config ({first_line(error)})") from None
     if not isinstance(config, DictConfig):
-        raise ConfigError(str(saved), "holds a list, not a config")
+        raise RunStateError(str(saved), "holds a list, not a config")
     return Run(
         folder=folder,
         config=config,
@@ -268,8 +268,9 @@ def run(overrides: Sequence[str] | None = None, run_dir: str | Path | None = Non
 
     run_dir=None: a new folder outputs/runs/<date>/<time>-<id> under the current folder, as the command
     line makes. A folder that holds this run already is continued (resume=true), as with hydra.run.dir.
-    Bad input raises a ConfigError whose text is the command line's error line, and leaves no folder
-    behind; Ctrl-C (a notebook's interrupt) saves the state and raises runstate.Interrupted."""
+    Bad input raises a GanReproError (errors.py: a ConfigError for a bad setting) whose text is the command
+    line's error line, and leaves no folder behind; Ctrl-C (a notebook's interrupt) saves the state and
+    raises runstate.Interrupted."""
     from gan_repro import pipeline
     from gan_repro.cli import RUNS_FOLDER, composed, dated_folder, remove_debris
     from gan_repro.config import writable_folder_problem
@@ -290,7 +291,7 @@ def run(overrides: Sequence[str] | None = None, run_dir: str | Path | None = Non
             record_overrides(folder, overrides, cfg)
         with run_log(folder), interrupt_flag() as stop:
             pipeline.run(cfg, folder, stop=stop)
-    except ConfigError:
+    except GanReproError:
         if new_folder:
             remove_debris(folder)  # refused before any work (a lab's own keys): no folder with only .hydra/
         raise

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 from omegaconf import DictConfig, OmegaConf
 
-from gan_repro.errors import ConfigError
+from gan_repro.errors import CheckpointRefused, ConfigError
 from gan_repro.files import save_torch
 from gan_repro.models import build_generator
 from gan_repro.snapshot_names import snapshot_file
@@ -100,20 +100,20 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """A checkpoint's dict on the CPU (load_state_dict moves weights to their module's device; RNG states must
     stay CPU tensors), loaded as weights only, holding `needs` and saved for `signature`; anything else is
-    refused with a ConfigError naming `setting` and ending in `advice`."""
+    refused with a CheckpointRefused naming `setting` and ending in `advice`."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # weights_only refused what the file asks to build: foreign or malicious
-        raise ConfigError(setting, f"{path}: {REFUSED}") from None
+        raise CheckpointRefused(setting, f"{path}: {REFUSED}") from None
     except Exception as error:  # a torn or foreign file; torch's text can run over many lines
         first = (str(error).strip().splitlines() or [""])[0][:200]
-        raise ConfigError(setting, f"cannot load {path}: {error.__class__.__name__}: {first}") from None
+        raise CheckpointRefused(setting, f"cannot load {path}: {error.__class__.__name__}: {first}") from None
     if not isinstance(state, dict) or any(key not in state for key in needs):
-        raise ConfigError(
+        raise CheckpointRefused(
             setting, f"{path} is not a gan-repro checkpoint (no {' or '.join(needs) or 'dict'} entry)"
         )
     if state.get("signature") != signature:
-        raise ConfigError(
+        raise CheckpointRefused(
             setting,
             f"{path} was saved for {state.get('signature')}, but this run's config is {signature}; {advice}",
         )

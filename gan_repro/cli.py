@@ -6,9 +6,10 @@
     gan-repro-prepare  prepare_main (decode a file dataset, or cut the photos, once)
     gan-repro-bench    bench_main  (our training stage against the PyTorch DCGAN example loop)
 
-Exit codes: 0 done, 1 Hydra's own errors or a sweep with unfinished jobs, 2 bad input, 3 a non-finite
-value, 74 a file that could not be written (disk full, read-only), 75 interrupted by SIGINT/SIGTERM with
-the state saved (rerun the same command, or the one a stopped sweep prints, to resume).
+Exit codes: errors.EXIT_CODES, one per error class (docs/exit-codes.md): 0 done, 1 Hydra's own errors or a
+sweep with unfinished jobs, 2 bad input, 3 a non-finite value, 74 a file that could not be written (disk full,
+read-only), 75 interrupted by SIGINT/SIGTERM with the state saved (rerun the same command, or the one a
+stopped sweep prints, to resume).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,19 +43,13 @@ from gan_repro.config import (
     config_dir,
     writable_folder_problem,
 )
-from gan_repro.errors import ConfigError
+from gan_repro.errors import EXIT_CODES, ConfigError, GanReproError, Interrupted, NonFiniteError, exit_code
 from gan_repro.pipeline import check_run_config, run
 from gan_repro.report import saved_config, saved_plot_settings
 from gan_repro.runstate import (
-    EXIT_BAD_INPUT,
-    EXIT_INTERRUPTED,
-    EXIT_NONFINITE,
-    EXIT_STORAGE,
     HOLDER_NAME,
     LOCK_NAME,
     STOP_FILE,
-    Interrupted,
-    NonFiniteError,
     StopFlag,
     installed_flag,
     lock_is_free,
@@ -62,11 +57,14 @@ from gan_repro.runstate import (
 
 log = logging.getLogger(__name__)
 
+EXIT_BAD_INPUT = EXIT_CODES[ConfigError]  # also a console command's own bad argument
+EXIT_INTERRUPTED = EXIT_CODES[Interrupted]
+
 
 # ----------------------------------------------------------------------------- errors
 def one_line(error: BaseException) -> str:
-    """An error as one line: `setting: message` for a ConfigError; Hydra's without the search path."""
-    if isinstance(error, ConfigError):
+    """An error as one line: `setting: message` for ours; Hydra's without the search path."""
+    if isinstance(error, GanReproError):
         return str(error)
     message = " ".join(str(error).split()).split(" Config search path:")[0]
     return f"overrides: {message or error.__class__.__name__}"
@@ -81,6 +79,21 @@ def report_error(message: str, run_dir: Path | None = None) -> None:
                 handle.write(f"error: {message}\n")
         except OSError:  # a full disk or a read-only folder: stderr has it
             pass
+
+
+def refusal_code(error: GanReproError) -> int:
+    """Report an error of ours in its one line; its exit code."""
+    report_error(str(error))
+    return exit_code(error) or EXIT_BAD_INPUT  # every class has its code (tests/test_errors.py)
+
+
+def error_line(error: BaseException) -> str:
+    """The line a run prints for an error with an exit code (errors.EXIT_CODES)."""
+    if isinstance(error, OSError):  # a full disk, a read-only place (and their subclasses)
+        return storage_line(error)
+    if isinstance(error, NonFiniteError):
+        return f"on_nonfinite: {error}"
+    return f"{error} (debug=true shows the traceback)"
 
 
 def storage_line(error: OSError) -> str:
@@ -263,18 +276,6 @@ class HELP_FORMAT(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptio
         return super()._get_help_string(action)
 
 
-EXIT_CODES: dict[type, tuple[int, Callable[[BaseException], str]]] = {  # error -> (exit code, its line)
-    ConfigError: (EXIT_BAD_INPUT, lambda error: f"{error} (debug=true shows the traceback)"),
-    NonFiniteError: (EXIT_NONFINITE, lambda error: f"on_nonfinite: {error}"),
-    OSError: (EXIT_STORAGE, storage_line),  # a full disk, a read-only place (and their subclasses)
-}
-
-
-def known_error(error: BaseException) -> tuple[int, Callable[[BaseException], str]] | None:
-    """The exit code and line of an error we expect (its class or a parent in EXIT_CODES), else None."""
-    return next((known for kind, known in EXIT_CODES.items() if isinstance(error, kind)), None)
-
-
 @contextmanager
 def job_stop_flag(multirun: bool) -> Iterator[StopFlag]:
     """The stop flag a run checks between steps. A single run: its own, set by SIGINT/SIGTERM. A sweep job in
@@ -331,18 +332,16 @@ def hydra_main(cfg: DictConfig) -> None:
         report_error(f"interrupted at {error}; state saved. To resume: {command}", run_dir)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as error:
-        known = known_error(error)
-        if show_traceback or (known is None and not multirun):
+        code = exit_code(error)
+        if show_traceback or (code is None and not multirun):
             raise
-        if known is None:
+        if code is None:
             log.exception("job failed")  # the traceback goes to this job's log.txt; the sweep goes on
             report_error(f"{error.__class__.__name__}: {error} (traceback in {run_dir / 'log.txt'})", run_dir)
             return
-        code, line = known
+        report_error(error_line(error), run_dir)  # main() removes a new folder that holds nothing else
         if multirun:  # the job's folder keeps its log: the sweep's summary names the failed job
-            report_error(line(error), run_dir)
             return
-        report_error(line(error), run_dir)  # main() removes a new folder that holds nothing else
         sys.exit(code)
 
 
@@ -381,9 +380,8 @@ def check_before_work(flags: argparse.Namespace, run_dir: Path | None) -> None:
         return
     try:
         cfg = composed(flags.overrides, flags)
-    except ConfigError as error:
-        report_error(str(error))
-        sys.exit(EXIT_BAD_INPUT)
+    except GanReproError as error:
+        sys.exit(refusal_code(error))
     if not (shows or cfg.get("dry_run")):
         return
     from gan_repro.plan import plan_lines
@@ -391,12 +389,11 @@ def check_before_work(flags: argparse.Namespace, run_dir: Path | None) -> None:
     try:
         device = check_run_config(cfg)
         lines = [] if shows else plan_lines(cfg, device, run_dir)
-    except ConfigError as error:
+    except GanReproError as error:
         if wants_traceback(cfg):
             raise
-        code, line = EXIT_CODES[ConfigError]
-        report_error(line(error))
-        sys.exit(code)
+        report_error(error_line(error))
+        sys.exit(exit_code(error))
     if not shows:
         print("\n".join(lines))
         sys.exit(0)
@@ -408,9 +405,8 @@ def main() -> None:
     arguments = [*overrides, *flags]
     try:
         check_added_keys(overrides)
-    except ConfigError as error:
-        report_error(str(error))
-        sys.exit(EXIT_BAD_INPUT)
+    except GanReproError as error:
+        sys.exit(refusal_code(error))
     # The overrides together, then the flags: the one order Hydra's parser accepts for any of them.
     sys.argv[1:] = [*overrides, *unique_folder_override(arguments), *flags]
     check_output_folder(sys.argv[1:])
@@ -586,9 +582,8 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
                 report_error(f"DIR: no probe.csv in {single}; give a finished gan-repro run folder")
                 return EXIT_BAD_INPUT
         return aggregate_runs(args)
-    except ConfigError as error:  # e.g. a run folder written by an older gan-repro
-        report_error(str(error))
-        return EXIT_BAD_INPUT
+    except GanReproError as error:  # e.g. a run folder written by an older gan-repro
+        return refusal_code(error)
 
 
 # ----------------------------------------------------------------------------- gan-repro-check
@@ -608,9 +603,8 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return check_folder(args.run_dir, markdown=args.markdown)
-    except ConfigError as error:
-        report_error(str(error))
-        return EXIT_BAD_INPUT
+    except GanReproError as error:
+        return refusal_code(error)
 
 
 # ----------------------------------------------------------------------------- gan-repro-prepare
@@ -638,9 +632,8 @@ def prepare_main(argv: Sequence[str] | None = None) -> int:
                 f"{', '.join(PREPARED_DATASETS)}",
             )
         folder = prepare(cfg.dataset, num_workers=args.num_workers)
-    except ConfigError as error:
-        report_error(str(error))
-        return EXIT_BAD_INPUT
+    except GanReproError as error:
+        return refusal_code(error)
     print(json.dumps(json.loads((folder / "manifest.json").read_text()), indent=2))
     print(folder)
     return 0
@@ -682,9 +675,8 @@ def bench_main(argv: Sequence[str] | None = None) -> int:
             num_workers=args.num_workers,
             probe_iterations=args.probe_iterations,
         )
-    except ConfigError as error:
-        report_error(str(error))
-        return EXIT_BAD_INPUT
+    except GanReproError as error:
+        return refusal_code(error)
     print(format_table(result))
     print(json.dumps(result, indent=2))
     if args.json:

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_repro.critics import ARCHITECTURES, OPTIMIZERS, PENALTIES
 from gan_repro.data import BUNDLED_DATASETS, DATASET_NAMES, NOT_DATA_KEYS, PHOTO_SIDE
-from gan_repro.errors import ConfigError
+from gan_repro.errors import ConfigError, DatasetError
 from gan_repro.extend import (
     TARGET,
     check_discriminator,
@@ -402,11 +402,11 @@ def check_dataset(dataset_cfg: DictConfig) -> None:
     if dataset_cfg.get("download"):
         return  # the files are fetched into root before the data is read
     if not root.is_dir():
-        raise ConfigError(
+        raise DatasetError(
             "dataset.root", f"{root} is not a folder; point dataset.root at the {dataset_cfg.name} files"
         )
     if not any(root.iterdir()):
-        raise ConfigError("dataset.root", f"{root} is empty; put the {dataset_cfg.name} files there")
+        raise DatasetError("dataset.root", f"{root} is empty; put the {dataset_cfg.name} files there")
 
 
 def check_model(cfg: DictConfig) -> None:

@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from gan_repro.errors import ConfigError
+from gan_repro.errors import ConfigError, DatasetError
 from gan_repro.extend import instantiate, is_user_dataset
 
 log = logging.getLogger(__name__)
@@ -248,21 +248,21 @@ def read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as handle:
             data = handle.read()
     except (OSError, EOFError, zlib.error) as error:  # a torn or foreign .gz
-        raise ConfigError("dataset.root", f"cannot read {path}: {error}") from None
+        raise DatasetError("dataset.root", f"cannot read {path}: {error}") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ConfigError("dataset.root", f"{path} is not an IDX file (bad magic number)")
+        raise DatasetError("dataset.root", f"{path} is not an IDX file (bad magic number)")
     dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if data[2] not in dtypes:
-        raise ConfigError("dataset.root", f"{path}: unknown IDX element type 0x{data[2]:02x}")
+        raise DatasetError("dataset.root", f"{path}: unknown IDX element type 0x{data[2]:02x}")
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if len(data) < 4 + 4 * ndim:
-        raise ConfigError("dataset.root", f"{path} is truncated inside its header")
+        raise DatasetError("dataset.root", f"{path} is truncated inside its header")
     if 0 in shape:
-        raise ConfigError("dataset.root", f"{path} holds no data (shape {shape})")
+        raise DatasetError("dataset.root", f"{path} holds no data (shape {shape})")
     body = np.frombuffer(data, dtype=dtypes[data[2]], offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
-        raise ConfigError(
+        raise DatasetError(
             "dataset.root", f"{path} is truncated: header says {shape}, found {body.size} values"
         )
     return body.reshape(shape)
@@ -275,7 +275,7 @@ def find_idx_images(root: Path, split: str, subfolder: str) -> Path:
         for candidate in (folder / name, folder / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
-    raise ConfigError(
+    raise DatasetError(
         "dataset.root",
         f"no {name}[.gz] under {root} (nor raw/ or {subfolder}/raw/); "
         "put the IDX files there, or add dataset.download=true",
@@ -308,10 +308,10 @@ def read_cifar_python_batch(path: Path) -> np.ndarray:
             batch = RestrictedUnpickler(handle, encoding="bytes").load()
         except Exception as error:  # untrusted bytes: any failure to unpickle is a bad file, never a crash
             reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
-            raise ConfigError("dataset.root", f"{path} is not a valid CIFAR-10 batch: {reason}") from None
+            raise DatasetError("dataset.root", f"{path} is not a valid CIFAR-10 batch: {reason}") from None
     data = batch.get(b"data", batch.get("data")) if isinstance(batch, dict) else None
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        raise ConfigError("dataset.root", f"{path} has no uint8 'data' array of shape (N, 3072)")
+        raise DatasetError("dataset.root", f"{path} has no uint8 'data' array of shape (N, 3072)")
     return data.reshape(-1, 3, 32, 32)
 
 
@@ -319,7 +319,7 @@ def read_cifar_binary_batch(path: Path) -> np.ndarray:
     """One binary-release CIFAR batch (records of 1 label byte + 3072 pixel bytes) -> uint8 (N, 3, 32, 32)."""
     raw = np.fromfile(path, dtype=np.uint8)
     if raw.size == 0 or raw.size % 3073:
-        raise ConfigError(
+        raise DatasetError(
             "dataset.root",
             f"{path} is not a CIFAR-10 binary batch (size {raw.size} is not a multiple of 3073)",
         )
@@ -338,7 +338,7 @@ def load_cifar10_uint8(root: Path, split: str) -> torch.Tensor:
         paths = [folder / name for name in python_names if (folder / name).is_file()]
         if paths:
             return torch.from_numpy(np.concatenate([read_cifar_python_batch(p) for p in paths]))
-    raise ConfigError(
+    raise DatasetError(
         "dataset.root",
         f"no CIFAR-10 {split} batches under {root}; put cifar-10-batches-bin/ "
         "or cifar-10-batches-py/ there, or add dataset.download=true",
@@ -349,7 +349,7 @@ def list_images(root: Path, max_images: int | None) -> list[Path]:
     """All image files under root, recursively, sorted (so that max_images is reproducible)."""
     paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not paths:
-        raise ConfigError("dataset.root", f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}")
+        raise DatasetError("dataset.root", f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}")
     return paths[:max_images] if max_images else paths
 
 
@@ -358,7 +358,7 @@ def find_lsun_lmdb(root: Path, category: str, split: str) -> Path:
     for candidate in (root / f"{category}_{split}_lmdb", root):
         if (candidate / "data.mdb").is_file():
             return candidate
-    raise ConfigError(
+    raise DatasetError(
         "dataset.root",
         f"no LMDB ({category}_{split}_lmdb/data.mdb) under {root}; put LSUN's LMDB folder there",
     )
@@ -394,7 +394,7 @@ def read_dataset(cfg: DictConfig) -> Dataset:
         subfolder = "MNIST" if cfg.name == "mnist" else "FashionMNIST"
         images = read_idx(find_idx_images(root, cfg.split, subfolder))
         if images.ndim != 3:
-            raise ConfigError("dataset.root", f"expected an (N, H, W) image file, got shape {images.shape}")
+            raise DatasetError("dataset.root", f"expected an (N, H, W) image file, got shape {images.shape}")
         return TensorImages(resize_uint8(torch.from_numpy(images.astype(np.uint8)).unsqueeze(1), size))
     if cfg.name == "cifar10":
         return TensorImages(resize_uint8(load_cifar10_uint8(root, cfg.split), size))
@@ -492,7 +492,7 @@ class BadImagePolicy:
     def handle(self, bad: list[BadImage]) -> None:
         """Raise on the first bad image (stop), or count them (skip)."""
         if bad and self.mode == "stop":
-            raise ConfigError(
+            raise DatasetError(
                 "dataset.bad_images",
                 f"cannot use {bad[0].source}: {bad[0].reason}; remove the file, "
                 "or set dataset.bad_images=skip to skip such images",

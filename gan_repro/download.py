@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from gan_repro.errors import ConfigError
+from gan_repro.errors import ConfigError, DatasetError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def fetch(url: str, destination: Path, md5: str, *, timeout: float = 60.0) -> Pa
                 handle.flush()
                 os.fsync(handle.fileno())
     except (urllib.error.URLError, OSError) as error:  # keep the .part: the next try resumes it
-        raise ConfigError(
+        raise DatasetError(
             "dataset.download",
             f"cannot fetch {url} ({getattr(error, 'reason', error)}); put "
             f"{destination.name} (md5 {md5}) in {destination.parent} by hand, or try again",
@@ -82,7 +82,7 @@ def fetch(url: str, destination: Path, md5: str, *, timeout: float = 60.0) -> Pa
     got = md5_of(partial)
     if got != md5:
         partial.unlink()
-        raise ConfigError(
+        raise DatasetError(
             "dataset.download",
             f"{destination.name} from {url} has md5 {got}, not the published "
             f"{md5}; the file was removed: try again or fetch it by hand",

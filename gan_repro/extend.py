@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 from omegaconf import DictConfig, ListConfig
 
-from gan_repro.errors import ConfigError
+from gan_repro.errors import ConfigError, GanReproError
 from gan_repro.files import sha256_file
 from gan_repro.losses import OWN_COST, Objective
 
@@ -174,7 +174,7 @@ def call_protocol(setting: str, target: str, method: str, call: Any) -> Any:
     """call(), a method of the user's object on a test batch; what it raises as a ConfigError."""
     try:
         return call()
-    except ConfigError:
+    except GanReproError:  # ours, already one line
         raise
     except Exception as error:
         message = f"{target}.{method} failed on a test batch ({first_line(error)})"

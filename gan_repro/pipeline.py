@@ -24,7 +24,7 @@ from gan_repro.config import check_config
 from gan_repro.data import DataSplits, batches_per_epoch, place_dataset, split_dataset
 from gan_repro.download import download_dataset
 from gan_repro.environment import write_environment
-from gan_repro.errors import ConfigError
+from gan_repro.errors import CheckpointRefused, ConfigError, RunStateError
 from gan_repro.files import atomic_write, write_json
 from gan_repro.logger import TENSORBOARD_FOLDER, TensorBoardMirror
 from gan_repro.plot import draw_figures, draw_samples_figure
@@ -91,7 +91,7 @@ def check_same_run(cfg: DictConfig, run_dir: Path) -> None:
             raise ValueError("not a mapping of settings")
     except Exception as error:  # missing, garbled YAML, or not a config at all
         first = (str(error).strip().splitlines() or [error.__class__.__name__])[0][:160]
-        raise ConfigError(
+        raise RunStateError(
             "resume",
             f"{run_dir / 'config.yaml'} is missing or unreadable ({first}), so this run cannot be checked "
             "and continued; choose another hydra.run.dir",
@@ -106,7 +106,7 @@ def check_same_run(cfg: DictConfig, run_dir: Path) -> None:
     added = sorted(now.keys() - then.keys())  # settings this version has, that run had not
     changed = [key for key, value in then.items() if now.get(key, value) != value]
     if added and not changed and then.keys() <= now.keys():  # only new settings
-        raise ConfigError(
+        raise RunStateError(
             "resume",
             f"{run_dir} holds a run made by another gan-repro version (it has no {', '.join(added[:4])}), so "
             "this version cannot continue it; choose another hydra.run.dir",
@@ -314,22 +314,22 @@ def check_adopted(source: Path, frozen: list[Snapshot]) -> None:
         )
 
 
-def blame_adopted(error: ConfigError, source: Path | None) -> ConfigError:
+def blame_adopted(error: CheckpointRefused, source: Path | None) -> CheckpointRefused:
     """A snapshot adopted with probe.generators_from that cannot be loaded: the error names that setting."""
-    if source is None or error.setting != "checkpoint":
+    if source is None:
         return error
-    return ConfigError(
+    return CheckpointRefused(
         "probe.generators_from",
         f"{error.message}; it came from {source}: point probe.generators_from at another run, or set it to "
         "null to train here",
     )
 
 
-def blame_cache_entry(error: ConfigError, state: RunState) -> ConfigError:
+def blame_cache_entry(error: CheckpointRefused, state: RunState) -> CheckpointRefused:
     """A snapshot that came from the cache and cannot be loaded: name the entry, move it aside, and mark
     training unfinished, so that a rerun trains again instead of failing the same way."""
     entry = Path(state.train_cache_entry or "")
-    if error.setting != "checkpoint" or not state.train_cache_entry:
+    if not state.train_cache_entry:
         return error
     if entry.is_dir():
         aside = entry.with_name(f"{entry.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
@@ -339,8 +339,8 @@ def blame_cache_entry(error: ConfigError, state: RunState) -> ConfigError:
             pass
     state.train_complete, state.train_cache_entry = False, None
     state.save()
-    return ConfigError(
-        "checkpoint",
+    return CheckpointRefused(
+        error.setting,
         f"{error.message}; it came from the cache entry {entry}, now moved aside: rerun to train again",
     )
 
@@ -407,7 +407,7 @@ def run_stages(
                 ),
                 control.mirror,
             )
-        except ConfigError as error:
+        except CheckpointRefused as error:
             raise blame_adopted(blame_cache_entry(error, state), adopted) from None
         state.probe_complete = True
         state.save()
@@ -429,7 +429,7 @@ def run_stages(
                 ),
                 control.mirror,
             )
-        except ConfigError as error:
+        except CheckpointRefused as error:
             raise blame_adopted(blame_cache_entry(error, state), adopted) from None
         state.updates_complete = True
         state.save()

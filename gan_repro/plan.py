@@ -16,7 +16,7 @@ from gan_repro.cache import stage_entry
 from gan_repro.checkpoints import snapshot_iterations
 from gan_repro.critics import probe_critics
 from gan_repro.data import read_dataset, split_dataset
-from gan_repro.errors import ConfigError
+from gan_repro.errors import DatasetError
 from gan_repro.pipeline import check_same_run, generators_source
 from gan_repro.probe import probe_length, probe_noises, probe_units
 from gan_repro.report import CONTROL_SNAPSHOT
@@ -48,7 +48,7 @@ def plan_lines(cfg: DictConfig, device: torch.device, run_dir: Path | None = Non
         check_same_run(cfg, run_dir)
     try:
         dataset = read_dataset(cfg.dataset)
-    except ConfigError:
+    except DatasetError:  # not there yet: downloaded first
         if not cfg.dataset.get("download"):
             raise
         return [*lines, f"data: {cfg.dataset.name} is downloaded into {cfg.dataset.root} first; its size, "

@@ -39,7 +39,7 @@ from gan_repro.data import (
     list_images,
     read_dataset,
 )
-from gan_repro.errors import ConfigError
+from gan_repro.errors import DatasetError
 from gan_repro.files import content_digest, file_lock, write_json
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
             raise
         if kept == 0:
             partial.unlink(missing_ok=True)
-            raise ConfigError(
+            raise DatasetError(
                 "dataset.root", f"{cfg.root}: none of the {len(dataset)} images could be decoded"
             )
         os.replace(partial, folder / "images.u8")
@@ -221,7 +221,7 @@ def prepared_dataset(cfg: DictConfig, *, num_workers: int = 2) -> TensorImages:
         torch.set_rng_state(rng_state)
     dataset = open_prepared(folder)
     if dataset is None:  # removed between the two calls
-        raise ConfigError("dataset.prepared_root", f"{folder} vanished while in use; rerun")
+        raise DatasetError("dataset.prepared_root", f"{folder} vanished while in use; rerun")
     log.info("data: prepared %s (%d images) from %s", cfg.name, len(dataset), folder)
     return dataset
 
@@ -262,5 +262,5 @@ def build_dataset(cfg: DictConfig) -> Dataset:
         return prepared_dataset(cfg)
     dataset = read_dataset(cfg)
     if len(dataset) == 0:
-        raise ConfigError("dataset.root", f"{cfg.get('root')} holds no {cfg.name} images")
+        raise DatasetError("dataset.root", f"{cfg.get('root')} holds no {cfg.name} images")
     return dataset

@@ -1,8 +1,7 @@
 """A run's progress on disk (state.json), stop requests from signals, and checks that keep a run honest.
 
-Exit codes of `gan-repro`: 0 done, 1 Hydra's own errors, 2 bad input, 3 a non-finite value, 74 a file
-could not be written (a full disk, a read-only place; the state is saved), 75 interrupted by SIGINT/SIGTERM
-with its state saved (rerun the same command to resume).
+The errors a run stops with here (Interrupted, NonFiniteError, RunFolderBusy, RunStateError) and their exit
+codes are declared in errors.py.
 """
 
 from __future__ import annotations
@@ -23,29 +22,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from gan_repro.errors import ConfigError
+from gan_repro.errors import Interrupted as Interrupted  # the stages import it from here
+from gan_repro.errors import NonFiniteError, RunFolderBusy, RunStateError
 from gan_repro.files import atomic_write, write_json
 
 if TYPE_CHECKING:
     from gan_repro.logger import TensorBoardMirror
 
 log = logging.getLogger(__name__)
-
-EXIT_BAD_INPUT, EXIT_NONFINITE, EXIT_STORAGE, EXIT_INTERRUPTED = (
-    2,
-    3,
-    74,
-    75,
-)  # 74: a full disk, a read-only place
-
-
-class Interrupted(Exception):
-    """A stop was requested (SIGINT or SIGTERM); the stage saved what it needs to resume."""
-
-
-class NonFiniteError(Exception):
-    """A loss or gradient norm became NaN or inf."""
-
 
 STOP_FILE = ".stop"  # in a sweep folder: the sweep was asked to stop; every job of it checks for this file
 
@@ -167,7 +151,8 @@ class RunState:
                 updates_complete=data.get("updates_complete", False),  # absent before experiment=updates
             )
         except (ValueError, KeyError, TypeError) as error:
-            raise ConfigError("resume", f"{path} is unreadable ({error}); use a new hydra.run.dir") from None
+            message = f"{path} is unreadable ({error}); use a new hydra.run.dir"
+            raise RunStateError("resume", message) from None
 
     def save(self) -> None:
         data = asdict(self)
@@ -208,8 +193,8 @@ def lock_holder(run_dir: Path) -> str:
 
 @contextmanager
 def run_folder_lock(run_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on run_dir for the block (one run per folder; a second is refused with a
-    ConfigError), then remove the temporary files a killed run's atomic writes left (`.NAME.*.tmp`). The
+    """Hold an exclusive lock on run_dir for the block (one run per folder; a second is refused with
+    RunFolderBusy), then remove the temporary files a killed run's atomic writes left (`.NAME.*.tmp`). The
     operating system releases the lock with its holder (filelock), so a killed run's folder is free again."""
     from filelock import FileLock, Timeout
 
@@ -218,7 +203,7 @@ def run_folder_lock(run_dir: Path) -> Iterator[None]:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise ConfigError(
+        raise RunFolderBusy(
             "hydra.run.dir",
             f"{run_dir} is in use by another gan-repro run (pid {lock_holder(run_dir)}); wait for it to end, "
             "or choose another hydra.run.dir",

@@ -29,7 +29,7 @@ import yaml
 from results_page import spread, sweep_command
 
 from gan_repro.api import Run, load_run, load_sweep
-from gan_repro.errors import ConfigError
+from gan_repro.errors import GanReproError
 from gan_repro.report import format_value, snapshot_words, updates_changes
 from gan_repro.writeup import table
 
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for folder in args.sweeps:
             lines += section(folder, args.out)
-    except ConfigError as error:  # not a run or sweep folder: one line, the page left as it was
+    except GanReproError as error:  # not a run or sweep folder: one line, the page left as it was
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.write_text("\n".join(lines).rstrip() + "\n")

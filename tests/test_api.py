@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from gan_repro import api
 from gan_repro.cli import plot_main
-from gan_repro.errors import ConfigError
+from gan_repro.errors import ConfigError, RunStateError
 from tests.helpers import REPO, TINY
 from tests.test_untrusted import call_main
 
@@ -100,7 +100,7 @@ def test_load_run_refuses_what_is_not_a_run_folder(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=f"run_dir: {folder} is not a"):
             api.load_run(folder)
     (tmp_path / "config.yaml").write_text("seed: [unclosed\n")
-    with pytest.raises(ConfigError, match="config.yaml: cannot be read as a config"):
+    with pytest.raises(RunStateError, match="config.yaml: cannot be read as a config"):
         api.load_run(tmp_path)
 
 

@@ -26,7 +26,7 @@ from gan_repro.critics import (
     probe_critics,
     r1_penalty,
 )
-from gan_repro.errors import ConfigError
+from gan_repro.errors import ConfigError, RunStateError
 from gan_repro.losses import critic_loss, decision_accuracy, generator_cost
 from gan_repro.models import build_discriminator
 from gan_repro.pipeline import run
@@ -485,7 +485,7 @@ def test_a_run_from_another_version_is_refused_on_resume_with_its_reason(tmp_pat
     (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(old)))
     RunState(path=tmp_path / "state.json").save()
     with pytest.raises(
-        ConfigError, match="another gan-repro version .*critic.gan.*choose another hydra.run.dir"
+        RunStateError, match="another gan-repro version .*critic.gan.*choose another hydra.run.dir"
     ):
         open_run(cfg, tmp_path)
     changed = compose_config([*TINY, "seed=1"])  # a setting that differs: the other message

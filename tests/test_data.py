@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from gan_repro.data import epoch_order, infinite_batches, iterate_epoch
-from gan_repro.errors import ConfigError
-from tests.helpers import compose_config, load_dataset, write_idx, write_images, write_lmdb
+from gan_repro.errors import EXIT_CODES, ConfigError, DatasetError
+from tests.helpers import TINY, compose_config, load_dataset, write_idx, write_images, write_lmdb
+from tests.test_untrusted import call_main
 
 
 def dataset_for(name: str, root: Path | None, *extra: str, image_size: int = 16):
@@ -56,7 +57,7 @@ def test_idx_test_split_at_native_size(tmp_path: Path) -> None:
 def test_idx_truncated_file_is_refused(tmp_path: Path) -> None:
     path = write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((4, 28, 28)), gz=False)
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(ConfigError, match="truncated"):
+    with pytest.raises(DatasetError, match="truncated"):
         dataset_for("mnist", tmp_path)
 
 
@@ -109,7 +110,7 @@ def test_crafted_cifar_pickle_does_not_run_code(tmp_path: Path) -> None:
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     (folder / "data_batch_1").write_bytes(pickle.dumps({b"data": Exploit()}, protocol=2))
-    with pytest.raises(ConfigError, match="refusing to load"):
+    with pytest.raises(DatasetError, match="refusing to load"):
         dataset_for("cifar10", tmp_path)
     assert not marker.exists()
 
@@ -175,19 +176,32 @@ def test_epoch_batches_drop_the_last_partial_batch() -> None:
 # ----------------------------------------------------------------------------- bad roots
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "celeba", "image_folder", "lsun"])
 def test_missing_and_empty_roots_name_the_setting(tmp_path: Path, name: str) -> None:
-    for root, message in [
-        (None, "needs its files"),
-        (tmp_path / "absent", "is not a folder"),
-        (tmp_path, "is empty"),
+    for root, message, kind in [
+        (None, "needs its files", ConfigError),  # a setting to give
+        (tmp_path / "absent", "is not a folder", DatasetError),  # files that are not there
+        (tmp_path, "is empty", DatasetError),
     ]:
-        with pytest.raises(ConfigError, match=message) as error:
+        with pytest.raises(kind, match=message) as error:
             dataset_for(name, root)
         assert error.value.setting == "dataset.root"
+
+
+def test_a_root_without_the_datasets_files_exits_2_through_the_command_line(tmp_path: Path) -> None:
+    root = tmp_path / "mnist"
+    root.mkdir()
+    (root / "readme.txt").write_text("nothing here")
+    tiny = [override for override in TINY if not override.startswith("dataset=")]
+    code, output = call_main(
+        [*tiny, "dataset=mnist", f"dataset.root={root}", f"hydra.run.dir={tmp_path / 'run'}"]
+    )
+    assert code == EXIT_CODES[DatasetError] == 2, output
+    lines = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith("error: dataset.root: no train-images-idx3-ubyte"), output
 
 
 def test_root_without_the_right_files(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("nothing here")
     for name in ("mnist", "cifar10", "image_folder", "lsun"):
-        with pytest.raises(ConfigError) as error:
+        with pytest.raises(DatasetError) as error:
             dataset_for(name, tmp_path)
         assert error.value.setting == "dataset.root"

@@ -14,7 +14,7 @@ import pytest
 
 from gan_repro import download
 from gan_repro.download import fetch
-from gan_repro.errors import ConfigError
+from gan_repro.errors import DatasetError
 from tests.helpers import compose_config, idx_bytes, load_dataset
 
 
@@ -85,7 +85,7 @@ def test_fetch_restarts_when_the_server_ignores_ranges(server: str, tmp_path: Pa
 def test_checksum_mismatch_is_refused_and_cleaned(server: str, tmp_path: Path) -> None:
     data, md5 = payload()
     FileServer.FILES["/f.bin"] = data[:-1] + b"X"  # one byte off
-    with pytest.raises(ConfigError, match="not the published") as error:
+    with pytest.raises(DatasetError, match="not the published") as error:
         fetch(f"{server}/f.bin", tmp_path / "f.bin", md5)
     assert error.value.setting == "dataset.download"
     assert not (tmp_path / "f.bin").exists() and not (tmp_path / "f.bin.part").exists()
@@ -95,7 +95,7 @@ def test_no_network_says_where_to_put_the_file(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a loopback port with nothing listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(ConfigError, match="by hand") as error:
+    with pytest.raises(DatasetError, match="by hand") as error:
         fetch(
             f"http://127.0.0.1:{port}/train-images-idx3-ubyte.gz",
             tmp_path / "train-images-idx3-ubyte.gz",

@@ -13,7 +13,7 @@ import torch
 
 from gan_repro.checkpoints import load_generator
 from gan_repro.cli import plot_main
-from gan_repro.errors import ConfigError
+from gan_repro.errors import CheckpointRefused, GanReproError
 from gan_repro.pipeline import run
 from gan_repro.probe import PROBE_COLUMNS
 from tests.helpers import TINY, compose_config, run_cli
@@ -108,7 +108,7 @@ def test_probe_keeps_the_generator_frozen(tiny_run) -> None:
 def test_checkpoint_for_another_architecture_is_refused(tiny_run, tmp_path: Path) -> None:
     tiny_config, run_dir, _ = tiny_run
     wider = compose_config(TINY + ["model.ngf=16"])
-    with pytest.raises(ConfigError, match="was saved for"):
+    with pytest.raises(CheckpointRefused, match="was saved for"):
         load_generator(
             run_dir / "checkpoints" / "iteration_000024.pt",
             wider.model,
@@ -116,7 +116,7 @@ def test_checkpoint_for_another_architecture_is_refused(tiny_run, tmp_path: Path
             device=torch.device("cpu"),
         )
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="not a gan-repro checkpoint|cannot load"):
+    with pytest.raises(CheckpointRefused, match="not a gan-repro checkpoint|cannot load"):
         load_generator(
             tmp_path / "bad.pt", tiny_config.model, tiny_config.dataset, device=torch.device("cpu")
         )
@@ -187,7 +187,7 @@ def test_bad_input_names_the_setting_before_training(
 ) -> None:
     (tmp_path / "empty").mkdir()
     cfg = compose_config(TINY + [o.format(empty=tmp_path / "empty") for o in overrides])
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(GanReproError) as error:  # a ConfigError, or a DatasetError for a root's files
         run(cfg, tmp_path / "run")
     assert error.value.setting == setting
     assert not (tmp_path / "run" / "train.csv").exists()  # stopped before any training

@@ -15,10 +15,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from omegaconf import OmegaConf
 
 from gan_repro.checkpoints import REFUSED, load_checkpoint
-from gan_repro.config import check_config, unknown_added_key
-from gan_repro.errors import ConfigError
+from gan_repro.config import IMAGE_SIZE_MAX, RULES, SEED_MAX, check_config, unknown_added_key
+from gan_repro.errors import EXIT_CODES, CheckpointRefused, GanReproError, RunFolderBusy, RunStateError
 from gan_repro.runstate import HOLDER_NAME, lock_is_free, run_folder_lock
 from tests.helpers import TINY, compose_config, run_cli, write_images
 from tests.test_untrusted import QUICK, call_main
@@ -128,9 +129,19 @@ def test_missing_or_garbled_config_on_resume_is_one_line(tmp_path: Path) -> None
         RunState(path=run_dir / "state.json").save()
         if content is not None:
             (run_dir / "config.yaml").write_text(content)
-        with pytest.raises(ConfigError) as error:
+        with pytest.raises(RunStateError) as error:
             open_run(cfg, run_dir)
         assert error.value.setting == "resume" and "\n" not in str(error.value)
+
+
+def test_an_unreadable_state_json_exits_2_naming_it(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "state.json").write_text("{not json")
+    code, output = call_main([*TINY, f"hydra.run.dir={run_dir}"])
+    assert code == EXIT_CODES[RunStateError] == 2, output
+    one_error_line(code, output, "resume")
+    assert f"{run_dir / 'state.json'} is unreadable" in output
 
 
 class Exploit:
@@ -141,14 +152,35 @@ class Exploit:
 def test_malicious_checkpoint_is_refused_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "evil.pt"
     torch.save({"generator": Exploit()}, path, pickle_module=pickle)
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(CheckpointRefused) as error:
         load_checkpoint(path, {}, setting="checkpoint", needs=("generator",))
     message = str(error.value)
     assert message.endswith(REFUSED) and "weights_only" not in message and "\n" not in message
 
 
+def test_a_malicious_last_checkpoint_exits_2_on_resume(tmp_path: Path) -> None:
+    from gan_repro.pipeline import open_run
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    open_run(compose_config(TINY), run_dir)  # what a first start leaves: config.yaml and state.json
+    (run_dir / "checkpoints").mkdir()
+    torch.save({"generator": Exploit()}, run_dir / "checkpoints" / "last.pt", pickle_module=pickle)
+    code, output = call_main([*TINY, f"hydra.run.dir={run_dir}"])
+    assert code == EXIT_CODES[CheckpointRefused] == 2, output
+    one_error_line(code, output, "resume")
+    assert f"last.pt: {REFUSED}" in output
+
+
 # ----------------------------------------------------------------------------- property-based
-KEYS_WHOLE = ["seed", "train.epochs", "train.batch_size", "probe.iterations", "dataset.image_size"]
+WHOLE_RANGES = {  # each sampled key and the whole numbers it accepts (README: Bad input); None: no top
+    "seed": (0, SEED_MAX),
+    "train.epochs": (1, None),
+    "train.batch_size": (1, None),
+    "probe.iterations": (1, None),
+    "dataset.image_size": (1, IMAGE_SIZE_MAX),
+}
+KEYS_WHOLE = list(WHOLE_RANGES)
 VALUES = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.sampled_from(["abc", "1.5", "[1,2]", "null", "true", "''", "1e400", "-0"]),
@@ -160,28 +192,43 @@ OVERRIDES = st.one_of(
 )
 
 
+def whole_in_range(key: str, value: object) -> bool:
+    """Whether value is a whole number (not a bool) within the key's range in WHOLE_RANGES."""
+    low, high = WHOLE_RANGES[key]
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return whole and low <= value and (high is None or value <= high)
+
+
 @settings(max_examples=120, **QUICK)
 @given(overrides=OVERRIDES)
 def test_generated_overrides_are_accepted_or_refused_in_one_line(overrides: list[str]) -> None:
-    """In-process (no run): compose and check each generated override; anything but a ConfigError (or Hydra's
-    own one-line refusal of the override's syntax) would be a traceback for the user."""
+    """In-process (no run): compose and check each generated override. A value outside its key's range
+    must be refused naming that key; anything but our one-line error (or Hydra's one-line refusal of the
+    override's syntax) would be a traceback for the user."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    assert all(key in RULES for key in KEYS_WHOLE)  # each sampled key has its rule (an emptied table fails)
     unknown = unknown_added_key(overrides)
-    if unknown is not None:
-        assert unknown in overrides[0]
+    if unknown is not None:  # refused by check_added_keys before composing, not by RULES
+        assert overrides[0].startswith("+") and unknown in overrides[0]
         return
+    key = overrides[0].split("=", 1)[0]
     try:
         cfg = compose_config([*TINY, *overrides])
     except (HydraException, OmegaConfBaseException, ValueError):
         return  # cli.composed turns these into one `overrides:` line
+    value = OmegaConf.select(cfg, key)
     try:
         check_config(cfg)
-    except ConfigError as error:
+    except GanReproError as error:
         assert "\n" not in str(error)
-        key = overrides[0].lstrip("+").split("=", 1)[0]
-        assert error.setting in (key, "train.snapshot_epochs", "dataset.image_size"), (overrides, error)
+        allowed = (
+            (key, "train.snapshot_epochs", "dataset.image_size") if whole_in_range(key, value) else (key,)
+        )
+        assert error.setting in allowed, (overrides, error)
+        return
+    assert whole_in_range(key, value), f"{overrides} was accepted: {value!r} is outside {key}'s range"
 
 
 FILE_CASES = st.tuples(
@@ -232,7 +279,7 @@ def test_a_busy_run_folder_is_refused_naming_its_holder_and_freed_when_the_holde
 ) -> None:
     with run_folder_lock(tmp_path):  # this process holds it: another lock on the folder is refused
         assert not lock_is_free(tmp_path)
-        with pytest.raises(ConfigError, match=f"in use by another gan-repro run \\(pid {os.getpid()}\\)"):
+        with pytest.raises(RunFolderBusy, match=f"in use by another gan-repro run \\(pid {os.getpid()}\\)"):
             with run_folder_lock(tmp_path):
                 pass
     assert lock_is_free(tmp_path) and not (tmp_path / HOLDER_NAME).exists()
@@ -242,7 +289,7 @@ def test_a_busy_run_folder_is_refused_naming_its_holder_and_freed_when_the_holde
     try:
         assert holder.stdout.readline() == "held\n"  # the lock is taken before this line is written
         assert not lock_is_free(tmp_path)
-        with pytest.raises(ConfigError, match=f"\\(pid {holder.pid}\\)"):
+        with pytest.raises(RunFolderBusy, match=f"\\(pid {holder.pid}\\)"):
             with run_folder_lock(tmp_path):
                 pass
     finally:
@@ -251,6 +298,16 @@ def test_a_busy_run_folder_is_refused_naming_its_holder_and_freed_when_the_holde
     assert lock_is_free(tmp_path)
     with run_folder_lock(tmp_path):
         assert (tmp_path / HOLDER_NAME).read_text().strip() == str(os.getpid())
+
+
+def test_a_busy_run_folder_exits_2_through_the_command_line(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with run_folder_lock(run_dir):  # this process holds it: the command's run is refused
+        code, output = call_main([*TINY, f"hydra.run.dir={run_dir}"])
+    assert code == EXIT_CODES[RunFolderBusy] == 2, output
+    one_error_line(code, output, "hydra.run.dir")
+    assert f"in use by another gan-repro run (pid {os.getpid()})" in output
 
 
 HOLD = (  # a process that takes a run folder's lock, says so, and keeps it until it is killed

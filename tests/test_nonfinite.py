@@ -9,9 +9,11 @@ import pytest
 import torch
 
 import gan_repro.steps
+from gan_repro.errors import EXIT_CODES
 from gan_repro.pipeline import run
 from gan_repro.runstate import NonFiniteError, check_finite
 from tests.helpers import TINY, compose_config
+from tests.test_untrusted import call_main
 
 
 def test_tiny_values_are_not_errors() -> None:
@@ -41,6 +43,16 @@ def test_training_stops_at_the_first_nan(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(NonFiniteError, match="g_loss became nan at train iteration 1;"):
         run(compose_config(TINY), tmp_path / "run")
     assert '"status": "failed"' in (tmp_path / "run" / "state.json").read_text()
+
+
+def test_the_command_line_exits_3_naming_the_quantity(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(gan_repro.steps, "generator_loss", nan_generator_loss)
+    code, output = call_main([*TINY, f"hydra.run.dir={tmp_path / 'run'}"])
+    assert code == EXIT_CODES[NonFiniteError] == 3, output
+    lines = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: on_nonfinite: g_loss became nan at train iteration 1;"
+    )
 
 
 def test_warn_mode_carries_on(tmp_path: Path, monkeypatch, caplog) -> None:

@@ -12,7 +12,7 @@ import torch
 from gan_repro import prepare as prepare_module
 from gan_repro.cli import prepare_main
 from gan_repro.data import TensorImages, decode_image, list_images
-from gan_repro.errors import ConfigError
+from gan_repro.errors import DatasetError
 from gan_repro.prepare import prepare, prepared_folder
 from tests.helpers import compose_config, load_dataset, write_images, write_lmdb
 
@@ -65,7 +65,7 @@ def test_an_incomplete_prepared_folder_is_redone(tmp_path: Path) -> None:
 def test_bad_images_stop_or_are_skipped(tmp_path: Path) -> None:
     write_images(tmp_path / "images", [(32, 32)] * 3)
     (tmp_path / "images" / "001.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    with pytest.raises(ConfigError, match="dataset.bad_images"):
+    with pytest.raises(DatasetError, match="dataset.bad_images"):
         load_dataset(dataset_node(tmp_path / "images"))
     folder = prepared_folder(dataset_node(tmp_path / "images"))
     assert not (folder / "images.u8").exists() and not (folder / "images.u8.part").exists()

@@ -19,7 +19,7 @@ from PIL import Image
 
 from gan_repro.cli import main
 from gan_repro.data import BadImage, decode_image
-from gan_repro.errors import ConfigError
+from gan_repro.errors import DatasetError
 from gan_repro.pipeline import run
 from tests.helpers import TINY, compose_config
 
@@ -57,7 +57,7 @@ def test_truncated_image_stops_the_run_naming_it(tmp_path: Path, prepare: bool) 
     root = image_folder(
         tmp_path / "images", good=90, truncated=2
     )  # 69 to train on, both truncated among them
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(DatasetError) as error:
         run(folder_config(root, "stop", prepare), tmp_path / "run")
     assert error.value.setting == "dataset.bad_images" and ".png" in error.value.message
 

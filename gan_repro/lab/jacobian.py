@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_repro.checkpoints import checkpoint_path, load_generator
 from gan_repro.config import Rule, whole
-from gan_repro.errors import ConfigError
+from gan_repro.errors import CheckpointRefused, ConfigError
 from gan_repro.files import write_csv
 from gan_repro.pipeline import train_stage
 from gan_repro.prepare import build_dataset
@@ -72,8 +72,8 @@ def load_snapshot(path: Path, trained_cfg: DictConfig) -> torch.nn.Module:
     """G of a snapshot in float64 on the CPU, eval mode (BatchNorm's running statistics, one z at a time)."""
     try:
         generator = load_generator(path, trained_cfg.model, trained_cfg.dataset, device=CPU)
-    except ConfigError as error:  # a torn, foreign or mismatched checkpoint: the folder given is to blame
-        raise ConfigError("lab.run_dir", error.message) from None
+    except CheckpointRefused as error:  # torn, foreign or mismatched: the folder given is to blame
+        raise CheckpointRefused("lab.run_dir", error.message) from None
     return generator.double().eval()
 
 
