@@ -36,6 +36,7 @@ from gan_repro.report import (
     FORMATS,
     GRADIENT_COLUMNS,
     LINEAR_CRITIC,
+    MOMENTUM_CONTROL,
     PAPER_CRITIC,
     critic_rows,
     data_diameter,
@@ -603,7 +604,8 @@ def draw_updates_figure(table: pd.DataFrame, *, colors: Mapping[float, tuple] | 
     """experiment=updates, from updates.csv alone: per snapshot a column, in its colour; above, the change in
     exact W1 over its floor after the last k G steps (from k = 0; > 0: worse samples) against the stage of the
     frozen D it stepped against (symlog: the fresh D, stage 0, apart from the trained ones); below, at k = 0,
-    the cosine of the cost's gradient with the transport direction. One line style per critic and cost."""
+    the cosine of the cost's gradient with the transport direction. One line style per critic and cost; the
+    momentum control (Adam on a zero gradient, no D) as a grey level line: the change without a cost."""
     changes = updates_changes(table)
     colors = colors_of(changes, colors)
     last_k = int(changes["k"].max())
@@ -613,6 +615,11 @@ def draw_updates_figure(table: pd.DataFrame, *, colors: Mapping[float, tuple] | 
     costs = {}
     for column, snapshot in enumerate(snapshots):
         rows = changes[changes["snapshot_iteration"] == snapshot]
+        control = rows["critic"] == MOMENTUM_CONTROL[0]
+        momentum = rows[control & (rows["k"] == last_k)]
+        rows = rows[~control]  # the arms with a D
+        for change in momentum["w1_change"]:
+            axes[0, column].axhline(change, color="0.5", linewidth=1.5, linestyle="--")
         for (critic, cost), of_cost in rows.groupby(["critic", "cost"], sort=False):
             arm = (str(critic), str(cost))
             if arm not in costs:
@@ -634,10 +641,14 @@ def draw_updates_figure(table: pd.DataFrame, *, colors: Mapping[float, tuple] | 
         axes[1, column].set_xlabel("D's training stage (D iterations; 0: the fresh D)")
     axes[0, 0].set_ylabel(f"change in $W_1$ / floor after {last_k} G steps")
     axes[1, 0].set_ylabel(r"cos(descent direction, transport direction), $k = 0$")
+    control = [Line2D([], [], color="0.5", linewidth=1.5, linestyle="--", label="Adam momentum alone (no D)")]
     axes[0, -1].legend(
         handles=[
-            Line2D([], [], color="k", linestyle=style[1:], marker=style[0], label=words)
-            for style, words in costs.values()
+            *(
+                Line2D([], [], color="k", linestyle=style[1:], marker=style[0], label=words)
+                for style, words in costs.values()
+            ),
+            *(control if (changes["critic"] == MOMENTUM_CONTROL[0]).any() else []),
         ],
         title="G's cost" if set(changes["critic"]) == {PAPER_CRITIC} else "critic: G's cost",
         fontsize=8,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gan_repro.errors import ConfigError
+from gan_repro.errors import ConfigError, RunStateError
 from gan_repro.files import atomic_write, write_json
 from gan_repro.snapshot_names import (  # noqa: F401 (plot, writeup, updates and the lab import them from here)
     CONTROL_SNAPSHOT,
@@ -104,6 +104,8 @@ CRITICS_COLUMNS = [
 MEASURES = ("d_accuracy", "d_accuracy_heldout", *LOG_MEASURES)
 CLAIMS_WINDOW = 10  # logged points averaged at each end when a run folder has no config.yaml (config.yaml's)
 SCATTER_FRACTION = 0.1  # the curve-noise claim compares the first and the last tenth of the logged points
+# experiment=updates' momentum control: updates.csv's (critic, cost) for G's Adam steps on a zero gradient
+MOMENTUM_CONTROL = ("none", "momentum")
 # The claims' thresholds, each with its reason from the paper, written before the runs that test them.
 # Every claim measures from the fresh D's point (iteration 0, norms averaged over K z batches) to the end
 # window (the last min(plot.window, n/4) logged points): the curves' start and end as the figures draw them.
@@ -134,6 +136,10 @@ CLAIM_THRESHOLDS = {
     # its control: the same steps against a weak D (the first stage > 0, trained briefly) must improve the
     # earliest snapshot's samples (change below this), or a worsening says nothing about a strong D
     "updates_weak_change": 0.0,
+    # and beyond training's momentum: the same change minus the momentum control's (Adam steps on a zero
+    # gradient from the same saved state, no D) must be above this, every snapshot; else the worsening is the
+    # saved momentum's, not the cost's. Written before any run measured the control.
+    "updates_beyond_momentum": 0.0,
 }
 
 
@@ -639,6 +645,8 @@ PAPER_SENTENCES = {
     "updates_strong_d_worsens": "All these gradients lead to updates that lower sample quality "
     "notoriously. (Fig. 3) [...] In all cases, using this updates lead to a notorious decrease in sample "
     "quality. (Sec. 2.3)",
+    "updates_worse_than_momentum": "All these gradients lead to updates that lower sample quality "
+    "notoriously. (Fig. 3), read as the gradient's own effect: beyond what Adam's saved momentum alone does",
     "updates_weak_d_improves": "(our control) the same -log D steps against a briefly trained D improve an "
     "early generator's samples, so the worsening test can fail",
 }
@@ -806,6 +814,11 @@ def updates_changes(table: pd.DataFrame) -> pd.DataFrame:
     of the same snapshot, critic, D stage and cost (0 at k = 0 by construction; > 0 worse samples, < 0
     better)."""
     keys = ["snapshot_iteration", "critic", "d_stage", "cost"]
+    if "critic" not in table:
+        raise RunStateError(
+            "updates.csv",
+            "has no critic column: an older gan-repro wrote it; rerun experiment=updates into a new folder",
+        )
     start = table[table["k"] == 0].set_index(keys)["wasserstein_exact_over_floor"].rename("w1_start")
     changes = table.join(start, on=keys)
     changes["w1_change"] = changes["wasserstein_exact_over_floor"] - changes["w1_start"]
@@ -814,20 +827,32 @@ def updates_changes(table: pd.DataFrame) -> pd.DataFrame:
 
 def updates_claims(table: pd.DataFrame, thresholds: dict[str, float]) -> list[dict[str, Any]]:
     """experiment=updates: the -log D steps against the strongest D (the last stage) lower the samples'
-    quality (W1 over its floor rises from k = 0 to the last k) for every snapshot; and the control, the same
-    steps against a weak D (the first stage > 0) improve the earliest snapshot's samples. A claim whose arm
-    was not run (no nonsaturating cost, no weak stage below the strongest) is not measured. Both read the
-    paper's D (critic=gan) only: the other critics' steps are described, not claimed (docs/gradients.md)."""
+    quality (W1 over its floor rises from k = 0 to the last k) for every snapshot, and by more than the
+    momentum control's steps do; and the control, the same steps against a weak D (the first stage > 0)
+    improve the earliest snapshot's samples. A claim whose arm was not run (no nonsaturating cost, no weak
+    stage below the strongest, no paper's D) is not measured. They read the paper's D (critic=gan) only: the
+    other critics' steps are described, not claimed (docs/updates.md)."""
     limits = CLAIM_THRESHOLDS | thresholds
     changes = updates_changes(table)
+    critic, cost = MOMENTUM_CONTROL
+    momentum = changes[(changes["critic"] == critic) & (changes["cost"] == cost)]
     changes = changes[changes["critic"] == PAPER_CRITIC]
-    last_k, stages = int(changes["k"].max()), sorted(int(stage) for stage in changes["d_stage"].unique())
+    last_k = int(changes["k"].max()) if len(changes) else 0
+    stages = sorted(int(stage) for stage in changes["d_stage"].unique())
     final = changes[(changes["k"] == last_k) & (changes["cost"] == "nonsaturating")]
-    strongest, weak = stages[-1], next((stage for stage in stages if 0 < stage < stages[-1]), None)
+    strongest = stages[-1] if stages else None
+    weak = next((stage for stage in stages if 0 < stage < stages[-1]), None)
+    alone = momentum[momentum["k"] == last_k].set_index("snapshot_iteration")["w1_change"]
 
     def at(stage: int | None, snapshots: list[int]) -> dict[str, float | None]:
         rows = final[final["d_stage"] == stage].set_index("snapshot_iteration")["w1_change"]
         return {str(snapshot): float(rows[snapshot]) for snapshot in snapshots if snapshot in rows.index}
+
+    def beyond_momentum(snapshots: list[int]) -> dict[str, float | None]:
+        return {
+            snapshot: change - float(alone[int(snapshot)]) if int(snapshot) in alone.index else None
+            for snapshot, change in at(strongest, snapshots).items()
+        }
 
     snapshots = sorted(int(snapshot) for snapshot in changes["snapshot_iteration"].unique())
     unit = f"change in exact W1 over its real-vs-real floor, k = 0 to {last_k} -log D steps (Adam)"
@@ -839,6 +864,15 @@ def updates_claims(table: pd.DataFrame, thresholds: dict[str, float]) -> list[di
             lambda change: change > limits["updates_strong_change"],
             unit=f"{unit}, against D after {strongest} iterations, per snapshot",
             threshold=f"> {limits['updates_strong_change']:g}, every snapshot",
+        ),
+        claim(
+            "updates_worse_than_momentum",
+            "... and by more than Adam's saved momentum alone moves them (the cost's own effect)",
+            beyond_momentum(snapshots),
+            lambda excess: excess > limits["updates_beyond_momentum"],
+            unit=f"{unit} minus the momentum control's (zero gradient, no D), against D after {strongest} "
+            "iterations, per snapshot",
+            threshold=f"> {limits['updates_beyond_momentum']:g}, every snapshot",
         ),
         claim(
             "updates_weak_d_improves",
@@ -1009,7 +1043,7 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
             summary["critics_claims"] = critics_claims(table, {})
             claims.append(summary["critics_claims"]["claim"])
     updates_csv = run_dir / "updates.csv"
-    if updates_csv.is_file():  # experiment=updates: G's steps against the paper's D at its stages
+    if updates_csv.is_file():  # experiment=updates: G's steps against each critic's D at its stages
         table = pd.read_csv(updates_csv)
         summary["updates"] = updates_summary(table)
         claims += updates_claims(table, {})

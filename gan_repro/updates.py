@@ -22,6 +22,9 @@ measured on one fixed batch z of n = updates.samples latents:
     d_accuracy_heldout            the frozen D on X_heldout against G_0(z): how strong this stage's D is
                                   (by its objective's decision threshold; blank for a Wasserstein critic)
     d_accuracy_fakes              the share of G_k(z) the frozen D calls fake: did the steps fool it?
+The momentum control (critic `none`, cost `momentum`, once per snapshot): the same copy of G and its saved
+Adam state take the same max(updates.steps) Adam steps with a zero gradient, no D: what training's momentum
+alone does to G (Adam's first steps carry it: beta1 = 0.5). A cost's effect is its change beyond this one.
 and at k = 0 (G unchanged), on the same batch, for the row's cost:
     grad_norm          || grad_theta cost ||_2, scaled against underflow as the probe's norms are
     transport_cosine   cos(grad_theta cost, grad_theta T), T = 1/2 mean_i ||G(z_i) - x*_i||^2 with x*_i, held
@@ -76,7 +79,7 @@ from gan_repro.probe import (
     scaled_cost_gradients,
     use_batched_backward,
 )
-from gan_repro.report import PAPER_CRITIC, snapshot_words
+from gan_repro.report import MOMENTUM_CONTROL, PAPER_CRITIC, snapshot_words
 from gan_repro.runstate import Interrupted, RunControl, keep_rows
 from gan_repro.steps import derived_seed, generator_step, make_adam, memory_format, sample_z, take_step
 from gan_repro.transport import cosine, signed_directions, transport_gradient
@@ -86,10 +89,10 @@ log = logging.getLogger(__name__)
 UPDATES_COLUMNS = [  # updates.csv: one row per (snapshot, critic, D stage, cost, k)
     "snapshot_iteration",  # the snapshot's G steps (its identity, as in probe.csv)
     "snapshot_epoch",  # ... over steps per epoch
-    "critic",  # the critic whose D G steps against (critic.<name>; gan: the paper's D)
+    "critic",  # the critic whose D G steps against (critic.<name>; gan: the paper's D; none: no D, MOMENTUM)
     "d_stage",  # D iterations that critic trained before it was frozen (0: the fresh D)
     "d_accuracy_heldout",  # that D on the n held-out images against G_0(z): how strong it is (blank: WGAN)
-    "cost",  # the generator cost of the steps (losses.py): minimax, nonsaturating, wasserstein, ...
+    "cost",  # G's cost in the steps (losses.py): minimax, nonsaturating, wasserstein, ...; momentum (none)
     "k",  # G steps taken with that cost against the frozen D (0: G unchanged)
     "wasserstein_exact",  # exact W1(G_k(z), held-out images), n of each
     "wasserstein_exact_real_real",  # exact W1(training images, the same held-out images): the floor
@@ -152,11 +155,14 @@ def check_updates(cfg: DictConfig) -> None:
     check_rules(cfg.updates, SETTINGS, prefix="updates.")
     for name in cfg.updates.critics:
         if name not in cfg.critic:
+            with_it = ",".join([*cfg.critic, name])
             raise ConfigError(
                 "updates.critics",
                 f"{name} is not one of the run's critics ({', '.join(cfg.critic)}): add it to critic= (e.g. "
-                f"critic='[gan,{name}]', or experiment=updates_critics), or drop it from updates.critics",
+                f"critic='[{with_it}]', or experiment=updates_critics), or drop it from updates.critics",
             )
+        if name in MOMENTUM_CONTROL[:1]:
+            raise ConfigError("updates.critics", f"{name} names the momentum control, not a critic; drop it")
         if name != PAPER_CRITIC and not cfg.critic[name].generator_costs:
             raise ConfigError(
                 "updates.critics",
@@ -312,7 +318,9 @@ class UpdateArms:
         generator.load_state_dict(state["generator"])
         generator = generator.to(self.device, self.dtype, memory_format=self.layout)
         optimizer = make_adam(generator, self.train_cfg)
-        optimizer.load_state_dict(state["optimizer_g"])
+        # a copy: load_state_dict keeps the saved tensors themselves, and Adam updates its moments and step
+        # count in place, so without it each arm would start where the arm before it stopped
+        optimizer.load_state_dict(copy.deepcopy(state["optimizer_g"]))
         return generator, optimizer
 
     def sliced(self, samples: torch.Tensor) -> float:
@@ -418,6 +426,39 @@ class UpdateArms:
                 rows.append(row)
         return rows
 
+    def momentum_rows(
+        self, snapshot: Snapshot, state: dict[str, Any], unchanged: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The momentum control: G with its saved Adam state takes max(steps) Adam steps on a zero gradient
+        (no D, no z), measured at each k as the arms are: what the saved momentum alone moves G."""
+        steps = sorted(int(k) for k in self.updates_cfg.steps)
+        generator, optimizer = self.generator(state)
+        rows, taken = [], 0
+        for k in steps:
+            for _ in range(k - taken):
+                for parameter in generator.parameters():  # zeros, not None: Adam skips a missing gradient
+                    parameter.grad = torch.zeros_like(parameter)
+                optimizer.step()
+            taken = k
+            samples = generate(generator, unchanged["z"], self.chunk)
+            measured = (
+                unchanged["measures"]
+                if k == 0
+                else self.measure(generator, samples, unchanged["fresh_z"], snapshot.iteration)
+            )
+            rows.append(
+                {
+                    "snapshot_iteration": snapshot.iteration,
+                    "snapshot_epoch": snapshot.epoch,
+                    "critic": MOMENTUM_CONTROL[0],
+                    "d_stage": 0,
+                    "cost": MOMENTUM_CONTROL[1],
+                    "k": k,
+                    **measured,
+                }
+            )
+        return rows
+
     def unchanged(self, state: dict[str, Any], snapshot: int) -> dict[str, Any]:
         """What every arm of a snapshot shares: the fixed z and fresh z', G_0's measures on them, and the
         transport gradient of G_0 (its partners among the training images, by optimal assignment)."""
@@ -443,7 +484,7 @@ def snapshot_rows(
     arms: UpdateArms, snapshot_probe: SnapshotProbe, snapshot: Snapshot, critics: list[Critic]
 ) -> list[dict[str, Any]]:
     """Every row of one snapshot: per critic its D trained by the probe's protocol, and at each of its
-    stages the arms."""
+    stages the arms; then the momentum control."""
     state = load_generator_state(snapshot.path, arms.model_cfg, arms.dataset_cfg)
     with torch.random.fork_rng(devices=fork_devices(arms.device)):
         shared = arms.unchanged(state, snapshot.iteration)
@@ -460,12 +501,15 @@ def snapshot_rows(
                 rows += arms.stage_rows(snapshot, critic, stage, held, state, shared)
             if arms.control.stop.requested:
                 raise Interrupted(f"updates of snapshot {snapshot.iteration}, {critic.name}, D stage {stage}")
+    with torch.random.fork_rng(devices=fork_devices(arms.device)):  # the linear control seeds the global RNG
+        rows += arms.momentum_rows(snapshot, state, shared)
     return rows
 
 
 def rows_per_snapshot(updates_cfg: DictConfig, probe_cfg: DictConfig, critics: list[Critic]) -> int:
-    """updates.csv's rows for one snapshot: per critic, its D stages x its costs x k."""
-    return sum(
+    """updates.csv's rows for one snapshot: per critic, its D stages x its costs x k; and the momentum
+    control's k."""
+    return len(updates_cfg.steps) + sum(
         len(critic_stages(updates_cfg, probe_cfg, critic))
         * len(step_costs(updates_cfg, critic))
         * len(updates_cfg.steps)

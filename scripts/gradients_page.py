@@ -30,10 +30,10 @@ from results_page import spread, sweep_command
 
 from gan_repro.api import Run, load_run, load_sweep
 from gan_repro.errors import GanReproError
-from gan_repro.report import format_value, snapshot_words, updates_changes
+from gan_repro.report import MOMENTUM_CONTROL, format_value, snapshot_words, updates_changes
 from gan_repro.writeup import table
 
-UPDATES_CLAIMS = ("updates_strong_d_worsens", "updates_weak_d_improves")
+UPDATES_CLAIMS = ("updates_strong_d_worsens", "updates_worse_than_momentum", "updates_weak_d_improves")
 CRITICS_CLAIMS = ("critics_wgan_gp_band", "critics_minimax_band")
 COST_WORDS = {
     "minimax": "log(1 - D) (Fig. 2)",
@@ -80,14 +80,36 @@ def verdict(changes: pd.Series) -> str:
 
 
 def seed_changes(runs: list[Run]) -> pd.DataFrame:
-    """Every seed's updates.csv with its change in W1 over the floor (report.updates_changes) and its seed."""
-    return pd.concat(updates_changes(run.tables["updates"]).assign(seed=int(run.config.seed)) for run in runs)
+    """Every seed's updates.csv with its change in W1 over the floor (report.updates_changes), its seed, and
+    `beyond_momentum`: the change minus the momentum control's at the same snapshot, seed and k."""
+    changes = pd.concat(
+        updates_changes(run.tables["updates"]).assign(seed=int(run.config.seed)) for run in runs
+    )
+    keys = ["seed", "snapshot_iteration", "k"]
+    control = changes[changes["critic"] == MOMENTUM_CONTROL[0]]
+    alone = control.set_index(keys)["w1_change"].rename("momentum_change")
+    changes = changes.join(alone, on=keys)
+    return changes.assign(beyond_momentum=changes["w1_change"] - changes["momentum_change"])
+
+
+def momentum_rows(runs: list[Run]) -> list[list[str]]:
+    """Per snapshot, over seeds: the momentum control's change in W1 over its floor after the last k."""
+    changes = seed_changes(runs)
+    final = changes[(changes["critic"] == MOMENTUM_CONTROL[0]) & (changes["k"] == changes["k"].max())]
+    return [
+        [
+            snapshot_words(int(snapshot), float(epoch)),
+            f"{verdict(group['w1_change'])}: {over_seeds(group['w1_change'].tolist())}",
+        ]
+        for (snapshot, epoch), group in final.groupby(["snapshot_iteration", "snapshot_epoch"], sort=True)
+    ]
 
 
 def updates_rows(runs: list[Run]) -> list[list[str]]:
     """Per critic, snapshot, D stage and cost, over seeds: D's held-out accuracy, W1 over its floor at k = 0,
     the verdict and the median change after the last k, the transport cosine at k = 0."""
     changes = seed_changes(runs)
+    changes = changes[changes["critic"] != MOMENTUM_CONTROL[0]]  # the arms with a D
     last = int(changes["k"].max())
     start, final = changes[changes["k"] == 0], changes[changes["k"] == last]
     keys = ["critic", "snapshot_iteration", "snapshot_epoch", "d_stage", "cost"]
@@ -131,6 +153,7 @@ def strongest_rows(runs: list[Run]) -> list[list[str]]:
     its own cost plateaus in the probe (critics.csv, when the run has it), the verdict and median change
     after the last k, and the transport cosine at k = 0."""
     changes = seed_changes(runs)
+    changes = changes[changes["critic"] != MOMENTUM_CONTROL[0]]
     last = int(changes["k"].max())
     strongest = changes["d_stage"] == changes.groupby("critic")["d_stage"].transform("max")
     final, start = changes[strongest & (changes["k"] == last)], changes[strongest & (changes["k"] == 0)]
@@ -148,6 +171,7 @@ def strongest_rows(runs: list[Run]) -> list[list[str]]:
                 int(group["d_stage"].iloc[0]),
                 plateau_iterations(runs, critic, int(snapshot)),
                 f"{verdict(group['w1_change'])}: {over_seeds(group['w1_change'].tolist())}",
+                f"{verdict(group['beyond_momentum'])}: {over_seeds(group['beyond_momentum'].tolist())}",
                 over_seeds(first["transport_cosine"].tolist()),
             ]
         )
@@ -241,7 +265,11 @@ def section(folder: Path, page: Path) -> list[str]:
             f"after {int(runs[0].tables['updates']['k'].max())} G steps: change in W1 over floor",
             "transport cosine, k = 0",
         ]
-        lines += table(headings, updates_rows(runs)) + [""] + claim_lines(runs, UPDATES_CLAIMS) + [""]
+        lines += table(headings, updates_rows(runs)) + [""]
+        if (runs[0].tables["updates"]["critic"] == MOMENTUM_CONTROL[0]).any():
+            lines += ["The momentum control: the same Adam steps on a zero gradient, no D:", ""]
+            lines += table(["G", "change in W1 over floor, same k"], momentum_rows(runs)) + [""]
+        lines += claim_lines(runs, UPDATES_CLAIMS) + [""]
         if runs[0].tables["updates"]["critic"].nunique() > 1:  # experiment=updates_critics
             lines += ["Each critic's own cost against its strongest D (its last stage):", ""]
             lines += table(
@@ -252,6 +280,7 @@ def section(folder: Path, page: Path) -> list[str]:
                     "D stage",
                     "its cost's plateau (probe iteration)",
                     f"after {int(runs[0].tables['updates']['k'].max())} G steps: change in W1 over floor",
+                    "... minus the momentum control's",
                     "transport cosine, k = 0",
                 ],
                 strongest_rows(runs),

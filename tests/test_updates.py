@@ -4,6 +4,7 @@ CSV alone, the claims (and that they can fail), and the settings' one-line refus
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import shutil
@@ -17,12 +18,13 @@ from omegaconf import DictConfig
 from gan_repro.checkpoints import load_generator, snapshots
 from gan_repro.data import batches_per_epoch
 from gan_repro.distances import exact_wasserstein, transport_partners
-from gan_repro.errors import ConfigError
-from gan_repro.losses import generator_loss
+from gan_repro.errors import ConfigError, RunStateError
+from gan_repro.losses import Objective, generator_loss
 from gan_repro.models import LinearDiscriminator, MLPGenerator
 from gan_repro.pipeline import load_splits, run, updates_stage
 from gan_repro.plot import draw_updates_figure, save_figure
 from gan_repro.report import format_value, updates_changes, updates_claims
+from gan_repro.steps import generator_step
 from gan_repro.transport import cosine, transport_gradient
 from gan_repro.updates import (
     FIXED_Z,
@@ -48,12 +50,26 @@ def updates_run(tmp_path_factory) -> tuple[DictConfig, Path, dict]:
 
 
 def test_updates_csv_has_a_row_per_snapshot_stage_cost_and_k(updates_run) -> None:
+    """Per snapshot the paper's D's arms (stage x cost x k), then the momentum control's k."""
     _, run_dir, summary = updates_run
     table = pd.read_csv(run_dir / "updates.csv")
     assert list(table.columns) == UPDATES_COLUMNS
-    order = list(itertools.product([24, 48], STAGES, ["minimax", "nonsaturating"], [0, 1, 5, 20]))
-    assert list(table[["snapshot_iteration", "d_stage", "cost", "k"]].itertuples(index=False)) == order
-    assert table["snapshot_epoch"].tolist() == [1.0] * 24 + [2.0] * 24
+    expected = [
+        row
+        for snapshot in (24, 48)
+        for row in [
+            *itertools.product([snapshot], ["gan"], STAGES, ["minimax", "nonsaturating"], [0, 1, 5, 20]),
+            *itertools.product([snapshot], ["none"], [0], ["momentum"], [0, 1, 5, 20]),
+        ]
+    ]
+    keys = ["snapshot_iteration", "critic", "d_stage", "cost", "k"]
+    assert list(table[keys].itertuples(index=False)) == expected
+    assert table["snapshot_epoch"].tolist() == [1.0] * 28 + [2.0] * 28
+    momentum = table[table["critic"] == "none"]
+    assert momentum[["d_accuracy_heldout", "d_accuracy_fakes", "grad_norm"]].isna().all().all()
+    for snapshot, rows in momentum.groupby("snapshot_iteration"):  # the saved momentum alone moves G
+        assert rows["wasserstein_exact"].iloc[-1] != rows["wasserstein_exact"].iloc[0], snapshot
+    table = table[table["critic"] == "gan"]
     first = table["k"] == 0
     assert table.loc[first, ["grad_norm", "transport_cosine"]].notna().all().all()  # at k = 0 only
     assert table.loc[~first, ["grad_norm", "transport_cosine"]].isna().all().all()
@@ -68,11 +84,12 @@ def test_updates_csv_has_a_row_per_snapshot_stage_cost_and_k(updates_run) -> Non
     ).all()
     accuracies = table[["d_accuracy_heldout", "d_accuracy_fakes", "linear_accuracy_heldout"]].stack()
     assert accuracies.between(0, 1).all()
-    assert [claim["id"] for claim in summary["claims"]][-2:] == [
+    assert [claim["id"] for claim in summary["claims"]][-3:] == [
         "updates_strong_d_worsens",
+        "updates_worse_than_momentum",
         "updates_weak_d_improves",
     ]
-    assert len(summary["updates"]) == 2 * len(STAGES) * 2  # one record per snapshot, stage and cost
+    assert len(summary["updates"]) == 2 * (len(STAGES) * 2 + 1)  # per snapshot: stage and cost; momentum
     assert (run_dir / "figures" / "updates.png").stat().st_size > 1000
     assert json.loads((run_dir / "state.json").read_text())["updates_complete"] is True
 
@@ -161,7 +178,7 @@ def test_updates_are_deterministic_and_resume_to_the_same_csv(updates_run, tmp_p
     resumed = tmp_path / "resumed"
     resumed.mkdir()
     lines = expected.splitlines(keepends=True)
-    (resumed / "updates.csv").write_bytes(b"".join(lines[:26]) + lines[26][:20])  # header, 24 rows, 1.5 of 48
+    (resumed / "updates.csv").write_bytes(b"".join(lines[:30]) + lines[30][:20])  # header, 28 rows, 1.5 of 56
     updates_stage(cfg, snapshots=frozen, splits=splits, run_dir=resumed, device=torch.device("cpu"))
     assert (resumed / "updates.csv").read_bytes() == expected
 
@@ -172,8 +189,9 @@ def test_the_figure_is_drawn_from_updates_csv_alone(updates_run, tmp_path) -> No
     figure = draw_updates_figure(pd.read_csv(tmp_path / "updates.csv"))
     axes = figure.get_axes()
     assert len(axes) == 2 * 2  # the change in W1 and the transport cosine, per snapshot
-    for axis in axes:
-        assert len(axis.get_lines()) == 2 + 1  # one line per cost, and the zero line
+    for row, axis in enumerate(axes):  # row by row: the two changes, then the two cosines
+        momentum = 1 if row < 2 else 0  # the momentum control's level line, beside the change only
+        assert len(axis.get_lines()) == 2 + 1 + momentum  # one line per cost, and the zero line
         assert list(axis.get_xticks()) == STAGES  # the fresh D (0) apart, on a symlog axis
     (path,) = save_figure(figure, tmp_path / "figures", "updates", ["png"])
     assert path.stat().st_size > 1000
@@ -190,23 +208,31 @@ def test_a_step_against_a_weak_d_improves_an_early_snapshot(updates_run) -> None
 
 def test_the_updates_claims_can_fail(updates_run) -> None:
     """The same table with the last step's W1 moved: the worsening claim holds only where every snapshot's W1
-    rises against the strongest D, the control only where the earliest snapshot's falls against a weak one."""
+    rises against the strongest D, the momentum claim only where it rises by more than the momentum control's,
+    the control only where the earliest snapshot's falls against a weak one. A table without the paper's D
+    measures none of them, and one from before the critic column is refused in one line."""
     _, run_dir, _ = updates_run
     table = pd.read_csv(run_dir / "updates.csv")
 
-    def verdicts(shift: float) -> dict[str, bool | None]:
+    def verdicts(shift: float, momentum_shift: float = 0.0) -> dict[str, bool | None]:
         moved = table.copy()
-        arms = moved.groupby(["snapshot_iteration", "d_stage", "cost"])["wasserstein_exact_over_floor"]
-        last = moved["k"] == 20
-        moved.loc[last, "wasserstein_exact_over_floor"] = (
-            arms.transform("first")[last] + shift
-        )  # k = 0, moved
+        keys, column = ["snapshot_iteration", "critic", "d_stage", "cost"], "wasserstein_exact_over_floor"
+        start = moved.groupby(keys)[column].transform("first")  # k = 0's
+        last, control = moved["k"] == 20, moved["critic"] == "none"
+        moved.loc[last, column] = start[last] + shift
+        moved.loc[last & control, column] = start[last & control] + momentum_shift
         return {claim["id"]: claim["holds"] for claim in updates_claims(moved, {})}
 
-    assert verdicts(+0.1) == {"updates_strong_d_worsens": True, "updates_weak_d_improves": False}
-    assert verdicts(-0.1) == {"updates_strong_d_worsens": False, "updates_weak_d_improves": True}
+    ids = ("updates_strong_d_worsens", "updates_worse_than_momentum", "updates_weak_d_improves")
+    assert verdicts(+0.1) == dict(zip(ids, (True, True, False), strict=True))
+    assert verdicts(-0.1) == dict(zip(ids, (False, False, True), strict=True))
+    assert verdicts(+0.1, momentum_shift=+0.2) == dict(zip(ids, (True, False, False), strict=True))
     only_minimax = updates_claims(table[table["cost"] == "minimax"], {})  # no -log D arm: not measured
-    assert [claim["holds"] for claim in only_minimax] == [None, None]
+    assert [claim["holds"] for claim in only_minimax] == [None, None, None]
+    no_paper_d = updates_claims(table[table["critic"] != "gan"], {})  # updates.critics=[wgan]: no crash
+    assert [claim["holds"] for claim in no_paper_d] == [None, None, None]
+    with pytest.raises(RunStateError, match=r"^updates.csv: has no critic column: an older gan-repro"):
+        updates_claims(table.drop(columns="critic"), {})
 
 
 @pytest.mark.parametrize(
@@ -267,7 +293,7 @@ def test_the_gradients_page_is_written_from_updates_csv(updates_run, tmp_path) -
     assert done.returncode == 0, done.stderr
     text = page.read_text()
     changes = updates_changes(pd.read_csv(run_dir / "updates.csv"))
-    final = changes[changes["k"] == changes["k"].max()]
+    final = changes[(changes["k"] == changes["k"].max()) & (changes["critic"] == "gan")]
     assert text.count("\n| gan | epoch ") == len(final)  # one row per snapshot, D stage and cost
     for change in final["w1_change"]:
         verdict = "helps 1/1" if change < 0 else "hurts 1/1" if change > 0 else "mixed"
@@ -277,60 +303,102 @@ def test_the_gradients_page_is_written_from_updates_csv(updates_run, tmp_path) -
     assert missing.returncode != 0 and "error:" in missing.stderr and page.read_text() == text
 
 
-# experiment=updates with a second critic: G also steps against WGAN's critic, with WGAN's own cost
-CRITICS = [*UPDATES, "critic=[gan,wgan]", "updates.critics=[gan,wgan]"]
+# experiment=updates with two more critics, listed before the paper's D, one with a shorter budget: G also
+# steps against WGAN's critic (its own cost, -E D(G(z)), for 8 iterations) and R1's logistic D (both costs)
+CRITICS = [
+    *UPDATES,
+    "critic=[gan,wgan,gan_r1]",
+    "updates.critics=[wgan,gan_r1,gan]",
+    "critic.wgan.iterations=8",
+]
+KS = [0, 1, 5, 20]
 
 
 @pytest.fixture(scope="module")
 def critics_run(tmp_path_factory) -> tuple[DictConfig, Path, dict]:
-    """One finished tiny run whose G steps against the paper's D and against WGAN's critic."""
+    """One finished tiny run whose G steps against WGAN's critic, R1's D and the paper's D, in that order."""
     cfg = compose_config(CRITICS)
     run_dir = tmp_path_factory.mktemp("updates_critics_run")
     return cfg, run_dir, run(cfg, run_dir)
 
 
 def test_each_critic_steps_g_with_its_own_cost(critics_run, updates_run) -> None:
-    """Per snapshot the paper's D's rows, then WGAN's: its own cost (-E D(G(z))), its stages within its own
-    length, no accuracy (a Wasserstein critic's output has no decision threshold), a gradient at k = 0. The
-    paper's D's rows are the gan-only run's, to the last bit: the arms share seeds, not random streams."""
+    """Per snapshot each critic's rows in updates.critics' order, each with its own cost and its stages within
+    its own length, then the momentum control. WGAN's critic has no accuracy (no decision threshold). The
+    paper's D's rows and the momentum control's are the gan-only run's, to the last bit, though two critics
+    ran before them: the arms share seeds, not random streams. The claims read the paper's D alone, though
+    R1's D has a -log D arm too."""
     _, run_dir, summary = critics_run
     table = pd.read_csv(run_dir / "updates.csv")
-    gan_order = itertools.product(["gan"], STAGES, ["minimax", "nonsaturating"], [0, 1, 5, 20])
-    wgan_order = itertools.product(["wgan"], STAGES, ["wasserstein"], [0, 1, 5, 20])
-    for snapshot in (24, 48):
-        rows = table[table["snapshot_iteration"] == snapshot]
-        assert list(rows[["critic", "d_stage", "cost", "k"]].itertuples(index=False)) == [
-            *gan_order,
-            *wgan_order,
+    keys = ["snapshot_iteration", "critic", "d_stage", "cost", "k"]
+    expected = [
+        row
+        for snapshot in (24, 48)
+        for row in [
+            *itertools.product([snapshot], ["wgan"], [0, 8], ["wasserstein"], KS),
+            *itertools.product([snapshot], ["gan_r1"], STAGES, ["nonsaturating", "minimax"], KS),
+            *itertools.product([snapshot], ["gan"], STAGES, ["minimax", "nonsaturating"], KS),
+            *itertools.product([snapshot], ["none"], [0], ["momentum"], KS),
         ]
-        gan_order = itertools.product(["gan"], STAGES, ["minimax", "nonsaturating"], [0, 1, 5, 20])
-        wgan_order = itertools.product(["wgan"], STAGES, ["wasserstein"], [0, 1, 5, 20])
+    ]
+    assert list(table[keys].itertuples(index=False)) == expected
     wgan = table[table["critic"] == "wgan"]
     assert wgan[["d_accuracy_heldout", "d_accuracy_fakes"]].isna().all().all()
     assert (wgan.loc[wgan["k"] == 0, "grad_norm"] > 0).all()
-    moved = wgan[(wgan["k"] == 20) & (wgan["d_stage"] == 12)]["wasserstein_exact"].to_numpy()
-    assert (moved != wgan[(wgan["k"] == 0) & (wgan["d_stage"] == 12)]["wasserstein_exact"].to_numpy()).all()
+    assert table.loc[table["critic"] == "gan_r1", "d_accuracy_heldout"].between(0, 1).all()
     alone = pd.read_csv(updates_run[1] / "updates.csv")
-    pd.testing.assert_frame_equal(table[table["critic"] == "gan"].reset_index(drop=True), alone)
-    assert [claim["holds"] for claim in summary["claims"][-2:]] == [
-        claim["holds"] for claim in updates_claims(alone, {})
-    ]  # the claims read the paper's D only
-    assert {record["critic"] for record in summary["updates"]} == {"gan", "wgan"}
+    shared = table[table["critic"].isin(["gan", "none"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(shared, alone)
+    paper_only = updates_claims(alone, {})
+    assert [(claim["measured"], claim["holds"]) for claim in summary["claims"][-3:]] == [
+        (claim["measured"], claim["holds"]) for claim in paper_only
+    ]
+    assert {record["critic"] for record in summary["updates"]} == {"wgan", "gan_r1", "gan", "none"}
+
+
+@pytest.mark.parametrize("kind", ["wasserstein", "least_squares", "objective"])
+def test_a_generator_step_descends_the_critics_own_cost(kind: str) -> None:
+    """steps.generator_step with a critic's cost is one Adam step along minus that cost's gradient: WGAN's
+    -E l, LSGAN's 1/2 E (l - 1)^2, a user's objective's own; a flipped sign or another cost fails."""
+
+    class Doubled(Objective):
+        def generator_cost(self, fake: torch.Tensor) -> torch.Tensor:
+            return 2 * torch.nn.functional.softplus(-fake).mean()
+
+    costs = {
+        "wasserstein": (lambda logits: -logits.mean(), "wasserstein"),
+        "least_squares": (lambda logits: 0.5 * (logits - 1).pow(2).mean(), "least_squares"),
+        "objective": (lambda logits: 2 * torch.nn.functional.softplus(-logits).mean(), Doubled()),
+    }
+    reference, cost = costs[kind]
+    torch.manual_seed(0)
+    generator, discriminator = torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)
+    twin = copy.deepcopy(generator)
+    z = torch.randn(5, 3)
+    stepped, expected = torch.optim.Adam(generator.parameters()), torch.optim.Adam(twin.parameters())
+    generator_step(lambda x: discriminator(x).squeeze(1), stepped, generator(z), cost)
+    expected.zero_grad()
+    reference(discriminator(twin(z)).squeeze(1)).backward()
+    expected.step()
+    for ours, theirs in zip(generator.parameters(), twin.parameters(), strict=True):
+        assert torch.equal(ours, theirs)
 
 
 def test_the_figure_and_the_page_show_every_critic(critics_run, tmp_path) -> None:
-    """The updates figure has a line per critic and cost (3 here), the page a table row per critic, stage,
-    cost and snapshot, and the strongest-D table one row per critic, cost and snapshot."""
+    """The updates figure has a line per critic and cost (5 here) and the momentum control's level; the page
+    a table row per critic, stage, cost and snapshot, the momentum control's table, and the strongest-D table
+    one row per critic, cost and snapshot, each at its critic's own last stage."""
     _, run_dir, _ = critics_run
     figure = draw_updates_figure(pd.read_csv(run_dir / "updates.csv"))
-    for axis in figure.get_axes():
-        assert len(axis.get_lines()) == 3 + 1
+    for row, axis in enumerate(figure.get_axes()):
+        assert len(axis.get_lines()) == 5 + 1 + (1 if row < 2 else 0)
     page = tmp_path / "gradients.md"
     done = run_script(REPO / "scripts" / "gradients_page.py", str(run_dir), f"--out={page}", "--intro=none")
     assert done.returncode == 0, done.stderr
     text = page.read_text()
-    assert text.count("\n| wgan | epoch ") == 2 * len(STAGES)
+    assert text.count("\n| wgan | epoch ") == 2 * 2 and text.count("\n| gan_r1 | epoch ") == 2 * 2 * 3
+    assert "The momentum control" in text
     strongest = text.split("its strongest D")[1].split("![")[0]  # that table, up to the figure
     assert strongest.count("\n| wgan | -E D(G(z)) | epoch ") == 2  # one row a snapshot
     assert strongest.count("\n| gan | -log D (Fig. 3) | epoch ") == 2
-    assert strongest.count("| 12 |") == (2 + 1) * 2  # every row at its critic's last stage (12)
+    assert strongest.count("| 8 |") == 2 and strongest.count("| 12 |") == (2 + 2) * 2  # their last stages
