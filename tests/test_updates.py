@@ -15,6 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from gan_repro.checkpoints import load_generator, snapshots
+from gan_repro.columns import columns_of
 from gan_repro.data import batches_per_epoch
 from gan_repro.distances import exact_wasserstein, transport_partners
 from gan_repro.errors import ConfigError
@@ -26,7 +27,6 @@ from gan_repro.report import format_value, updates_changes, updates_claims
 from gan_repro.transport import cosine, transport_gradient
 from gan_repro.updates import (
     FIXED_Z,
-    UPDATES_COLUMNS,
     check_updates,
     cost_gradients,
     derived_seed,
@@ -50,7 +50,7 @@ def updates_run(tmp_path_factory) -> tuple[DictConfig, Path, dict]:
 def test_updates_csv_has_a_row_per_snapshot_stage_cost_and_k(updates_run) -> None:
     _, run_dir, summary = updates_run
     table = pd.read_csv(run_dir / "updates.csv")
-    assert list(table.columns) == UPDATES_COLUMNS
+    assert list(table.columns) == columns_of("updates.csv")
     order = list(itertools.product([24, 48], STAGES, ["minimax", "nonsaturating"], [0, 1, 5, 20]))
     assert list(table[["snapshot_iteration", "d_stage", "cost", "k"]].itertuples(index=False)) == order
     assert table["snapshot_epoch"].tolist() == [1.0] * 24 + [2.0] * 24
