@@ -111,7 +111,7 @@ COLUMNS = (
     Column(
         "snapshot_epoch",
         "probe.csv",
-        "... over steps per epoch (11.1: a snapshot inside epoch 12), for labels",
+        "snapshot_iteration over steps per epoch (11.1: a snapshot inside epoch 12), for labels",
     ),
     Column("iteration", "probe.csv", "D iterations done (0: the fresh D, before its first step)"),
     Column(
@@ -125,13 +125,13 @@ COLUMNS = (
     Column(
         "d_accuracy",
         "probe.csv",
-        "blank for a Wasserstein critic (its output's sign means nothing)",
+        "D's accuracy on the same batches; blank for a Wasserstein critic (its output's sign means nothing)",
         label="D's accuracy",
     ),
     Column(
         "d_loss_heldout",
         "probe.csv",
-        'on a held-out real batch and the same fakes (the control: held-out "fakes")',
+        'D\'s cost on a held-out real batch and the same fakes (the control: held-out "fakes")',
         log_scale=True,
         finite_check=True,
         label="D's cost on held-out real images",
@@ -193,7 +193,7 @@ COLUMNS = (
     Column(
         "input_grad_norm_fake",
         "probe.csv",
-        "... and at the fresh fakes",
+        "at variance points: mean ‖∇x D(x)‖ at the fresh fakes",
         log_scale=True,
         finite_check=True,
         label=r"$\|\nabla_x D(x)\|$ at generated images",
@@ -245,7 +245,9 @@ COLUMNS = (
         "the snapshot's G steps (its identity)",
         heading="snapshot (G steps)",
     ),
-    Column("snapshot_epoch", "noise.csv", "... over steps per epoch (labels)", heading="epoch"),
+    Column(
+        "snapshot_epoch", "noise.csv", "snapshot_iteration over steps per epoch (labels)", heading="epoch"
+    ),
     Column("noise_std", "noise.csv", "the swept σ", heading="σ"),
     Column("d_loss_end", "noise.csv", "D's cost over the end window", heading="final d_loss"),
     Column("d_accuracy_end", "noise.csv", "D's accuracy over the end window"),
@@ -286,9 +288,9 @@ COLUMNS = (
     ),
     Column("bound_holds", "noise.csv", "bound ≥ the larger measured W₁", heading="bound ≥ W1"),
     # -------------------------------------------------------------------------------------------- critics.csv
-    Column("critic", "critics.csv", "the critic (critic.<name>)", heading="critic"),
+    Column("critic", "critics.csv", "the critic (critic=; gan: the paper's probe)", heading="critic"),
     Column("snapshot_iteration", "critics.csv", "the snapshot's G steps", heading="snapshot (G steps)"),
-    Column("snapshot_epoch", "critics.csv", "... over steps per epoch", heading="epoch"),
+    Column("snapshot_epoch", "critics.csv", "snapshot_iteration over steps per epoch", heading="epoch"),
     Column(
         "cost",
         "critics.csv",
@@ -302,7 +304,12 @@ COLUMNS = (
         "geometric mean over the first window_span logged points",
         heading="‖∇θ‖ first",
     ),
-    Column("grad_norm_end", "critics.csv", "... and over the last", heading="‖∇θ‖ end"),
+    Column(
+        "grad_norm_end",
+        "critics.csv",
+        "geometric mean over the last window_span logged points",
+        heading="‖∇θ‖ end",
+    ),
     Column(
         "change_orders", "critics.csv", "log10(end / first): > 0 grew, < 0 fell", heading="change (orders)"
     ),
@@ -327,7 +334,7 @@ COLUMNS = (
     Column(
         "transport_cosine_end",
         "critics.csv",
-        "... its mean over the end window of the variance points (> 0: transports)",
+        "the transport cosine's mean over the end window of the variance points (> 0: transports)",
         heading="cos(∇, transport) end",
     ),
     Column(
@@ -339,7 +346,7 @@ COLUMNS = (
     Column(
         "d_accuracy_heldout_end",
         "critics.csv",
-        "blank for a Wasserstein critic",
+        "the critic's held-out accuracy, end window; blank for a Wasserstein critic",
         heading="held-out accuracy, end",
     ),
     Column(
@@ -390,7 +397,7 @@ COLUMNS = (
     ),
     # -------------------------------------------------------------------------------------------- updates.csv
     Column("snapshot_iteration", "updates.csv", "the snapshot's G steps (its identity, as in probe.csv)"),
-    Column("snapshot_epoch", "updates.csv", "... over steps per epoch"),
+    Column("snapshot_epoch", "updates.csv", "snapshot_iteration over steps per epoch"),
     Column("critic", "updates.csv", "the critic whose D G steps against (critic.<name>; gan: the paper's D)"),
     Column(
         "d_stage", "updates.csv", "D iterations that critic trained before it was frozen (0: the fresh D)"
@@ -435,7 +442,7 @@ COLUMNS = (
         "k = 0 only: cosine of the cost's and the transport loss's gradients",
     ),
     # --------------------------------------------------------------------------------------------- claims.csv
-    Column("claim_id", "claims.csv", "the claim's id (summary.json)"),
+    Column("claim_id", "claims.csv", "the claim's id (summary.json's claims)"),
     Column("claim", "claims.csv", "the claim, in words"),
     Column("paper", "claims.csv", "the paper's words it tests"),
     Column("snapshot", "claims.csv", "empty for a claim measured on the run as a whole"),
@@ -458,8 +465,8 @@ COLUMNS = (
     Column("unit", "claims_summary.csv", "the value's unit"),
     Column("threshold", "claims_summary.csv", "the threshold it is held to"),
     Column("median", "claims_summary.csv", "the value's median over the group's seeds"),
-    Column("min", "claims_summary.csv", "... its min"),
-    Column("max", "claims_summary.csv", "... and max"),
+    Column("min", "claims_summary.csv", "the value's min over the group's seeds"),
+    Column("max", "claims_summary.csv", "the value's max over the group's seeds"),
     Column("holds_in", "claims_summary.csv", "the seeds whose verdict on that snapshot holds"),
     Column(
         "measured_in",
@@ -467,7 +474,11 @@ COLUMNS = (
         "the seeds whose verdict on that snapshot is known ('not measured', None, counts in neither)",
     ),
     Column("claim_holds_in", "claims_summary.csv", "the same for the whole claim: the seeds where it holds"),
-    Column("claim_measured_in", "claims_summary.csv", "... and where it is known"),
+    Column(
+        "claim_measured_in",
+        "claims_summary.csv",
+        "the same for the whole claim: the seeds where its verdict is known",
+    ),
     Column("seeds", "claims_summary.csv", "the group's seeds"),
 )
 
