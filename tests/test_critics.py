@@ -42,7 +42,7 @@ from gan_repro.report import (
     critics_table,
 )
 from gan_repro.steps import discriminator_step, make_adam
-from tests.helpers import TINY, compose_config, run_cli
+from tests.helpers import TINY, compose_config, run_cli, undeclared_columns
 
 CRITICS = ["gan", "linear", "wgan", "wgan_gp", "lsgan", "hinge", "gan_r1"]
 REAL = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)  # D's outputs on three real samples
@@ -432,6 +432,7 @@ def test_experiment_critics_end_to_end(tmp_path: Path) -> None:
     assert (
         at_points[cosines].notna().any().all() and probe.loc[~at_variance_points, cosines].isna().all().all()
     )
+    assert undeclared_columns(tmp_path) == {}  # critics.csv too
     table = pd.read_csv(tmp_path / "critics.csv")
     assert set(table["critic"]) == set(CRITICS) - {"linear"}  # the control gives G no gradient: no rows
     assert len(table) == 2 * 8  # gan and gan_r1: two costs each

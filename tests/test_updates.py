@@ -32,7 +32,7 @@ from gan_repro.updates import (
     derived_seed,
     real_images,
 )
-from tests.helpers import REPO, TINY, compose_config, run_script
+from tests.helpers import REPO, TINY, compose_config, run_script, undeclared_columns
 
 # the tiny setting, with experiment=updates' measurements shrunk: 64 images a kind, a short linear control
 UPDATES = [*TINY, "experiment=updates", "updates.samples=64", "updates.linear_iterations=20"]
@@ -50,7 +50,7 @@ def updates_run(tmp_path_factory) -> tuple[DictConfig, Path, dict]:
 def test_updates_csv_has_a_row_per_snapshot_stage_cost_and_k(updates_run) -> None:
     _, run_dir, summary = updates_run
     table = pd.read_csv(run_dir / "updates.csv")
-    assert list(table.columns) == columns_of("updates.csv")
+    assert list(table.columns) == columns_of("updates.csv") and undeclared_columns(run_dir) == {}
     order = list(itertools.product([24, 48], STAGES, ["minimax", "nonsaturating"], [0, 1, 5, 20]))
     assert list(table[["snapshot_iteration", "d_stage", "cost", "k"]].itertuples(index=False)) == order
     assert table["snapshot_epoch"].tolist() == [1.0] * 24 + [2.0] * 24
