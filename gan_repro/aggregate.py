@@ -25,9 +25,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
+from gan_repro.columns import GRADIENT_NORMS, axis_label, columns_of, find_column
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import (
-    COLUMN_LABELS,
     GRADIENT_FIGURES,
     add_footer,
     run_footer,
@@ -36,10 +36,8 @@ from gan_repro.plot import (
     snapshot_label,
 )
 from gan_repro.report import (
-    CLAIM_COLUMNS,
     CONTROL_SNAPSHOT,
     DEFAULT_CRITICS,
-    GRADIENT_COLUMNS,
     PAPER_CRITIC,
     claim_rows,
     read_probe,
@@ -78,29 +76,9 @@ FIGURE_MEASURES = {
     "fig1": ["d_loss", "d_accuracy"],
     "fig2": ["grad_norm_minimax"],
     "fig3": ["grad_norm_nonsaturating"],
-    "critics": list(GRADIENT_COLUMNS),  # one row of panels per critic: its generator cost(s)
+    "critics": columns_of("probe.csv", group=GRADIENT_NORMS),  # a row of panels per critic: its cost(s)
 }
 PAPER_FIGURES = ("fig1", "fig2", "fig3")  # drawn by default; "critics" too when the runs probed other critics
-LOG_MEASURES = {"d_loss", *GRADIENT_COLUMNS}
-# claims_summary.csv's columns after the group's label and keys: per claim and snapshot, the value's median,
-# min and max over the group's seeds; the seeds whose verdict on that snapshot holds (holds_in) and is known
-# (measured_in; 'not measured', None, counts in neither), the same for the whole claim, and the seeds
-CLAIMS_SUMMARY_COLUMNS = [
-    "claim_id",
-    "claim",
-    "paper",
-    "snapshot",
-    "unit",
-    "threshold",
-    "median",
-    "min",
-    "max",
-    "holds_in",
-    "measured_in",
-    "claim_holds_in",
-    "claim_measured_in",
-    "seeds",
-]
 
 
 def is_run_folder(folder: Path) -> bool:
@@ -214,7 +192,7 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
         if (folder / "train.csv").is_file():
             train_tables.append(pd.read_csv(folder / "train.csv").assign(**labels))
         claims = pd.DataFrame(
-            claim_rows(json.loads((folder / "summary.json").read_text())), columns=CLAIM_COLUMNS
+            claim_rows(json.loads((folder / "summary.json").read_text())), columns=columns_of("claims.csv")
         )
         claim_tables.append(claims.assign(**{**labels, "seed": configs[folder].get("seed")}))
     front = ["run", *keys]
@@ -226,7 +204,7 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
     return {
         "results": tidy(probe_tables),
         "training": tidy(train_tables),
-        "claims": tidy(claim_tables, claim_front, CLAIM_COLUMNS),
+        "claims": tidy(claim_tables, claim_front, columns_of("claims.csv")),
         "keys": keys,
         "finished": [str(f) for f in finished],
         "unfinished": {str(folder): status for folder, status in statuses.items() if folder not in finished},
@@ -262,7 +240,7 @@ def claims_summary(claims: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     group_keys = [key for key in keys if key != "seed"]
     front = ["group", *group_keys]
     if claims.empty:
-        return pd.DataFrame(columns=front + CLAIMS_SUMMARY_COLUMNS)
+        return pd.DataFrame(columns=front + columns_of("claims_summary.csv"))
     claims = claims.assign(
         group=claims.apply(group_label, axis=1, group_keys=group_keys),
         known=claims["holds"].notna() & claims["claim_holds"].notna(),
@@ -300,12 +278,12 @@ def claims_summary(claims: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                 "seeds": sorted(int(seed) for seed in selected["seed"].dropna()),
             }
         )
-    return pd.DataFrame(rows, columns=front + CLAIMS_SUMMARY_COLUMNS)
+    return pd.DataFrame(rows, columns=front + columns_of("claims_summary.csv"))
 
 
 def band_curves(rows: pd.DataFrame, measure: str, window: int, band: str) -> pd.DataFrame:
     """Per iteration: the mean over runs of each run's running mean, and the band's low and high edges."""
-    geometric = measure in LOG_MEASURES
+    geometric = find_column(measure).log_scale
     per_run = {}
     for run, run_rows in rows.groupby("run"):
         run_rows = run_rows.sort_values("iteration")
@@ -378,10 +356,10 @@ def draw_aggregate_figure(
                     alpha=0.2,
                     linewidth=0,
                 )
-            if measure in LOG_MEASURES:
+            if find_column(measure).log_scale:
                 axis.set_yscale("log")
             axis.grid(True, alpha=0.3)
-            axes[row_index, 0].set_ylabel(COLUMN_LABELS[measure])  # the row shares its y axis
+            axes[row_index, 0].set_ylabel(axis_label(measure))  # the row shares its y axis
             axes[0, column].set_title(
                 panel_title(rows[rows["snapshot_epoch"] == epoch]), fontsize=10, color=colors[float(epoch)]
             )
@@ -474,7 +452,11 @@ def draw_aggregate_critics_figure(
             selected = rows[
                 (rows["critic"] == critic) & (rows["snapshot_epoch"] == epoch) & (rows["group"] == group)
             ]
-            for measure in [m for m in GRADIENT_COLUMNS if m in selected and selected[m].notna().any()]:
+            for measure in [
+                m
+                for m in columns_of("probe.csv", group=GRADIENT_NORMS)
+                if m in selected and selected[m].notna().any()
+            ]:
                 normalized = over_start(selected.dropna(subset=[measure]), measure)
                 curves = band_curves(normalized, measure, window, band)
                 style = "--" if measure == "grad_norm_nonsaturating" else "-"

@@ -8,7 +8,7 @@ right; a full centered window has neither, and the raw points still reach both e
 axis (D's cost, gradient norms) are averaged in log space (a geometric running mean), so one spike cannot
 hide a decay over orders of magnitude.
 Every figure follows three rules: a snapshot has one colour (snapshot_colors), an axis is labelled in words
-(COLUMN_LABELS), and a footer says what was run (run_footer: dataset, image size, seeds, probe length,
+(columns.axis_label), and a footer says what was run (run_footer: dataset, image size, seeds, probe length,
 commit), all read from the run folder's saved files.
 """
 
@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from omegaconf import OmegaConf
 
+from gan_repro.columns import GRADIENT_NORMS, axis_label, columns_of, find_column
 from gan_repro.files import LABEL_BAND, atomic_write
 from gan_repro.report import (
     CLAIM_THRESHOLDS,
@@ -34,7 +35,6 @@ from gan_repro.report import (
     DEFAULT_CRITICS,
     FIGURES,
     FORMATS,
-    GRADIENT_COLUMNS,
     LINEAR_CRITIC,
     MOMENTUM_CONTROL,
     PAPER_CRITIC,
@@ -62,20 +62,6 @@ GRADIENT_FIGURES = {
         "grad_norm_nonsaturating",
         r"Figure 3: $\|\nabla_\theta\, E_z [-\log D(G_\theta(z))]\|$ ($-\log D$ cost)",
     ),
-}
-COLUMN_LABELS = {  # probe.csv's columns in words, for every axis that plots one (run and sweep figures)
-    "d_loss": r"D's cost $-\frac{1}{2}(E\,\log D(x) + E\,\log(1-D(G(z))))$",
-    "d_loss_heldout": "D's cost on held-out real images",
-    "d_accuracy": "D's accuracy",
-    "d_accuracy_heldout": "D's accuracy on held-out real images",
-    "grad_norm_minimax": r"G's gradient norm, minimax $\log(1-D)$ cost",
-    "grad_norm_nonsaturating": r"G's gradient norm, $-\log D$ cost",
-    "grad_norm_generator": "G's gradient norm, the critic's generator cost",
-    "grad_spread_minimax": r"spread $\sqrt{\sum_k \|g_k - \bar g\|^2 / (K-1)}$, minimax cost",
-    "grad_spread_nonsaturating": r"spread $\sqrt{\sum_k \|g_k - \bar g\|^2 / (K-1)}$, $-\log D$ cost",
-    "grad_spread_generator": r"spread $\sqrt{\sum_k \|g_k - \bar g\|^2 / (K-1)}$, the critic's cost",
-    "input_grad_norm_real": r"$\|\nabla_x D(x)\|$ at real images",
-    "input_grad_norm_fake": r"$\|\nabla_x D(x)\|$ at generated images",
 }
 CONTROL_COLOR = (0.3, 0.3, 0.3, 1.0)  # the negative control: grey, never a snapshot's colour
 
@@ -197,14 +183,14 @@ def plot_curves(
     column: str,
     window: int,
     *,
-    log_scale: bool,
     dashed: bool = False,
     label: bool = True,
     colors: Mapping[float, tuple] | None = None,
 ) -> None:
     """Per snapshot, in its colour, its raw logged points and their running average (dashed: a second
-    quantity)."""
-    colors = colors_of(probe, colors)
+    quantity); a column that spans orders of magnitude (columns.py's log_scale) on a log axis, its running
+    average geometric."""
+    colors, log_scale = colors_of(probe, colors), find_column(column).log_scale
     for snapshot, rows in probe.groupby("snapshot_iteration"):
         label_text = snapshot_label(rows)
         rows = rows.sort_values("iteration").dropna(subset=[column])
@@ -249,19 +235,10 @@ def draw_figure1(
     colors = colors_of(probe, colors)
     figure = Figure(figsize=(11, 4.4), layout="constrained")
     error_axis, accuracy_axis = figure.subplots(1, 2)
-    for axis, column, log_scale in ((error_axis, "d_loss", True), (accuracy_axis, "d_accuracy", False)):
-        plot_curves(axis, probe, column, window, log_scale=log_scale, colors=colors)
+    for axis, column in ((error_axis, "d_loss"), (accuracy_axis, "d_accuracy")):
+        plot_curves(axis, probe, column, window, colors=colors)
         if f"{column}_heldout" in probe:
-            plot_curves(
-                axis,
-                probe,
-                f"{column}_heldout",
-                window,
-                log_scale=log_scale,
-                dashed=True,
-                label=False,
-                colors=colors,
-            )
+            plot_curves(axis, probe, f"{column}_heldout", window, dashed=True, label=False, colors=colors)
         axis.legend(title="solid: training images, dashed: held out", title_fontsize=8, fontsize=8)
     if linear is not None and len(linear):
         for snapshot, rows in linear.groupby("snapshot_iteration"):
@@ -272,9 +249,9 @@ def draw_figure1(
             )
         accuracy_axis.plot([], [], color="0.3", linestyle=":", label="linear D on pixels, held out")
         accuracy_axis.legend(title="solid: training images, dashed: held out", title_fontsize=8, fontsize=8)
-    error_axis.set_ylabel(COLUMN_LABELS["d_loss"])
+    error_axis.set_ylabel(axis_label("d_loss"))
     error_axis.set_title("Figure 1: discriminator error")
-    accuracy_axis.set_ylabel(COLUMN_LABELS["d_accuracy"])
+    accuracy_axis.set_ylabel(axis_label("d_accuracy"))
     accuracy_axis.set_title("Figure 1: discriminator accuracy")
     return figure
 
@@ -289,14 +266,14 @@ def draw_gradient_figure(
     second = figure_name == "fig3" and spread in probe and probe[spread].notna().any()
     figure = Figure(figsize=(11 if second else 6.5, 4.5), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, 2 if second else 1))
-    plot_curves(axes[0], probe, column, window, log_scale=True, colors=colors)
-    axes[0].set_ylabel(COLUMN_LABELS[column])
+    plot_curves(axes[0], probe, column, window, colors=colors)
+    axes[0].set_ylabel(axis_label(column))
     axes[0].set_title(title, fontsize=10)
     axes[0].legend()
     if second:
         points = max(1, window // 5)  # variance points are sparse (about 20 per probe): a short average
-        plot_curves(axes[1], probe, spread, points, log_scale=True, colors=colors)
-        axes[1].set_ylabel(COLUMN_LABELS[spread])
+        plot_curves(axes[1], probe, spread, points, colors=colors)
+        axes[1].set_ylabel(axis_label(spread))
         axes[1].set_title("Figure 3: spread of the gradient over K z batches", fontsize=10)
         axes[1].legend()
     return figure
@@ -343,7 +320,11 @@ def draw_critics_figure(probe: pd.DataFrame, critics: pd.DataFrame | None, windo
     for axis, (_, of_snapshot) in zip(axes, snapshots, strict=False):
         for color, name in enumerate(names):
             curves = of_snapshot[of_snapshot["critic"] == name].sort_values("iteration")
-            for column in [c for c in GRADIENT_COLUMNS if c in curves and curves[c].notna().any()]:
+            for column in [
+                c
+                for c in columns_of("probe.csv", group=GRADIENT_NORMS)
+                if c in curves and curves[c].notna().any()
+            ]:
                 draw_normalized_curve(axis, curves, column, window, f"C{color}", name, critics)
         axis.axhline(1.0, color="0.5", linewidth=0.8)
         for level in (band, 1 / band):
@@ -406,17 +387,8 @@ def draw_critics_input_figure(
     )
     points = max(1, window // 5)  # measured at the variance points (about 20 per probe): a short average
     for name, rows, axis in panels:
-        plot_curves(axis, rows, "input_grad_norm_real", points, log_scale=True, colors=colors)
-        plot_curves(
-            axis,
-            rows,
-            "input_grad_norm_fake",
-            points,
-            log_scale=True,
-            dashed=True,
-            label=False,
-            colors=colors,
-        )
+        plot_curves(axis, rows, "input_grad_norm_real", points, colors=colors)
+        plot_curves(axis, rows, "input_grad_norm_fake", points, dashed=True, label=False, colors=colors)
         axis.set_title(f"critic={name}", fontsize=9)
         axis.set_ylabel(r"input gradient norm $\|\nabla_x D(x)\|$")
         axis.legend(fontsize=7)
@@ -429,10 +401,10 @@ def draw_control_figure(
     """The negative control beside the real probes: held-out accuracy (dashed) and training-batch accuracy."""
     figure = Figure(figsize=(7, 4.6), layout="constrained")
     axis = figure.subplots()
-    plot_curves(axis, probe, "d_accuracy_heldout", window, log_scale=False, dashed=True, colors=colors)
-    plot_curves(axis, probe, "d_accuracy", window, log_scale=False, label=False, colors=colors)
+    plot_curves(axis, probe, "d_accuracy_heldout", window, dashed=True, colors=colors)
+    plot_curves(axis, probe, "d_accuracy", window, label=False, colors=colors)
     axis.axhline(0.5, color="k", linewidth=0.8, linestyle=":")
-    axis.set_ylabel(COLUMN_LABELS["d_accuracy"])
+    axis.set_ylabel(axis_label("d_accuracy"))
     axis.set_ylim(0.3, 1.02)
     axis.set_title(
         "Figure 1's claim and its negative control\n"

@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from gan_repro.checkpoints import Snapshot, load_generator
+from gan_repro.columns import columns_of, finite_checked
 from gan_repro.critics import (
     Critic,
     cost_column,
@@ -55,32 +56,6 @@ from gan_repro.transport import signed_directions, transport_cosines
 
 log = logging.getLogger(__name__)
 
-PROBE_COLUMNS = [  # one row per logged iteration; every value describes D after that iteration's step
-    "snapshot_iteration",  # G steps of the frozen G: the identity (CONTROL_SNAPSHOT = 0: control)
-    "snapshot_epoch",  # ... over steps per epoch (11.1: a snapshot inside epoch 12), for labels
-    "iteration",
-    "d_loss",  # the critic's own cost (no penalty) on a fresh training-split real batch and the fresh fakes
-    "d_accuracy",  # blank for a Wasserstein critic (its output's sign means nothing)
-    "d_loss_heldout",  # on a held-out real batch and the same fakes (the control: held-out "fakes")
-    "d_accuracy_heldout",
-    "grad_norm_minimax",  # Figure 2, at a fresh z batch (blank for the control: no G; and for other costs)
-    "grad_norm_nonsaturating",  # Figure 3
-    "grad_relvar_minimax",  # at variance points (iteration 0, then every probe.variance_every): relative
-    "grad_relvar_nonsaturating",  # variance over K z batches, sum_k ||g_k - g||^2 / ((K-1) ||g||^2)
-    "noise_std",
-    "sweep_noise_std",  # blank unless sweeping sigma (experiment=noise)
-    "critic",  # which critic this D is (critic=...; gan: the paper's probe)
-    "grad_norm_generator",  # the gradient norm of G's cost for a critic other than gan/gan_r1's two
-    "grad_relvar_generator",
-    "input_grad_norm_real",  # at variance points: mean ||grad_x D(x)|| at the fresh real batch (R1's)
-    "input_grad_norm_fake",  # ... and at the fresh fakes
-    "grad_spread_minimax",  # at variance points: the absolute spread sqrt(sum_k ||g_k - g||^2 / (K-1))
-    "grad_spread_nonsaturating",
-    "grad_spread_generator",
-    "grad_cosine_transport_minimax",  # at variance points: cos(grad cost, grad T) at the norm's z batch,
-    "grad_cosine_transport_nonsaturating",  # T = 1/2 mean ||G(z) (+eps) - x*||^2, x* the fakes' partners in
-    "grad_cosine_transport_generator",  # the evaluation's real batch (transport.py); > 0: the step transports
-]
 PROBE_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -419,21 +394,7 @@ class SnapshotProbe:
         """Check the rows the logger just wrote for NaN/inf and show the newest in the progress bar."""
         self.control.check_rows(
             rows,
-            (
-                "d_loss",
-                "d_loss_heldout",
-                "grad_norm_minimax",
-                "grad_norm_nonsaturating",
-                "grad_norm_generator",
-                "input_grad_norm_real",
-                "input_grad_norm_fake",
-                "grad_spread_minimax",
-                "grad_spread_nonsaturating",
-                "grad_spread_generator",
-                "grad_cosine_transport_minimax",
-                "grad_cosine_transport_nonsaturating",
-                "grad_cosine_transport_generator",
-            ),
+            finite_checked("probe.csv"),
             lambda row: (
                 f"probe of snapshot {snapshot} (critic {row['critic']}), iteration {row['iteration']}"
             ),
@@ -788,7 +749,7 @@ def probe(
     with (
         exact_float_math(device),
         CSVLogger(
-            path, PROBE_COLUMNS, buffer_rows=performance_cfg.log_buffer, mirror=control.mirror
+            path, columns_of("probe.csv"), buffer_rows=performance_cfg.log_buffer, mirror=control.mirror
         ) as logger,
     ):
         snapshot_probe = SnapshotProbe(

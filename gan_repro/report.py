@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gan_repro.columns import GRADIENT_NORMS, PLATEAU_GRADIENT, columns_of, log_measures
 from gan_repro.errors import ConfigError, RunStateError
 from gan_repro.files import atomic_write, write_json
 from gan_repro.snapshot_names import (  # noqa: F401 (plot, writeup, updates and the lab import them from here)
@@ -39,69 +40,12 @@ LOG_2 = math.log(2.0)
 # what a run can draw (plot.py)
 FIGURES = ("fig1", "fig2", "fig3", "noise", "noise_bound", "control", "critics", "critics_input", "updates")
 FORMATS = ("png", "pdf", "svg")  # the files a figure can be written as
-NOISE_COLUMNS = [
-    "snapshot_iteration",  # the snapshot's G steps (its identity)
-    "snapshot_epoch",  # ... over steps per epoch (labels)
-    "noise_std",
-    "d_loss_end",
-    "d_accuracy_end",
-    "grad_norm_minimax_end",
-    "jsd_estimate",
-    "bound",
-    "bound_over_diameter",
-    "sliced_wasserstein",
-    "wasserstein_exact",
-    "exact_w1_real_real",
-    "bound_holds",
-]
-LOG_MEASURES = (  # spanning orders of magnitude: averaged in log space (geometric means)
-    "d_loss",
-    "d_loss_heldout",
-    "grad_norm_minimax",
-    "grad_norm_nonsaturating",
-    "grad_relvar_minimax",
-    "grad_relvar_nonsaturating",
-    "grad_norm_generator",
-    "grad_relvar_generator",
-    "input_grad_norm_real",
-    "input_grad_norm_fake",
-    "grad_spread_minimax",
-    "grad_spread_nonsaturating",
-    "grad_spread_generator",
-)
 PAPER_CRITIC = "gan"  # the paper's probe (critic=gan): Figures 1-3, their claims and the noise table read it
 LINEAR_CRITIC = "linear"  # the linear-shortcut control (critic=linear): its accuracy beside Figure 1's
 DEFAULT_CRITICS = frozenset({PAPER_CRITIC, LINEAR_CRITIC})  # a run with others draws the critics figures
 PAPER_PROBE_ITERATIONS = 4000  # Fig. 2: "5 orders of magnitude after 4000 discriminator iterations"
-GRADIENT_COLUMNS = ("grad_norm_minimax", "grad_norm_nonsaturating", "grad_norm_generator")
-PLATEAU_GRADIENT_COLUMNS = [  # critics.csv: G's gradient at the critic's plateau (blank where none)
-    "grad_norm_plateau_over_start",  # geometric mean over the W logged points ending there, over the start
-    "largest_excursion_to_plateau_orders",  # largest_excursion_orders over the points up to the plateau
-    "transport_cosine_plateau",  # the transport cosine at the first variance point at or after the plateau
-]
-CRITICS_COLUMNS = [
-    "critic",
-    "snapshot_iteration",
-    "snapshot_epoch",
-    "cost",  # G's cost: minimax, nonsaturating, wasserstein (-E D) or least_squares (from config.yaml)
-    "column",  # the probe.csv column holding its gradient norm
-    "grad_norm_first",  # geometric mean over the first window_span logged points
-    "grad_norm_end",  # ... and over the last
-    "change_orders",  # log10(end / first): > 0 grew, < 0 fell
-    "largest_excursion_orders",  # max over sliding windows of |log10(window mean / first)|
-    "relvar_end",  # the gradient's relative variance over K z batches, end window
-    "transport_cosine_start",  # cos(grad cost, grad T) at iteration 0 (probe.csv's grad_cosine_transport_*)
-    "transport_cosine_end",  # ... its mean over the end window of the variance points (> 0: transports)
-    "d_loss_end",  # the critic's own cost, end window (arithmetic: not every critic's cost is positive)
-    "d_accuracy_heldout_end",  # blank for a Wasserstein critic
-    "input_grad_norm_real_end",
-    "input_grad_norm_fake_end",
-    # at matched optimality: where the critic's own cost plateaus (cost_plateau), one rule for every critic
-    "plateau_reached",  # false: its cost still moved when its budget ended (the plateau columns: blank)
-    "plateau_iteration",  # the logged D iteration at which its cost settled (probe.plateau_window, _fraction)
-    *PLATEAU_GRADIENT_COLUMNS,
-]
-MEASURES = ("d_accuracy", "d_accuracy_heldout", *LOG_MEASURES)
+LOG_MEASURES = tuple(log_measures("probe.csv"))  # spanning orders of magnitude: geometric means
+MEASURES = ("d_accuracy", "d_accuracy_heldout", *LOG_MEASURES)  # summary.json's, per snapshot
 CLAIMS_WINDOW = 10  # logged points averaged at each end when a run folder has no config.yaml (config.yaml's)
 SCATTER_FRACTION = 0.1  # the curve-noise claim compares the first and the last tenth of the logged points
 # experiment=updates' momentum control: updates.csv's (critic, cost) for G's Adam steps on a zero gradient
@@ -388,7 +332,7 @@ def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd
                 "bound_holds": bound >= measured,
             }
         )
-    return pd.DataFrame(rows, columns=NOISE_COLUMNS)
+    return pd.DataFrame(rows, columns=columns_of("noise.csv"))
 
 
 def largest_excursion(values: pd.Series, span: int) -> float:
@@ -461,7 +405,7 @@ def plateau_columns(
     plateau = cost_plateau(logged["iteration"].to_numpy(), logged["d_loss"].to_numpy(dtype=float), rule)
     columns: dict[str, Any] = {"plateau_reached": plateau.reached, "plateau_iteration": plateau.iteration}
     if not plateau.reached:
-        return columns | dict.fromkeys(PLATEAU_GRADIENT_COLUMNS)
+        return columns | dict.fromkeys(columns_of("critics.csv", group=PLATEAU_GRADIENT))
     norms = logged.iloc[: plateau.index + 1][column].dropna()  # from the fresh D to the plateau
     ending = geometric_mean(norms.tail(rule.window))  # the W logged points whose cost mean settled there
     cosine = column.replace("grad_norm", "grad_cosine_transport")
@@ -533,11 +477,11 @@ def critics_table(
     probe = without_sweep(probe[probe["snapshot_iteration"] != CONTROL_SNAPSHOT])
     rows = []
     for (critic, _), group in probe.groupby(["critic", "snapshot_iteration"], sort=False):
-        for column in GRADIENT_COLUMNS:
+        for column in columns_of("probe.csv", group=GRADIENT_NORMS):
             if column in group and group[column].notna().any():
                 cost = (cost_name(column, (costs or {}).get(str(critic), [])), column)
                 rows.append(critic_snapshot_row(group, str(critic), cost, window, rule))
-    return pd.DataFrame(rows, columns=CRITICS_COLUMNS)
+    return pd.DataFrame(rows, columns=columns_of("critics.csv"))
 
 
 def band_claim(
@@ -933,26 +877,10 @@ def format_claim(claim: dict[str, Any]) -> str:
     return f"{verdict}  {claim['claim']}: {format_value(claim['measured'])}{unit}{threshold}"
 
 
-# claims.csv's columns after the run's labels: one row per (claim, snapshot); snapshot is empty for a claim
-# measured on the run as a whole; holds is the snapshot's verdict where the claim gives one, else the claim's;
-# claim_holds is the whole claim's; an empty verdict (None) means not measured
-CLAIM_COLUMNS = [
-    "claim_id",
-    "claim",
-    "paper",
-    "snapshot",
-    "value",
-    "unit",
-    "threshold",
-    "holds",
-    "claim_holds",
-]
-
-
 def claim_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """summary.json's claims flattened to CLAIM_COLUMNS rows, one per measured snapshot (one row, snapshot
-    empty, for a scalar claim or one with nothing measured). A summary whose claims lack ids (written by
-    another version) is refused: `gan-repro-plot RUN_DIR` rewrites it from the run's CSVs."""
+    """summary.json's claims flattened to claims.csv's rows (columns.py), one per measured snapshot (one row,
+    snapshot empty, for a scalar claim or one with nothing measured). A summary whose claims lack ids
+    (written by another version) is refused: `gan-repro-plot RUN_DIR` rewrites it from the run's CSVs."""
     rows = []
     for claim in summary.get("claims") or []:
         if "id" not in claim:

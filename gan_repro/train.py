@@ -23,6 +23,7 @@ from gan_repro.checkpoints import (
     save_checkpoint,
     snapshot_iterations,
 )
+from gan_repro.columns import columns_of, finite_checked
 from gan_repro.data import BadImagePolicy, batches_per_epoch, epoch_order, iterate_epoch, sample_images
 from gan_repro.distances import exact_wasserstein, sliced_wasserstein
 from gan_repro.errors import ConfigError
@@ -44,21 +45,6 @@ from gan_repro.steps import (
 )
 
 log = logging.getLogger(__name__)
-
-TRAIN_COLUMNS = ["epoch", "iteration", "d_loss", "g_loss", "d_accuracy", "noise_std"]
-SNAPSHOT_COLUMNS = [  # one row per snapshot
-    "iteration",  # G steps done: the snapshot's identity
-    "epoch",  # iteration / steps per epoch (11.1: a snapshot inside epoch 12)
-    "noise_std",
-    "sliced_wasserstein",
-    "wasserstein_exact",
-    "dimension",
-    "clip_sigmas",
-    "distance_samples",
-    "exact_samples",
-    "wasserstein_exact_real_real",
-    "exact_samples_real_real",
-]
 
 
 @dataclass
@@ -332,11 +318,13 @@ def train(
     with (
         CSVLogger(
             run_dir / "train.csv",
-            TRAIN_COLUMNS,
+            columns_of("train.csv"),
             buffer_rows=performance_cfg.log_buffer,
             mirror=control.mirror,
         ) as logger,
-        CSVLogger(run_dir / "snapshots.csv", SNAPSHOT_COLUMNS, mirror=control.mirror) as snapshot_logger,
+        CSVLogger(
+            run_dir / "snapshots.csv", columns_of("snapshots.csv"), mirror=control.mirror
+        ) as snapshot_logger,
     ):
         for epoch in range(position.epoch, train_cfg.epochs + 1):
             position.epoch = epoch
@@ -386,7 +374,9 @@ class EpochLoop:
 
     def written(self, rows: list[dict]) -> None:
         """Check the rows the logger just wrote for NaN/inf and show the newest in the progress bar."""
-        self.control.check_rows(rows, ("d_loss", "g_loss"), lambda row: f"train iteration {row['iteration']}")
+        self.control.check_rows(
+            rows, finite_checked("train.csv"), lambda row: f"train iteration {row['iteration']}"
+        )
         if rows:
             self.progress.set_postfix(
                 d_loss=f"{rows[-1]['d_loss']:.3g}", g_loss=f"{rows[-1]['g_loss']:.3g}", refresh=False

@@ -54,6 +54,7 @@ import torch.nn as nn
 from omegaconf import DictConfig, OmegaConf
 
 from gan_repro.checkpoints import Snapshot, load_generator_state
+from gan_repro.columns import columns_of
 from gan_repro.config import Rule, check_rules, list_of, whole
 from gan_repro.critics import Critic
 from gan_repro.data import DataSplits, sample_images
@@ -86,23 +87,6 @@ from gan_repro.transport import cosine, signed_directions, transport_gradient
 
 log = logging.getLogger(__name__)
 
-UPDATES_COLUMNS = [  # updates.csv: one row per (snapshot, critic, D stage, cost, k)
-    "snapshot_iteration",  # the snapshot's G steps (its identity, as in probe.csv)
-    "snapshot_epoch",  # ... over steps per epoch
-    "critic",  # the critic whose D G steps against (critic.<name>; gan: the paper's D; none: no D, MOMENTUM)
-    "d_stage",  # D iterations that critic trained before it was frozen (0: the fresh D)
-    "d_accuracy_heldout",  # that D on the n held-out images against G_0(z): how strong it is (blank: WGAN)
-    "cost",  # G's cost in the steps (losses.py): minimax, nonsaturating, wasserstein, ...; momentum (none)
-    "k",  # G steps taken with that cost against the frozen D (0: G unchanged)
-    "wasserstein_exact",  # exact W1(G_k(z), held-out images), n of each
-    "wasserstein_exact_real_real",  # exact W1(training images, the same held-out images): the floor
-    "wasserstein_exact_over_floor",  # the ratio of the two (1: as close as another real sample)
-    "sliced_wasserstein",  # sliced W1(G_k(z), held-out images)
-    "linear_accuracy_heldout",  # the linear control's held-out accuracy against G_k's fresh fakes
-    "d_accuracy_fakes",  # the share of G_k(z) the frozen D calls fake (1 - how far the steps fooled it)
-    "grad_norm",  # k = 0 only: || grad_theta cost || of the unchanged G (blank for k > 0)
-    "transport_cosine",  # k = 0 only: cosine of the cost's and the transport loss's gradients
-]
 # what each seed is for: derived_seed(seed, snapshot, purpose), or derived_seed(seed, purpose) for the images
 STEP_Z, FIXED_Z, FRESH_Z, LINEAR_D, IMAGES, PROJECTIONS = range(6)
 
@@ -556,7 +540,7 @@ def run_updates(
     progress = control.progress(len(todo) * d_iterations, desc="updates")
     with (
         exact_float_math(device),
-        CSVLogger(path, UPDATES_COLUMNS, buffer_rows=expected, mirror=control.mirror) as logger,
+        CSVLogger(path, columns_of("updates.csv"), buffer_rows=expected, mirror=control.mirror) as logger,
     ):
         images = real_images(splits, int(updates_cfg.samples), seed, device, dtype)
         arms = UpdateArms(

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from gan_repro.columns import headings
 from gan_repro.files import atomic_write
 from gan_repro.report import FIGURES, format_claim, format_value, saved_config, snapshot_file, snapshot_files
 from gan_repro.runstate import ENVIRONMENT_NAME
@@ -28,20 +29,6 @@ SEEDS_LINE = (
     "One seed is one sample: verdicts over seeds come from `gan-repro -m seed=0,1,2` then "
     "`gan-repro-plot SWEEP_DIR` (claims.csv)."
 )
-NOISE_HEADINGS = {  # noise.csv column -> heading; columns a run's noise.csv lacks (older runs) are left out
-    "snapshot_iteration": "snapshot (G steps)",
-    "snapshot_epoch": "epoch",
-    "noise_std": "σ",
-    "d_loss_end": "final d_loss",
-    "grad_norm_minimax_end": "final grad_norm_minimax",
-    "jsd_estimate": "JSD estimate",
-    "bound": "bound 2V½ + 2C·JSD½",
-    "bound_over_diameter": "bound / 2√d",
-    "sliced_wasserstein": "sliced W1",
-    "wasserstein_exact": "exact W1",
-    "exact_w1_real_real": "exact W1 real vs real (floor)",
-    "bound_holds": "bound ≥ W1",
-}
 
 
 def write_report(run_dir: Path) -> Path:
@@ -237,35 +224,11 @@ def noise_lines(run_dir: Path) -> list[str]:
     path = run_dir / "noise.csv"
     if not path.is_file():
         return []
-    frame = pd.read_csv(path)
-    columns = [column for column in NOISE_HEADINGS if column in frame]
+    frame, names = pd.read_csv(path), headings("noise.csv")
+    columns = [column for column in names if column in frame]  # an older run's noise.csv lacks some
     rows = [[noise_cell(record[column]) for column in columns] for record in frame.to_dict("records")]
     heading = "## Section 3: instance noise and Theorem 3.3 (bound / 2√d ≥ 1: the bound says nothing)"
-    return [heading, "", *table([NOISE_HEADINGS[column] for column in columns], rows)]
-
-
-CRITICS_HEADINGS = {  # critics.csv column -> heading
-    "critic": "critic",
-    "snapshot_iteration": "snapshot (G steps)",
-    "snapshot_epoch": "epoch",
-    "cost": "G's cost",
-    "grad_norm_first": "‖∇θ‖ first",
-    "grad_norm_end": "‖∇θ‖ end",
-    "change_orders": "change (orders)",
-    "largest_excursion_orders": "largest excursion (orders)",
-    "relvar_end": "relative variance, end",
-    "transport_cosine_start": "cos(∇, transport) start",
-    "transport_cosine_end": "cos(∇, transport) end",
-    "d_loss_end": "critic's cost, end",
-    "d_accuracy_heldout_end": "held-out accuracy, end",
-    "input_grad_norm_real_end": "‖∇x D‖ real, end",
-    "input_grad_norm_fake_end": "‖∇x D‖ fake, end",
-    "plateau_reached": "cost plateaued",
-    "plateau_iteration": "plateau (D iteration)",
-    "grad_norm_plateau_over_start": "‖∇θ‖ at plateau / start",
-    "largest_excursion_to_plateau_orders": "largest excursion to plateau (orders)",
-    "transport_cosine_plateau": "cos(∇, transport) at plateau",
-}
+    return [heading, "", *table([names[column] for column in columns], rows)]
 
 
 def critics_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
@@ -274,8 +237,8 @@ def critics_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
     path = run_dir / "critics.csv"
     if not path.is_file():
         return []
-    frame = pd.read_csv(path)
-    columns = [column for column in CRITICS_HEADINGS if column in frame]
+    frame, names = pd.read_csv(path), headings("critics.csv")
+    columns = [column for column in names if column in frame]
     rows = [[noise_cell(record[column]) for column in columns] for record in frame.to_dict("records")]
     lines = [
         "## Which generator costs survive a trained discriminator (critics.csv)",
@@ -289,7 +252,7 @@ def critics_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:
         "probe.plateau_window and probe.plateau_fraction in config.yaml): critics are compared there, each "
         "at the same point of its own training; blank where its cost still moved when its iterations ended.",
         "",
-        *table([CRITICS_HEADINGS[column] for column in columns], rows),
+        *table([names[column] for column in columns], rows),
     ]
     check = (summary.get("critics_claims") or {}).get("same_test_on_minimax")
     if check and check.get("measured"):  # critic=gan was probed: the test applied where it should fail

@@ -3,6 +3,7 @@ them, the command line in a fresh process, and writers of small data files in ea
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import os
@@ -18,6 +19,7 @@ from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import Dataset
 
+from gan_repro.columns import FILES, columns_of
 from gan_repro.config import check_dataset, compose
 from gan_repro.prepare import build_dataset
 
@@ -55,6 +57,19 @@ def load_dataset(node: DictConfig) -> Dataset:
     then built."""
     check_dataset(node)
     return build_dataset(node)
+
+
+# ----------------------------------------------------------------------------- run folders
+def undeclared_columns(run_dir: Path) -> dict[str, list[str]]:
+    """{file: its header} for each CSV of a run folder whose header is not the one gan_repro/columns.py
+    declares for it (or that columns.py does not declare at all); {} when every CSV is declared."""
+    found = {}
+    for path in sorted(Path(run_dir).glob("*.csv")):
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle), [])
+        if path.name not in FILES or header != columns_of(path.name):
+            found[path.name] = header
+    return found
 
 
 # ----------------------------------------------------------------------------- the command line

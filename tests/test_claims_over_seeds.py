@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from gan_repro.aggregate import CLAIMS_SUMMARY_COLUMNS
 from gan_repro.cli import check_main, plot_main
-from gan_repro.report import CLAIM_COLUMNS, claim_rows
+from gan_repro.columns import columns_of
+from gan_repro.report import claim_rows
 from gan_repro.writeup import SEEDS_LINE, write_report
 
 
@@ -97,7 +97,7 @@ def read_claims(path: Path) -> pd.DataFrame:
 def test_claims_csv_holds_one_row_per_run_claim_and_snapshot(sweep: Path) -> None:
     assert plot_main([str(sweep)]) == 0
     claims = read_claims(sweep / "claims.csv")
-    assert list(claims.columns) == ["run", "seed", *CLAIM_COLUMNS]
+    assert list(claims.columns) == ["run", "seed", *columns_of("claims.csv")]
     assert len(claims) == 3 * (2 + 2 + 1)
     assert set(claims["run"]) == {str(sweep / seed) for seed in "012"}
     failing = claims[(claims["seed"] == 2) & (claims["claim_id"] == "fig3_nonsaturating_growth")]
@@ -124,7 +124,7 @@ def test_a_summary_from_before_claim_ids_is_refused_with_its_remedy() -> None:
 def test_summary_counts_seeds_holding_and_measured(sweep: Path) -> None:
     assert plot_main([str(sweep)]) == 0
     summary = read_claims(sweep / "claims_summary.csv")
-    assert list(summary.columns) == ["group", *CLAIMS_SUMMARY_COLUMNS]
+    assert list(summary.columns) == ["group", *columns_of("claims_summary.csv")]
     summary = summary.set_index(["claim_id", "snapshot"])
     growth = summary.loc[("fig3_nonsaturating_growth", "10")]
     assert (growth["median"], growth["min"], growth["max"]) == (3.0, 1.5, 4.0)

@@ -15,6 +15,7 @@ import torch.nn as nn
 
 from gan_repro.aggregate import over_start
 from gan_repro.cli import plot_main
+from gan_repro.columns import PLATEAU_GRADIENT, columns_of
 from gan_repro.config import check_config
 from gan_repro.critics import (
     Critic,
@@ -34,8 +35,6 @@ from gan_repro.plan import probe_line
 from gan_repro.plot import draw_critics_figure
 from gan_repro.probe import generator_grad_norms
 from gan_repro.report import (
-    CRITICS_COLUMNS,
-    PLATEAU_GRADIENT_COLUMNS,
     Plateau,
     PlateauRule,
     cost_plateau,
@@ -43,7 +42,7 @@ from gan_repro.report import (
     critics_table,
 )
 from gan_repro.steps import discriminator_step, make_adam
-from tests.helpers import TINY, compose_config, run_cli
+from tests.helpers import TINY, compose_config, run_cli, undeclared_columns
 
 CRITICS = ["gan", "linear", "wgan", "wgan_gp", "lsgan", "hinge", "gan_r1"]
 REAL = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)  # D's outputs on three real samples
@@ -333,7 +332,7 @@ def test_critics_csv_compares_each_gradient_at_its_critics_plateau():
     settled = synthetic_probe("wgan_gp", exponential(10.0, 200, 0.3, -5.0), norms, 8)
     moving = synthetic_probe("wgan", 1.0 - np.arange(200) / 200, norms, 8)
     table = critics_table(pd.concat([settled, moving]), 10, RULE, {"wgan_gp": ["wasserstein"]})
-    assert list(table.columns) == CRITICS_COLUMNS
+    assert list(table.columns) == columns_of("critics.csv")
     row, flagged = table.iloc[0], table.iloc[1]
     index = cost_plateau(settled["iteration"].to_numpy(), settled["d_loss"].to_numpy(), RULE).index
     assert row["plateau_reached"] and row["plateau_iteration"] == 5 * index
@@ -343,7 +342,7 @@ def test_critics_csv_compares_each_gradient_at_its_critics_plateau():
     first_cosine = 5 * 8 * math.ceil(index / 8)  # the first variance point at or after the plateau
     assert row["transport_cosine_plateau"] == pytest.approx(first_cosine / 1000)
     assert not flagged["plateau_reached"]
-    assert flagged[["plateau_iteration", *PLATEAU_GRADIENT_COLUMNS]].isna().all()
+    assert flagged[["plateau_iteration", *columns_of("critics.csv", group=PLATEAU_GRADIENT)]].isna().all()
     axis = draw_critics_figure(pd.concat([settled, moving]), table, 10).axes[0]  # one snapshot: one panel
     dots = [line for line in axis.get_lines() if line.get_marker() == "o"]
     assert [list(dot.get_xdata()) for dot in dots] == [[5 * index]]  # the settled critic's plateau only
@@ -433,12 +432,13 @@ def test_experiment_critics_end_to_end(tmp_path: Path) -> None:
     assert (
         at_points[cosines].notna().any().all() and probe.loc[~at_variance_points, cosines].isna().all().all()
     )
+    assert undeclared_columns(tmp_path) == {}  # critics.csv too
     table = pd.read_csv(tmp_path / "critics.csv")
     assert set(table["critic"]) == set(CRITICS) - {"linear"}  # the control gives G no gradient: no rows
     assert len(table) == 2 * 8  # gan and gan_r1: two costs each
     assert table[["transport_cosine_start", "transport_cosine_end"]].abs().le(1).all().all()
     assert not table["plateau_reached"].any()  # 3 logged points per critic: too few to tell a plateau
-    assert table[["plateau_iteration", *PLATEAU_GRADIENT_COLUMNS]].isna().all().all()
+    assert table[["plateau_iteration", *columns_of("critics.csv", group=PLATEAU_GRADIENT)]].isna().all().all()
     assert summary["critics_claims"]["claim"]["measured"] == [None, None]  # not pretended: blank, fails
     assert summary["critics_claims"]["claim"]["claim"].startswith("the WGAN-GP generator gradient")
     for name in ("critics", "critics_input", "fig1", "fig2", "fig3"):

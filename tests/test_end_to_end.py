@@ -13,9 +13,9 @@ import torch
 
 from gan_repro.checkpoints import load_generator
 from gan_repro.cli import plot_main
+from gan_repro.columns import columns_of
 from gan_repro.errors import CheckpointRefused, GanReproError
 from gan_repro.pipeline import run
-from gan_repro.probe import PROBE_COLUMNS
 from tests.helpers import TINY, compose_config, run_cli
 
 
@@ -23,14 +23,14 @@ def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     _, tmp_path, summary = tiny_run
 
     train = pd.read_csv(tmp_path / "train.csv")
-    assert list(train.columns) == ["epoch", "iteration", "d_loss", "g_loss", "d_accuracy", "noise_std"]
+    assert list(train.columns) == columns_of("train.csv")
     assert (train["noise_std"] == 0).all()
     assert len(train) == 2 * ((1797 - 256) // 64)  # every iteration of 2 epochs (256 images held out)
     assert train["iteration"].tolist() == list(range(1, len(train) + 1))
     assert set(train["epoch"]) == {1, 2}
 
     probe = pd.read_csv(tmp_path / "probe.csv")
-    assert list(probe.columns) == PROBE_COLUMNS
+    assert list(probe.columns) == columns_of("probe.csv")
     # per snapshot: the paper's D, then the linear control, each at iterations 0 (the fresh D), 3, 6, 9, 12
     assert probe["snapshot_iteration"].tolist() == [24] * 10 + [48] * 10  # 24 G steps an epoch
     assert probe["snapshot_epoch"].tolist() == [1.0] * 10 + [2.0] * 10

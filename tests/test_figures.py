@@ -16,9 +16,9 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from gan_repro.aggregate import aggregate, collect, draw_aggregate_figure
+from gan_repro.columns import axis_label, columns_of
 from gan_repro.files import LABEL_BAND
 from gan_repro.plot import (
-    COLUMN_LABELS,
     CONTROL_COLOR,
     draw_run_figures,
     probe_words,
@@ -232,7 +232,7 @@ def test_every_figure_has_the_footer_and_axes_in_words(plain_run: Path, noise_ru
         for fact in ("digits", "16x16 px", "seed 0", "20 D iterations", "commit 0123456789"):
             assert fact in texts, (name, fact)
         labels = [axis.get_ylabel() for axis in figure.axes] + [axis.get_xlabel() for axis in figure.axes]
-        assert not set(labels) & set(COLUMN_LABELS), (name, labels)  # no raw column name on an axis
+        assert not set(labels) & set(columns_of("probe.csv")), (name, labels)  # no raw column name on an axis
 
 
 def test_a_sample_grid_has_one_title(plain_run: Path) -> None:
@@ -266,8 +266,8 @@ def test_sweep_figures_name_their_axes_in_words_their_seeds_and_colour_snapshots
     )
     assert "seeds 0, 1" in " ".join(text.get_text() for text in figure.texts)
     assert [axis.get_ylabel() for axis in figure.axes[::3]] == [
-        COLUMN_LABELS["d_loss"],
-        COLUMN_LABELS["d_accuracy"],
+        axis_label("d_loss"),
+        axis_label("d_accuracy"),
     ]
     colours = snapshot_colors(
         SNAPSHOTS.values()

@@ -14,7 +14,7 @@ from gan_repro.noise import add_instance_noise, check_noise_config, stage_schedu
 from gan_repro.pipeline import run
 from gan_repro.probe import generator_grad_norms
 from gan_repro.steps import discriminator_step, generator_step
-from tests.helpers import REPO, TINY, compose_config, run_script
+from tests.helpers import REPO, TINY, compose_config, run_script, undeclared_columns
 
 
 def schedule(*overrides: str, stage: str = "train"):
@@ -165,6 +165,7 @@ def test_noise_sweep_and_annealed_training_end_to_end(tmp_path: Path) -> None:
     assert (probe.loc[probe["sweep_noise_std"] == 0.1, "noise_std"] == 0.1).all()
     table = pd.read_csv(tmp_path / "noise.csv")
     assert len(table) == 4 and table["bound_holds"].all()
+    assert undeclared_columns(tmp_path) == {}  # noise.csv too
     assert summary["noise_bound_holds_everywhere"] is True
     assert (tmp_path / "figures" / "noise.png").is_file()
     assert (tmp_path / "figures" / "noise_bound.png").is_file()

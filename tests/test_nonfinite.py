@@ -39,14 +39,14 @@ def nan_generator_loss(logits: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 def test_training_stops_at_the_first_nan(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(gan_repro.steps, "generator_loss", nan_generator_loss)
+    monkeypatch.setattr(gan_repro.steps, "generator_cost", nan_generator_loss)
     with pytest.raises(NonFiniteError, match="g_loss became nan at train iteration 1;"):
         run(compose_config(TINY), tmp_path / "run")
     assert '"status": "failed"' in (tmp_path / "run" / "state.json").read_text()
 
 
 def test_the_command_line_exits_3_naming_the_quantity(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(gan_repro.steps, "generator_loss", nan_generator_loss)
+    monkeypatch.setattr(gan_repro.steps, "generator_cost", nan_generator_loss)
     code, output = call_main([*TINY, f"hydra.run.dir={tmp_path / 'run'}"])
     assert code == EXIT_CODES[NonFiniteError] == 3, output
     lines = [line for line in output.splitlines() if line.startswith("error:")]
@@ -56,7 +56,7 @@ def test_the_command_line_exits_3_naming_the_quantity(tmp_path: Path, monkeypatc
 
 
 def test_warn_mode_carries_on(tmp_path: Path, monkeypatch, caplog) -> None:
-    monkeypatch.setattr(gan_repro.steps, "generator_loss", nan_generator_loss)
+    monkeypatch.setattr(gan_repro.steps, "generator_cost", nan_generator_loss)
     with caplog.at_level(logging.WARNING, logger="gan_repro.runstate"):
         cfg = compose_config(
             TINY + ["on_nonfinite=warn", "train.epochs=1", "train.snapshot_epochs=[1]", "probe.iterations=3"]

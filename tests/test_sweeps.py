@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from gan_repro.aggregate import CLAIMS_SUMMARY_COLUMNS, band_curves, collect, job_statuses
+from gan_repro.aggregate import band_curves, collect, job_statuses
 from gan_repro.cache import key_of, probe_inputs, training_inputs
 from gan_repro.cli import plot_main, sweep_folder, unique_folder_override
+from gan_repro.columns import columns_of
 from gan_repro.pipeline import run
-from gan_repro.report import CLAIM_COLUMNS
 from tests.helpers import REPO, TINY, compose_config, run_cli, run_script, start_cli
 
 CPU = torch.device("cpu")
@@ -111,12 +111,15 @@ def test_basic_launcher_sweep_over_seeds_then_aggregate(tmp_path: Path) -> None:
     assert (sweep / "figures" / "fig2.png").stat().st_size > 10_000
     assert json.loads((sweep / "aggregate.json").read_text())["unfinished"] == {}
     claims = pd.read_csv(sweep / "claims.csv", dtype={"snapshot": str})  # the paper's claims, per seed
-    assert list(claims.columns) == ["run", "seed", *CLAIM_COLUMNS] and set(claims["seed"]) == {0, 1}
+    assert list(claims.columns) == ["run", "seed", *columns_of("claims.csv")] and set(claims["seed"]) == {
+        0,
+        1,
+    }
     ids = {"fig1_heldout_accuracy", "fig1_d_loss_decay", "fig2_minimax_decay", "fig3_nonsaturating_growth"}
     # a tiny probe's D does not separate held-out images: the growth claims exempt every snapshot (no rows)
     assert ids <= set(claims["claim_id"]) and set(claims["snapshot"].dropna()) <= {"24", "48"}
     over_seeds = pd.read_csv(sweep / "claims_summary.csv")
-    assert list(over_seeds.columns) == ["group", *CLAIMS_SUMMARY_COLUMNS]
+    assert list(over_seeds.columns) == ["group", *columns_of("claims_summary.csv")]
     assert set(over_seeds["seeds"]) == {"[0, 1]"}
     assert_results_page(sweep, tmp_path)
 

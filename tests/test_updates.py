@@ -16,6 +16,7 @@ import torch
 from omegaconf import DictConfig
 
 from gan_repro.checkpoints import load_generator, snapshots
+from gan_repro.columns import columns_of
 from gan_repro.data import batches_per_epoch
 from gan_repro.distances import exact_wasserstein, transport_partners
 from gan_repro.errors import ConfigError, RunStateError
@@ -28,13 +29,12 @@ from gan_repro.steps import generator_step
 from gan_repro.transport import cosine, transport_gradient
 from gan_repro.updates import (
     FIXED_Z,
-    UPDATES_COLUMNS,
     check_updates,
     cost_gradients,
     derived_seed,
     real_images,
 )
-from tests.helpers import REPO, TINY, compose_config, run_script
+from tests.helpers import REPO, TINY, compose_config, run_script, undeclared_columns
 
 # the tiny setting, with experiment=updates' measurements shrunk: 64 images a kind, a short linear control
 UPDATES = [*TINY, "experiment=updates", "updates.samples=64", "updates.linear_iterations=20"]
@@ -53,7 +53,7 @@ def test_updates_csv_has_a_row_per_snapshot_stage_cost_and_k(updates_run) -> Non
     """Per snapshot the paper's D's arms (stage x cost x k), then the momentum control's k."""
     _, run_dir, summary = updates_run
     table = pd.read_csv(run_dir / "updates.csv")
-    assert list(table.columns) == UPDATES_COLUMNS
+    assert list(table.columns) == columns_of("updates.csv") and undeclared_columns(run_dir) == {}
     expected = [
         row
         for snapshot in (24, 48)
