@@ -12,6 +12,7 @@ from gan_repro.config import RULES, check_rules, config_dir
 from gan_repro.critics import probe_critics
 from gan_repro.errors import ConfigError
 from gan_repro.probe import probe_length
+from gan_repro.report import FIGURES
 from tests.helpers import compose_config
 
 SKIPPED_GROUPS = ("hydra",)  # Hydra's own settings (launchers): test_sweeps composes those
@@ -92,6 +93,31 @@ def test_the_schema_refuses_with_one_line_naming_the_key() -> None:
     cfg = compose_config(["probe.batched_backward=1", "performance.compile_mode=fast"])
     with pytest.raises(ConfigError, match=r"^probe.batched_backward: must be auto, true or false, got 1$"):
         check_rules(cfg, RULES)
+
+
+def test_every_declared_key_has_its_value_in_config_yaml() -> None:
+    """schema.Config gives no defaults: a key it declares that conf/config.yaml does not set is missing."""
+    assert OmegaConf.missing_keys(compose_config([])) == set()
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        ("seed=abc", "seed: must be a whole number in 0..4294967295, got 'abc'"),  # the key's rule says it
+        ("train.epochs=1.5", "train.epochs: must be a whole number >= 1, got 1.5"),
+        ("probe.control=[1]", "probe.control: must be true or false, got [1]"),
+        ("plot.figures=fig1", f"plot.figures: must be a list drawn from {', '.join(FIGURES)}, got 'fig1'"),
+        ("train.snapshot_epochs=7", "train.snapshot_epochs: must be null or a list of whole numbers, got 7"),
+        (
+            "train.snapshot_iterations=[1,x]",
+            "train.snapshot_iterations: holds 'x'; must be null or a list of whole numbers",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_as_the_config_composes(override: str, line: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        compose_config([override])
+    assert str(error.value) == line
 
 
 def test_experiments_leave_what_scale_sets_alone() -> None:
