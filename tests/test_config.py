@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -13,7 +14,8 @@ from gan_repro.critics import probe_critics
 from gan_repro.errors import ConfigError
 from gan_repro.probe import probe_length
 from gan_repro.report import FIGURES
-from tests.helpers import compose_config
+from gan_repro.schema import declared
+from tests.helpers import REPO, compose_config, run_script
 
 SKIPPED_GROUPS = ("hydra",)  # Hydra's own settings (launchers): test_sweeps composes those
 
@@ -168,3 +170,14 @@ def test_slow_critics_get_their_budget_in_experiment_critics(
     lengths = {critic.name: probe_length(cfg.probe, critic) for critic in probe_critics(cfg.critic)}
     assert lengths.pop("wgan") == lengths.pop("wgan_gp") == slow
     assert set(lengths.values()) == {others}
+
+
+def test_the_config_page_is_what_the_schema_renders(tmp_path: Path) -> None:
+    script, page = REPO / "scripts" / "config_page.py", REPO / "docs" / "config.md"
+    assert run_script(script, "--check").returncode == 0
+    text = page.read_text()
+    assert all(f"| `{name}` |" in text for name in declared() if "." in name)  # every key of every node
+    stale = tmp_path / "config.md"
+    stale.write_text(text.replace("| `train.epochs` | a whole number |", "| `train.epochs` | a number |"))
+    result = run_script(script, "--check", f"--out={stale}")
+    assert result.returncode == 1 and "out of date" in result.stderr
