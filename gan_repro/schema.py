@@ -18,6 +18,7 @@ training code: aggregate (the plotting side) reads the roles from it.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import types
@@ -180,7 +181,7 @@ class Setting:
 
     def checked_by(self) -> Rule | None:
         """The rule itself (built, if it is a function that builds it)."""
-        return self.rule() if callable(self.rule) and not isinstance(self.rule, Rule) else self.rule
+        return self.rule() if callable(self.rule) else self.rule  # a Rule is not callable
 
 
 def key(
@@ -327,6 +328,7 @@ GROUP_KEYS: dict[str, Setting] = {
 
 
 # ----------------------------------------------------------------------------- what derives from it
+@functools.cache
 def declared(schema: type = Config, prefix: str = "") -> dict[str, tuple[Setting, Any]]:
     """{dotted key: (its Setting, its type)} for every key of the schema, in its order, into nodes."""
     hints = typing.get_type_hints(schema)
