@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
+from gan_repro import schema
 from gan_repro.columns import GRADIENT_NORMS, axis_label, columns_of, find_column
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import (
@@ -47,26 +48,9 @@ from gan_repro.report import (
 
 log = logging.getLogger(__name__)
 
-# Keys that say how a run was executed, not what it computed: never used to label runs.
-NOT_SWEPT = (
-    "hydra",
-    "quiet",
-    "debug",
-    "resume",
-    "device",
-    "cache",
-    "cache_dir",
-    "on_nonfinite",
-    "logger",
-    "plot",
-    "lab",
-    "performance.log_buffer",
-    "performance.data_on_device",
-    "dataset.prepare",
-    "dataset.prepared_root",
-    "train.num_workers",
-    "train.checkpoint_every",
-)
+# Keys that say how a run was executed, not what it computed: never used to label runs. Hydra's own node, and
+# every key schema.py declares no sweep label (the run-only keys, the device, the cache, the plot, ...)
+NOT_SWEPT = ("hydra", *schema.NOT_SWEPT)
 BANDS = {"minmax": (0.0, 1.0), "quartiles": (0.25, 0.75)}
 # Sweep figures: a panel's curves take its snapshot's colour (plot.snapshot_colors, by epoch), so groups of
 # runs (when more than one) are told apart by a marker each, placed on every few points

@@ -6,10 +6,12 @@ files, the model, the loss, the training noise, the seed, the epochs and snapsho
 optimizer, the distances measured at snapshots, the settings that change the arithmetic (memory
 layout, autocast, compile, device type, CPU threads, torch version) and the source of the package modules
 training's code reaches (STAGE_ROOTS, walked through their imports: stage_code); for the probe, the training
-key plus every probe setting and the probe's own modules. So `experiment=fig1` then `experiment=fig2` only
-redraws, a sweep over probe settings trains once, and an edited probe.py probes again with the same
-generators. A user's own dataset, networks or critic objective (`_target_`, extend.py) add the source file
-of each target's module to the key of the stage that uses it.
+key plus every probe setting and the probe's own modules. Which config keys a stage's key holds is declared
+once, by each key's `affects` in schema.py (declared_inputs): a key declared to affect training is in the
+training key with nothing to add here. So `experiment=fig1` then `experiment=fig2` only redraws, a sweep
+over probe settings trains once, and an edited probe.py probes again with the same generators. A user's own
+dataset, networks or critic objective (`_target_`, extend.py) add the source file of each target's module
+to the key of the stage that uses it.
 
     <cache_dir>/train/<key>/   manifest.json, train.csv, snapshots.csv, checkpoints/iteration_*.pt, samples/
     <cache_dir>/probe/<key>/   manifest.json, probe.csv
@@ -32,7 +34,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,13 +43,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import gan_repro
-from gan_repro.data import BUNDLED_DATASETS, FILE_DATASETS, NOT_DATA_KEYS, bundled_source
+from gan_repro.data import BUNDLED_DATASETS, FILE_DATASETS, bundled_source
 from gan_repro.extend import is_user_dataset, source_digests
 from gan_repro.files import content_digest, file_lock, sha256_file, write_json
 from gan_repro.imports import import_graph, module_files, reachable
 from gan_repro.noise import stage_schedule
 from gan_repro.prepare import source_fingerprint
 from gan_repro.probe import use_batched_backward
+from gan_repro.schema import TRAIN, stage_keys, unaffecting
 
 log = logging.getLogger(__name__)
 
@@ -158,47 +161,55 @@ def hash_store(cfg: DictConfig) -> Path:
     return Path(str(cfg.cache_dir)).expanduser() / "file-hashes.json"
 
 
-def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
-    """Everything the training stage's outputs depend on."""
-    dataset = {key: value for key, value in plain(cfg.dataset).items() if key not in NOT_DATA_KEYS}
+def declared_inputs(
+    cfg: DictConfig, stage: str, resolved: dict[str, Callable[[], Any]] | None = None
+) -> dict[str, Any]:
+    """The values of every key the schema declares to affect `stage` (schema.stage_keys), nested as in the
+    config ({"train": {"epochs": 25, ...}, "seed": 0, ...}) and resolved; a key in `resolved` enters as what
+    its function returns instead (a device's type, a schedule, files' hashes)."""
+    resolved = resolved or {}
+    inputs: dict[str, Any] = {}
+    for name in stage_keys(stage):
+        *nodes, leaf = name.split(".")
+        place = inputs
+        for part in nodes:
+            place = place.setdefault(part, {})
+        value = resolved[name]() if name in resolved else OmegaConf.select(cfg, name)
+        place[leaf] = plain(value) if OmegaConf.is_config(value) else value
+    return inputs
+
+
+def data_identity(dataset_cfg: DictConfig) -> dict[str, Any]:
+    """The dataset node less the keys that change no training result (schema.GROUP_KEYS: how its files are
+    fetched, not what they hold), its root as an absolute path."""
+    dataset = {
+        key: value for key, value in plain(dataset_cfg).items() if key not in unaffecting("dataset", TRAIN)
+    }
     if dataset.get("root"):
         dataset["root"] = str(Path(str(dataset["root"])).expanduser().resolve())
-    train = plain(cfg.train)
-    performance = plain(cfg.performance)
+    return dataset
+
+
+def training_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
+    """Everything the training stage's outputs depend on: every key declared to affect it, with the dataset's
+    files, the code, the package versions and the arithmetic's place (device type, CPU threads)."""
     return {
         "stage": "train",
         "code": stage_code("train"),
         "versions": package_versions(),
-        "device": device.type,
+        "device": device.type,  # the device= setting resolved: auto and cpu are the same place on a CPU
         "cpu_threads": cpu_threads(device),
-        "dataset": dataset,
         "files": dataset_fingerprint(cfg.dataset, hash_store(cfg)),
         "extensions": source_digests(cfg.dataset, cfg.model),  # a user's loader and networks: their files
-        "on_nonfinite": cfg.on_nonfinite,  # a warn run keeps NaN rows that a stop run refuses
-        "model": plain(cfg.model),
-        "loss": plain(cfg.loss),
-        "noise": repr(stage_schedule(cfg.noise, "train")),
         "clip_sigmas": cfg.noise.clip_sigmas,
-        "seed": cfg.seed,
-        "train": {
-            key: train[key]
-            for key in (
-                "epochs",
-                "snapshot_epochs",
-                "snapshot_iterations",
-                "batch_size",
-                "lr",
-                "beta1",
-                "beta2",
-                "log_every",
-                "sample_count",
-            )
-        },
-        "distance": plain(cfg.distance),
-        "performance": {
-            key: performance[key]
-            for key in ("channels_last", "cudnn_benchmark", "autocast", "compile", "compile_mode")
-        },
+        **declared_inputs(
+            cfg,
+            "train",
+            {
+                "dataset": lambda: data_identity(cfg.dataset),
+                "noise": lambda: repr(stage_schedule(cfg.noise, "train")),  # the schedule training uses
+            },
+        ),
     }
 
 
@@ -213,34 +224,27 @@ def generators_fingerprint(cfg: DictConfig) -> dict[str, Any] | None:
 
 
 def probe_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
-    """Everything the probe's probe.csv depends on: the trained generators, every probe setting and every
-    critic's."""
-    probe = plain(cfg.probe)
-    probe["batched_backward"] = use_batched_backward(probe["batched_backward"], device)
-    probe.pop("critics_iterations", None)  # read only through probe.iterations (experiment=critics)
-    probe.pop("noise_iterations", None)  # read only through probe.iterations (experiment=noise)
-    probe.pop("critics_slow_iterations", None)  # read only through critic.<name>.iterations (in "critic")
-    probe.pop("slow_critic_iterations", None)
-    probe.pop("plateau_window", None)  # read by the report only: probe.csv does not depend on them
-    probe.pop("plateau_fraction", None)
-    probe.pop("generators_from", None)  # where the snapshots are, not what they hold: "generators"
+    """Everything the probe's probe.csv depends on: the trained generators (the training key) and every key
+    declared to affect the probe: its settings, every critic's, the probe's noise."""
     return {
         "stage": "probe",
         "code": stage_code("probe"),
         "train_key": key_of(training_inputs(cfg, device)),  # with generators_from: still the data's identity
-        "generators": generators_fingerprint(cfg),
-        "probe": probe,
-        "critic": plain(cfg.critic),  # every critic's objective, penalty, clipping, norm and optimizer
         "extensions": source_digests(cfg.critic),  # a user's objectives and architectures: their files
         "critic_order": list(
             cfg.critic
         ),  # the key sorts the node's names; probe.csv's rows follow this order
-        "noise": repr(stage_schedule(cfg.noise, "probe")),
         "clip_sigmas": cfg.noise.clip_sigmas,
-        "seed": cfg.seed,
-        "on_nonfinite": cfg.on_nonfinite,
-        "channels_last": cfg.performance.channels_last,
         "cpu_threads": cpu_threads(device),
+        **declared_inputs(
+            cfg,
+            "probe",
+            {
+                "noise": lambda: repr(stage_schedule(cfg.noise, "probe")),
+                "probe.batched_backward": lambda: use_batched_backward(cfg.probe.batched_backward, device),
+                "probe.generators_from": lambda: generators_fingerprint(cfg),  # what its snapshots hold
+            },
+        ),
     }
 
 
@@ -252,7 +256,7 @@ def updates_inputs(cfg: DictConfig, device: torch.device) -> dict[str, Any]:
         "stage": "updates",
         "code": stage_code("updates"),
         "probe": probe_inputs(cfg, device),
-        "updates": plain(cfg.updates),
+        **declared_inputs(cfg, "updates"),
     }
 
 

@@ -54,6 +54,7 @@ from gan_repro.runstate import (
     installed_flag,
     lock_is_free,
 )
+from gan_repro.schema import check_override_types
 
 log = logging.getLogger(__name__)
 
@@ -405,6 +406,7 @@ def main() -> None:
     arguments = [*overrides, *flags]
     try:
         check_added_keys(overrides)
+        check_override_types(overrides)  # a sweep's values too, before any job
     except GanReproError as error:
         sys.exit(refusal_code(error))
     # The overrides together, then the flags: the one order Hydra's parser accepts for any of them.

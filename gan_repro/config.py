@@ -1,11 +1,13 @@
-"""The config's schema: where conf/ lives, composing it, and every key's rule, declared once.
+"""Checking the config: where conf/ lives, composing it, every key's rule, and the checks across keys.
 
-Each key that a run reads has one Rule in RULES (its type and range, and the one-line message when a value
-breaks it); the few checks that depend on other keys (snapshot epochs within train.epochs, the dataset's
-files, the model's widths, the noise schedules) are declared next to them in NODE_CHECKS. `check_config`
-applies both once per run, before any work, and resolves `device: auto`. Option names come from the
-modules that implement them (data, models, losses, noise, report), so no list is kept twice. A user's own
-critic objective, networks or dataset (`_target_`, extend.py) is imported and tried on a test batch here.
+Each key's type, rule and role are declared once, in schema.py (the schema Hydra composes conf/config.yaml
+onto, so that OmegaConf refuses a value of the wrong type as it composes: one line naming the key); the
+groups' own keys have their rules here (GROUP_RULES, CRITIC_RULES, PHOTO_RULES), with option names from the
+modules that implement them (data, models, losses, critics), so no list is kept twice. The few checks that
+depend on other keys (snapshot epochs within train.epochs, the dataset's files, the model's widths, the
+noise schedules) are declared next to them in NODE_CHECKS. `check_config` applies both once per run,
+before any work, and resolves `device: auto`. A user's own critic objective, networks or dataset
+(`_target_`, extend.py) is imported and tried on a test batch here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import importlib.util
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gan_repro.critics import ARCHITECTURES, OPTIMIZERS, PENALTIES
-from gan_repro.data import BUNDLED_DATASETS, DATASET_NAMES, NOT_DATA_KEYS, PHOTO_SIDE
+from gan_repro.data import BUNDLED_DATASETS, DATASET_NAMES, PHOTO_SIDE
 from gan_repro.errors import ConfigError, DatasetError
 from gan_repro.extend import (
     TARGET,
@@ -34,12 +35,29 @@ from gan_repro.extend import (
     is_user_dataset,
     is_user_model,
 )
-from gan_repro.logger import LOGGERS
 from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVE_COSTS, OBJECTIVES, OWN_COST
 from gan_repro.models import MODEL_NAMES, NORMS, dcgan_depth
 from gan_repro.noise import check_noise_config
-from gan_repro.report import FIGURES, FORMATS, saved_config
+from gan_repro.report import saved_config
+from gan_repro.schema import (
+    BETA,
+    IMAGE_SIZE_MAX,
+    SEED_MAX,
+    TRAIN,
+    Rule,
+    choice,
+    is_number,
+    list_of,
+    number,
+    register,
+    rules,
+    type_refusal,
+    unaffecting,
+    whole,
+)
 from gan_repro.snapshot_names import snapshot_files
+
+register()  # the schema Hydra composes conf/config.yaml onto (its defaults list name it first)
 
 CONFIG_DIR_CANDIDATES = (
     Path(__file__).resolve().parent / "conf",  # installed wheel: conf/ ships as gan_repro/conf
@@ -63,7 +81,8 @@ def compose(
     extra: Path | None = None,
 ) -> DictConfig:
     """The config `gan-repro` would run with these command-line overrides (Hydra's compose API); name, folder
-    and extra stand for Hydra's --config-name, --config-path and --config-dir."""
+    and extra stand for Hydra's --config-name, --config-path and --config-dir. A value of the wrong type for
+    its key (schema.py) is a ConfigError naming the key."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -72,6 +91,11 @@ def compose(
     try:
         with initialize_config_dir(config_dir=str(folder or config_dir()), version_base="1.3"):
             return hydra_compose(config_name=name, overrides=[*search, *overrides])
+    except Exception as error:
+        refused = type_refusal(error)  # a value of the wrong type: one line naming the key
+        if refused is None:
+            raise
+        raise refused from None
     finally:
         GlobalHydra.instance().clear()
 
@@ -112,100 +136,6 @@ def check_added_keys(overrides: Sequence[str]) -> None:
 
 
 # ----------------------------------------------------------------------------- rules
-@dataclass(frozen=True)
-class Rule:
-    """What one key accepts: `accepts(value)`, and the message for a value it refuses."""
-
-    accepts: Callable[[Any], bool]
-    expects: str  # completes "must be ...", or a full message with {value} when it starts with "!"
-    optional: bool = False  # the key may be absent (e.g. dataset.bad_images, which only file datasets have)
-
-    def problem(self, value: Any) -> str | None:
-        """None when value is acceptable, else the one-line message (without the key)."""
-        if self.accepts(value):
-            return None
-        if self.expects.startswith("!"):
-            return self.expects[1:].format(value=value)
-        return f"must be {self.expects}, got {value!r}"
-
-
-def is_number(value: Any) -> bool:
-    """An int or float that is not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def whole(minimum: int | None = 1, maximum: int | None = None, *, optional: bool = False) -> Rule:
-    """A whole number (not a bool, not a float), at least `minimum` unless None, at most `maximum` unless
-    None; null too if optional."""
-
-    def accepts(v: Any) -> bool:
-        if optional and v is None:
-            return True
-        return (
-            isinstance(v, int)
-            and not isinstance(v, bool)
-            and (minimum is None or v >= minimum)
-            and (maximum is None or v <= maximum)
-        )
-
-    if maximum is not None:
-        expects = f"a whole number in {minimum}..{maximum}"
-    else:
-        expects = "a whole number" + (f" >= {minimum}" if minimum is not None else "")
-    return Rule(accepts, ("null or " if optional else "") + expects)
-
-
-def number(
-    *, low: float = 0.0, high: float = math.inf, low_inclusive: bool = False, high_inclusive: bool = False
-) -> Rule:
-    """A finite number in the interval from low to high (open or closed at each end)."""
-
-    def accepts(value: Any) -> bool:
-        if not is_number(value) or not math.isfinite(value):
-            return False
-        above = value >= low if low_inclusive else value > low
-        below = value <= high if high_inclusive else value < high
-        return above and below
-
-    if high == math.inf:
-        return Rule(accepts, f"a number {'>=' if low_inclusive else '>'} {low:g}")
-    opening, closing = "[" if low_inclusive else "(", "]" if high_inclusive else ")"
-    return Rule(accepts, f"a number in {opening}{low:g}, {high:g}{closing}")
-
-
-def flag() -> Rule:
-    """true or false."""
-    return Rule(lambda v: isinstance(v, bool), "true or false")
-
-
-def spell(value: Any) -> str:
-    """A value as YAML writes it: true, false, null, or the value itself."""
-    return (
-        {True: "true", False: "false", None: "null"}.get(value, str(value))
-        if not is_number(value)
-        else str(value)
-    )
-
-
-def choice(options: Sequence[Any], message: str | None = None, *, optional: bool = False) -> Rule:
-    """One of `options`, compared with their types (true is not 1); the key may be absent if optional."""
-
-    def accepts(value: Any) -> bool:
-        return any(value == option and type(value) is type(option) for option in options)
-
-    spelled = [spell(option) for option in options]
-    default = ", ".join(spelled[:-1]) + f" or {spelled[-1]}" if len(spelled) > 1 else spelled[0]
-    return Rule(accepts, message or default, optional=optional)
-
-
-def list_of(options: Sequence[str], *, empty: bool = False) -> Rule:
-    """A list drawn from `options`, non-empty unless `empty`."""
-    return Rule(
-        lambda v: OmegaConf.is_list(v) and (empty or len(v) > 0) and all(item in options for item in v),
-        f"a list drawn from {', '.join(options)}" + (" (or [])" if empty else ""),
-    )
-
-
 def named_or_target(names: Sequence[str], what: str) -> Rule:
     """One of the built-in `names`, or a node {_target_: module.Name, ...}: the user's own (extend.py)."""
     return Rule(
@@ -222,35 +152,9 @@ def own_name(builtins: Sequence[str], group: str) -> Rule:
     )
 
 
-def sigmas() -> Rule:
-    """null, or a non-empty list of distinct finite sigmas >= 0."""
-
-    def accepts(value: Any) -> bool:
-        if value is None:
-            return True
-        return (
-            OmegaConf.is_list(value)
-            and len(value) > 0
-            and len(set(value)) == len(value)
-            and all(is_number(s) and math.isfinite(s) and s >= 0 for s in value)
-        )
-
-    return Rule(
-        accepts, "!must be a list of distinct finite sigmas >= 0 like [0,0.1], or null; got {value!r}"
-    )
-
-
-BETA = number(low=0.0, high=1.0, low_inclusive=True)  # Adam's betas, in [0, 1)
-SEED_MAX = 2**32 - 1  # numpy's seeds stop here; each stream's own seed comes from steps.derived_seed
-IMAGE_SIZE_MAX = 1024  # 16x the paper's 64; larger sizes are refused before anything is allocated
-RULES: dict[str, Rule] = {
-    "seed": whole(0, SEED_MAX),  # seeds torch, the data order and every noise batch (steps.derived_seed)
-    "quiet": flag(),
-    "debug": flag(),
-    "resume": flag(),
-    "dry_run": flag(),
-    "on_nonfinite": choice(("stop", "warn")),
-    "logger": choice(LOGGERS),  # and tensorboard installed: check_logger
+# The keys of the groups' nodes (conf/dataset/, conf/model/, conf/loss/ and conf/config.yaml's dataset node),
+# which schema.Config leaves of any shape: their options' names come from the modules that implement them
+GROUP_RULES: dict[str, Rule] = {
     "dataset.name": choice(
         DATASET_NAMES, "!unknown dataset '{value}'; choose one of " + ", ".join(DATASET_NAMES)
     ),
@@ -266,52 +170,8 @@ RULES: dict[str, Rule] = {
     "loss.name": choice(
         GENERATOR_LOSSES, "!unknown generator loss '{value}'; choose " + " or ".join(GENERATOR_LOSSES)
     ),
-    "train.epochs": whole(),
-    "train.batch_size": whole(),
-    "train.log_every": whole(),
-    "train.sample_count": whole(),
-    "train.checkpoint_every": whole(minimum=0),
-    "train.num_workers": whole(minimum=0),
-    "train.lr": number(),
-    "train.beta1": BETA,
-    "train.beta2": BETA,
-    "probe.iterations": whole(),
-    "probe.critics_iterations": whole(),  # experiment=critics' probe.iterations, set by scale=
-    "probe.noise_iterations": whole(),  # experiment=noise's probe.iterations, set by scale=
-    "probe.critics_slow_iterations": whole(),  # experiment=critics' slow_critic_iterations, set by scale=
-    "probe.slow_critic_iterations": whole(),  # wgan's and wgan_gp's critic.<name>.iterations
-    "probe.log_every": whole(),
-    "probe.batch_size": whole(),
-    "probe.init_seed": whole(minimum=None),  # the fresh D's initial weights, the same for every snapshot
-    "probe.dtype": choice(
-        ("float32", "float64"), "!must be float32 or float64 (never lower: values reach 1e-12), got {value!r}"
-    ),
-    "probe.noise_stds": sigmas(),
-    "probe.batched_backward": choice(("auto", True, False)),
-    "probe.variance_every": whole(),
-    "probe.variance_batches": whole(minimum=2),  # a variance needs two gradients at least
-    "probe.control": flag(),
-    "probe.plateau_window": whole(minimum=2),  # a running mean and its change need two points at least
-    "probe.plateau_fraction": number(high=1.0),  # a share of the cost's change, in (0, 1)
-    "distance.samples": whole(),
-    "distance.projections": whole(),
-    "distance.exact_samples": whole(),
-    "performance.channels_last": flag(),
-    "performance.cudnn_benchmark": flag(),
-    "performance.compile": flag(),
-    "performance.autocast": choice(
-        ("none", "bf16"), "!must be none or bf16 (the probe always runs in fp32), got {value!r}"
-    ),
-    "performance.compile_mode": choice(
-        ("default", "reduce-overhead", "max-autotune"),
-        "default, reduce-overhead (CUDA graphs) or max-autotune",
-    ),
-    "performance.data_on_device": choice(("auto", False)),
-    "performance.log_buffer": whole(),
-    "plot.figures": list_of(FIGURES),
-    "plot.window": whole(),
-    "plot.formats": list_of(FORMATS),
 }
+RULES: dict[str, Rule] = rules(GROUP_RULES)  # every key's rule: schema.Config's, the groups' at their node
 
 
 CRITIC_RULES: dict[str, Rule] = {  # each critic.<name> node (conf/critic/<name>.yaml)
@@ -619,13 +479,14 @@ GENERATOR_SETTINGS = (
 
 
 def setting_values(config: dict[str, Any], key: str) -> dict[str, Any]:
-    """{dotted key: value} of a plain config at a dotted key, one level into a mapping (a dataset's download
-    and preparation keys left out: they say how its files are fetched, not what they hold)."""
+    """{dotted key: value} of a plain config at a dotted key, one level into a mapping (keys that change no
+    training result left out, such as a dataset's download and preparation keys: schema.GROUP_KEYS)."""
     value: Any = config
     for part in key.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     if isinstance(value, dict):
-        return {f"{key}.{name}": item for name, item in value.items() if name not in NOT_DATA_KEYS}
+        left_out = unaffecting(key, TRAIN)
+        return {f"{key}.{name}": item for name, item in value.items() if name not in left_out}
     return {key: value}
 
 

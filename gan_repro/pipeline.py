@@ -39,14 +39,12 @@ from gan_repro.runstate import (
     StopFlag,
     run_folder_lock,
 )
+from gan_repro.schema import RUN_ONLY_KEYS  # may differ between a run and its continuation
 from gan_repro.train import train
 from gan_repro.updates import check_updates, run_updates
 from gan_repro.writeup import write_report
 
 log = logging.getLogger(__name__)
-
-# may differ between a run and its continuation (none changes what is computed)
-RUN_ONLY_KEYS = ("resume", "quiet", "debug", "dry_run", "logger")
 
 
 def seed_everything(seed: int) -> None:

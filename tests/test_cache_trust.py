@@ -9,14 +9,18 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 
 import gan_repro
+from gan_repro import cache
 from gan_repro.cache import dataset_fingerprint, key_of, probe_inputs, training_inputs
 from gan_repro.environment import code_version
 from gan_repro.pipeline import run
 from gan_repro.prepare import identity, prepared_dataset
+from gan_repro.schema import PROBE, TRAIN, declared, type_words
 from tests.helpers import TINY, compose_config, write_images
 
 CPU = torch.device("cpu")
@@ -95,6 +99,43 @@ def test_key_covers_code_packages_and_every_deciding_setting(tmp_path: Path, mon
     version = code_version()
     (copy / "cli.py").write_text((copy / "cli.py").read_text() + "\n# changed\n")
     assert key_of(training_inputs(base, CPU)) == before and code_version() != version
+
+
+def other_value(value: Any, kind: Any) -> Any:
+    """A value unlike `value` that a key of this type takes (null: a list, or text)."""
+    if value is None:
+        return [1] if "list" in type_words(kind) else "other"
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, list):
+        return [*value, value[-1]] if value else [1]
+    return f"{value}-other"
+
+
+def test_each_stage_key_holds_exactly_the_keys_declared_to_affect_it(monkeypatch) -> None:
+    """Every key schema.py declares (train.*, probe.*, ..., and the top-level ones) changes the training key
+    iff it is declared to affect training, and the probe's iff it affects training or the probe: a new
+    train.* key cannot share cached generators with runs that set it otherwise."""
+    monkeypatch.setattr(cache, "stage_code", lambda stage: {})  # the code is the same throughout
+    base = compose_config(TINY)
+    keys = key_of(training_inputs(base, CPU)), key_of(probe_inputs(base, CPU))
+    checked = []
+    for name, (setting, kind) in declared().items():
+        if kind is Any and "." not in name:  # a group's node (dataset, critic, ...): its keys are the group's
+            continue
+        cfg, value = base.copy(), OmegaConf.select(base, name)
+        value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value  # a list
+        OmegaConf.update(cfg, name, other_value(value, kind), merge=False)
+        trains = TRAIN in setting.affects
+        expected = (trains, trains or PROBE in setting.affects)
+        changed = key_of(training_inputs(cfg, CPU)) != keys[0], key_of(probe_inputs(cfg, CPU)) != keys[1]
+        assert changed == expected, (
+            f"{name} affects {setting.affects}; changes (train, probe) keys: {changed}"
+        )
+        checked.append(name)
+    assert {"train.epochs", "train.lr", "probe.iterations", "distance.samples"} <= set(checked)
 
 
 def test_data_files_are_keyed_by_content(tmp_path: Path) -> None:

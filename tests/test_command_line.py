@@ -92,6 +92,13 @@ def test_cfg_refuses_experiment_updates_own_keys_as_the_run_does(tmp_path: Path)
     assert output.startswith("error: updates.samples: ") and not (tmp_path / "run").exists()
 
 
+def test_a_sweep_value_of_the_wrong_type_is_refused_before_any_job(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    code, output = call_main(["-m", *TINY, "seed=1,abc", f"hydra.sweep.dir={sweep}"])
+    assert (code, output.strip()) == (2, "error: seed: must be a whole number in 0..4294967295, got 'abc'")
+    assert not sweep.exists()
+
+
 def test_cfg_hydra_shows_hydras_settings_alone(tmp_path: Path) -> None:
     code, output = call_main([*REFUSED, "--cfg", "hydra"])  # the job's settings are not what it shows
     assert code == 0 and "job_logging:" in output and "error" not in output, output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -12,7 +13,9 @@ from gan_repro.config import RULES, check_rules, config_dir
 from gan_repro.critics import probe_critics
 from gan_repro.errors import ConfigError
 from gan_repro.probe import probe_length
-from tests.helpers import compose_config
+from gan_repro.report import FIGURES
+from gan_repro.schema import declared
+from tests.helpers import REPO, compose_config, run_script
 
 SKIPPED_GROUPS = ("hydra",)  # Hydra's own settings (launchers): test_sweeps composes those
 
@@ -94,6 +97,31 @@ def test_the_schema_refuses_with_one_line_naming_the_key() -> None:
         check_rules(cfg, RULES)
 
 
+def test_every_declared_key_has_its_value_in_config_yaml() -> None:
+    """schema.Config gives no defaults: a key it declares that conf/config.yaml does not set is missing."""
+    assert OmegaConf.missing_keys(compose_config([])) == set()
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        ("seed=abc", "seed: must be a whole number in 0..4294967295, got 'abc'"),  # the key's rule says it
+        ("train.epochs=1.5", "train.epochs: must be a whole number >= 1, got 1.5"),
+        ("probe.control=[1]", "probe.control: must be true or false, got [1]"),
+        ("plot.figures=fig1", f"plot.figures: must be a list drawn from {', '.join(FIGURES)}, got 'fig1'"),
+        ("train.snapshot_epochs=7", "train.snapshot_epochs: must be null or a list of whole numbers, got 7"),
+        (
+            "train.snapshot_iterations=[1,x]",
+            "train.snapshot_iterations: holds 'x'; must be null or a list of whole numbers",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_as_the_config_composes(override: str, line: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        compose_config([override])
+    assert str(error.value) == line
+
+
 def test_experiments_leave_what_scale_sets_alone() -> None:
     """No conf/experiment/*.yaml sets a key that a conf/scale/*.yaml sets: scale= decides those, whatever the
     experiment, unless the user overrides them on the command line."""
@@ -142,3 +170,14 @@ def test_slow_critics_get_their_budget_in_experiment_critics(
     lengths = {critic.name: probe_length(cfg.probe, critic) for critic in probe_critics(cfg.critic)}
     assert lengths.pop("wgan") == lengths.pop("wgan_gp") == slow
     assert set(lengths.values()) == {others}
+
+
+def test_the_config_page_is_what_the_schema_renders(tmp_path: Path) -> None:
+    script, page = REPO / "scripts" / "config_page.py", REPO / "docs" / "config.md"
+    assert run_script(script, "--check").returncode == 0
+    text = page.read_text()
+    assert all(f"| `{name}` |" in text for name in declared() if "." in name)  # every key of every node
+    stale = tmp_path / "config.md"
+    stale.write_text(text.replace("| `train.epochs` | a whole number |", "| `train.epochs` | a number |"))
+    result = run_script(script, "--check", f"--out={stale}")
+    assert result.returncode == 1 and "out of date" in result.stderr
