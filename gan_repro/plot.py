@@ -622,7 +622,9 @@ def draw_updates_figure(table: pd.DataFrame, *, colors: Mapping[float, tuple] | 
             ),
             *(control if (changes["critic"] == MOMENTUM_CONTROL[0]).any() else []),
         ],
-        title="G's cost" if set(changes["critic"]) == {PAPER_CRITIC} else "critic: G's cost",
+        title="G's cost"
+        if set(changes["critic"]) - {MOMENTUM_CONTROL[0]} == {PAPER_CRITIC}
+        else "critic: G's cost",
         fontsize=8,
     )
     figure.suptitle(
