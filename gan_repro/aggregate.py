@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
+from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import (
     COLUMN_LABELS,
@@ -497,6 +498,36 @@ def draw_aggregate_critics_figure(
     title = "G's gradient norm under each critic's cost (gan, gan_r1: minimax solid, -log D dashed)"
     finish_figure(figure, title, keys, unfinished, band, footer)
     return figure
+
+
+def aggregate_folders(
+    paths: Sequence[Path],
+    *,
+    output: Path | None = None,
+    window: int | None = None,
+    band: str = "minmax",
+    formats: Sequence[str] | None = None,
+    figures: Sequence[str] | None = None,
+) -> list[Path]:
+    """gan-repro-plot on several runs: aggregate() into output (the one folder given when None), the paper's
+    figures unless others are named; a ConfigError when the paths hold no run, or name several folders and no
+    output."""
+    if not find_run_folders(paths):
+        raise ConfigError(
+            "DIR",
+            "no gan-repro runs (probe.csv, or run folders with config.yaml) under "
+            f"{', '.join(map(str, paths))}",
+        )
+    if output is None and len(paths) > 1:
+        raise ConfigError("--output", "several folders given; say where the aggregate goes with --output DIR")
+    return aggregate(
+        paths,
+        output=output or paths[0],
+        window=window or 10,
+        band=band,
+        formats=formats or ("png",),
+        figures=[name for name in (figures or PAPER_FIGURES) if name in FIGURE_MEASURES],
+    )
 
 
 def aggregate(

@@ -272,8 +272,8 @@ def run(overrides: Sequence[str] | None = None, run_dir: str | Path | None = Non
     line's error line, and leaves no folder behind; Ctrl-C (a notebook's interrupt) saves the state and
     raises runstate.Interrupted."""
     from gan_repro import pipeline
-    from gan_repro.cli import RUNS_FOLDER, composed, dated_folder, remove_debris
-    from gan_repro.config import writable_folder_problem
+    from gan_repro.config import composed, writable_folder_problem
+    from gan_repro.runstate import RUNS_FOLDER, dated_folder, remove_debris
 
     if isinstance(overrides, str):  # list("seed=1") would be its letters
         raise ConfigError("overrides", f"give a list of overrides, e.g. [{overrides!r}], not one string")

@@ -11,6 +11,8 @@ import json
 import logging
 import math
 import os
+import secrets
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -217,6 +219,33 @@ def run_folder_lock(run_dir: Path) -> Iterator[None]:
     finally:
         (run_dir / HOLDER_NAME).unlink(missing_ok=True)
         lock.release()
+
+
+RUNS_FOLDER, SWEEPS_FOLDER = "outputs/runs", "outputs/multirun"  # where new runs and sweeps go (dated_folder)
+
+
+def dated_folder(root: str) -> str:
+    """root/<date>/<time>-<6 hex digits>: a new folder that no run started in the same second shares."""
+    return f"{root}/{time.strftime('%Y-%m-%d/%H-%M-%S')}-{secrets.token_hex(3)}"
+
+
+def remove_debris(run_dir: Path) -> bool:
+    """A run refused before any work, in a folder this command created, leaves nothing behind: Hydra's
+    .hydra/, log.txt and the lock file go, then the folder and an emptied date folder of outputs/runs/.
+    Returns whether it did (never for a folder with a state.json, or one whose lock is held)."""
+    if not run_dir.is_dir() or (run_dir / "state.json").exists() or not lock_is_free(run_dir):
+        return False
+    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+    for name in ("log.txt", LOCK_NAME, HOLDER_NAME):
+        (run_dir / name).unlink(missing_ok=True)
+    for folder in (run_dir, run_dir.parent):  # rmdir only removes an empty folder
+        if folder is run_dir.parent and folder.parent.name != "runs":
+            break
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+    return True
 
 
 def keep_rows(path: Path, keep: Callable[[pd.DataFrame], pd.Series]) -> int:
