@@ -41,12 +41,12 @@ from gan_repro.report import (
     CONTROL_SNAPSHOT,
     DEFAULT_CRITICS,
     GRADIENT_COLUMNS,
-    PAPER_CRITIC,
     claim_rows,
     read_probe,
     snapshot_rows,
     without_sweep,
 )
+from gan_repro.runstate import STATE_NAME, check_run_format
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def job_status(folder: Path) -> str:
     )
     if errors:
         return f"failed: {errors[-1]}"
-    state = folder / "state.json"
+    state = folder / STATE_NAME
     if state.is_file():
         return f"not finished (state: {json.loads(state.read_text()).get('status', 'unknown')})"
     return "not finished (never started, or killed before writing its state)"
@@ -207,11 +207,9 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
     probe_tables, train_tables, claim_tables = [], [], []
     claim_front = ["run", *dict.fromkeys(["seed", *keys])]  # the seed always: verdicts are counted over seeds
     for folder in finished:
+        check_run_format(folder)
         labels = {"run": str(folder), **{key: configs[folder].get(key) for key in keys}}
-        probe = read_probe(folder)
-        if "critic" not in probe:  # a run from before critic=: its D was the paper's
-            probe = probe.assign(critic=PAPER_CRITIC)
-        probe_tables.append(probe.assign(**labels))
+        probe_tables.append(read_probe(folder).assign(**labels))
         if (folder / "train.csv").is_file():
             train_tables.append(pd.read_csv(folder / "train.csv").assign(**labels))
         claims = pd.DataFrame(

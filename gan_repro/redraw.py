@@ -16,6 +16,7 @@ from gan_repro.aggregate import aggregate_folders, is_run_folder
 from gan_repro.errors import ConfigError
 from gan_repro.plot import draw_figures, draw_samples_figure
 from gan_repro.report import FIGURES, refresh_summary, saved_config, saved_plot_settings
+from gan_repro.runstate import check_run_format
 from gan_repro.writeup import write_report
 
 
@@ -33,7 +34,9 @@ def redraw_run(
     formats: Sequence[str] | None = None,
 ) -> list[Path]:
     """One run folder's figures, sample sheet, summary.json and report.md again, from its CSVs (the run's own
-    settings where none are given); each claim whose value changed goes to stderr. Returns the paths."""
+    settings where none are given); each claim whose value changed goes to stderr. Returns the paths. A
+    RunStateError for a folder of another gan-repro format."""
+    check_run_format(run_dir)
     saved = saved_plot_settings(run_dir)
     formats = formats or saved.get("formats", ("png", "pdf"))
     lab = saved_lab_name(run_dir)

@@ -28,7 +28,7 @@ SEEDS_LINE = (
     "One seed is one sample: verdicts over seeds come from `gan-repro -m seed=0,1,2` then "
     "`gan-repro-plot SWEEP_DIR` (claims.csv)."
 )
-NOISE_HEADINGS = {  # noise.csv column -> heading; columns a run's noise.csv lacks (older runs) are left out
+NOISE_HEADINGS = {  # noise.csv column -> heading
     "snapshot_iteration": "snapshot (G steps)",
     "snapshot_epoch": "epoch",
     "noise_std": "σ",
@@ -238,10 +238,9 @@ def noise_lines(run_dir: Path) -> list[str]:
     if not path.is_file():
         return []
     frame = pd.read_csv(path)
-    columns = [column for column in NOISE_HEADINGS if column in frame]
-    rows = [[noise_cell(record[column]) for column in columns] for record in frame.to_dict("records")]
+    rows = [[noise_cell(record[column]) for column in NOISE_HEADINGS] for record in frame.to_dict("records")]
     heading = "## Section 3: instance noise and Theorem 3.3 (bound / 2√d ≥ 1: the bound says nothing)"
-    return [heading, "", *table([NOISE_HEADINGS[column] for column in columns], rows)]
+    return [heading, "", *table(list(NOISE_HEADINGS.values()), rows)]
 
 
 CRITICS_HEADINGS = {  # critics.csv column -> heading

@@ -7,10 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import torch
 
-from gan_repro.cli import plot_main
 from gan_repro.pipeline import run
 from gan_repro.plot import draw_figure1
 from gan_repro.report import snapshot_files, snapshot_rows, snapshot_words
@@ -85,14 +83,3 @@ def test_derived_seeds_do_not_collide_like_sums() -> None:
     keys = [(seed, steps, stream) for seed in range(3) for steps in (89, 90, 91) for stream in range(10)]
     seeds = {derived_seed(*key) for key in keys}
     assert len(seeds) == 3 * 3 * 10 and all(0 <= seed < 2**63 for seed in seeds)
-
-
-def test_a_run_written_before_snapshots_had_g_steps_is_refused_in_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    pd.DataFrame({"snapshot_epoch": [1], "iteration": [0], "d_loss": [0.7]}).to_csv(
-        tmp_path / "probe.csv", index=False
-    )
-    assert plot_main([str(tmp_path)]) == 2
-    error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and error[0].startswith("error: RUN_DIR:") and "older gan-repro" in error[0]
