@@ -127,3 +127,9 @@ def test_torch_compile_gives_the_same_numbers(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(
         eager[["d_loss", "g_loss"]].head(5), compiled[["d_loss", "g_loss"]].head(5), rtol=1e-4, atol=0
     )
+
+
+def test_bench_help_shows_defaults(capsys) -> None:
+    with pytest.raises(SystemExit):
+        bench_main(["--help"])
+    assert "(default: 100)" in capsys.readouterr().out

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 
 from gan_repro.pipeline import run
 from gan_repro.plot import draw_figure1
@@ -83,3 +85,11 @@ def test_derived_seeds_do_not_collide_like_sums() -> None:
     keys = [(seed, steps, stream) for seed in range(3) for steps in (89, 90, 91) for stream in range(10)]
     seeds = {derived_seed(*key) for key in keys}
     assert len(seeds) == 3 * 3 * 10 and all(0 <= seed < 2**63 for seed in seeds)
+
+
+def test_sample_grids_are_labelled_and_gathered(tiny_run) -> None:
+    run_dir = tiny_run[1]
+    with Image.open(run_dir / "samples" / "iteration_000024.png") as grid:
+        assert grid.height == 2 * (16 + 2) + 2 + 14  # 16 samples of 16x16 in 2 rows, and the label band
+        assert np.asarray(grid.convert("L"))[:14].min() < 128  # text in the band
+    assert (run_dir / "figures" / "samples.png").is_file()
