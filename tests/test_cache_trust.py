@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 
 import gan_repro
@@ -18,6 +19,8 @@ from gan_repro.environment import code_version
 from gan_repro.pipeline import run
 from gan_repro.prepare import identity, prepared_dataset
 from tests.helpers import TINY, compose_config, write_images
+
+pytestmark = pytest.mark.integration
 
 CPU = torch.device("cpu")
 

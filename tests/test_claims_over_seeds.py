@@ -17,6 +17,8 @@ from gan_repro.report import CLAIM_COLUMNS
 from gan_repro.writeup import SEEDS_LINE, write_report
 from tests.helpers import mark_finished
 
+pytestmark = pytest.mark.integration
+
 
 def claims_of(seed: int, *, growth_10: float = 3.0, minimax: bool | None = True) -> list[dict[str, Any]]:
     """A run's claims as summary.json holds them: two per-snapshot claims, one of them also judged as a whole

@@ -17,6 +17,8 @@ from gan_repro.plan import plan_lines
 from tests.helpers import TINY, compose_config, run_cli
 from tests.test_untrusted import call_main
 
+pytestmark = pytest.mark.integration
+
 CONF = str(config_dir())
 # (flags, the overrides they go with, exit code, what the output holds). seed=-1 where a flag would run a job:
 # the job is refused before any work (a sweep reports its failed job and exits 1).

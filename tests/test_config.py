@@ -14,6 +14,8 @@ from gan_repro.errors import ConfigError
 from gan_repro.probe import probe_length
 from tests.helpers import compose_config
 
+pytestmark = pytest.mark.unit
+
 SKIPPED_GROUPS = ("hydra",)  # Hydra's own settings (launchers): test_sweeps composes those
 
 SCALE_REFERENCES = (  # an experiment's value that reads a key the scale sets defers to it

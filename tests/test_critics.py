@@ -45,6 +45,8 @@ from gan_repro.report import (
 from gan_repro.steps import discriminator_step, make_adam
 from tests.helpers import TINY, compose_config, run_cli
 
+pytestmark = pytest.mark.integration
+
 CRITICS = ["gan", "linear", "wgan", "wgan_gp", "lsgan", "hinge", "gan_r1"]
 REAL = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)  # D's outputs on three real samples
 FAKE = torch.tensor([-3.0, 1.5, 0.25], dtype=torch.float64)  # ... and on three fakes

@@ -19,6 +19,8 @@ from gan_repro.pipeline import run
 from gan_repro.probe import PROBE_COLUMNS
 from tests.helpers import TINY, compose_config, run_cli
 
+pytestmark = pytest.mark.integration
+
 
 def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
     _, tmp_path, summary = tiny_run

@@ -26,6 +26,8 @@ from gan_repro.report import (
 )
 from tests.helpers import TINY, compose_config
 
+pytestmark = pytest.mark.integration
+
 SHORT = [*TINY, "train.epochs=1", "train.snapshot_epochs=[1]", "probe.iterations=9", "probe.variance_every=4"]
 
 

@@ -28,6 +28,8 @@ from gan_repro.runstate import FORMAT_VERSION, HOLDER_NAME, STATE_NAME, lock_is_
 from tests.helpers import TINY, compose_config, run_cli, write_images
 from tests.test_untrusted import QUICK, call_main
 
+pytestmark = pytest.mark.integration
+
 
 def one_error_line(code: int, output: str, setting: str) -> None:
     assert code != 0 and "Traceback" not in output, output

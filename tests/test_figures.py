@@ -29,6 +29,8 @@ from gan_repro.plot import (
 )
 from tests.helpers import mark_finished
 
+pytestmark = pytest.mark.unit
+
 SNAPSHOTS = {24: 1.0, 48: 2.0, 72: 3.0}  # G steps: epoch
 ITERATIONS = 21  # logged points per probe unit
 WINDOW = 5  # plot window: 2 * 2 + 1 points

@@ -9,6 +9,8 @@ import pytest
 
 from gan_repro.files import atomic_write, write_json
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
 def test_atomic_writes_honour_the_umask(tmp_path: Path, umask: int, mode: int) -> None:

@@ -17,6 +17,8 @@ from gan_repro.logger import CSVLogger
 from gan_repro.pipeline import train_stage
 from tests.helpers import TINY, compose_config, load_dataset
 
+pytestmark = pytest.mark.integration
+
 TRAIN_ONLY = ["train.epochs=1", "train.snapshot_epochs=[1]"]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from PIL import Image
 
@@ -16,6 +17,8 @@ from gan_repro.plot import draw_figure1
 from gan_repro.report import snapshot_files, snapshot_rows, snapshot_words
 from gan_repro.steps import derived_seed
 from tests.helpers import TINY, compose_config
+
+pytestmark = pytest.mark.integration
 
 # TINY: 1541 training images (256 held out), 24 G steps an epoch; snapshots after 10 G steps and epoch 1
 MID_EPOCH = [*TINY, "train.epochs=1", "train.snapshot_epochs=[1]", "train.snapshot_iterations=[10]"]

@@ -19,6 +19,8 @@ from gan_repro.imports import import_graph, reachable
 from tests.helpers import TINY, compose_config
 from tests.test_untrusted import call_main
 
+pytestmark = pytest.mark.integration
+
 CPU = torch.device("cpu")
 DRAWING = ("gan_repro.plot", "gan_repro.report", "gan_repro.writeup", "gan_repro.aggregate")
 

@@ -17,6 +17,8 @@ from gan_repro.pipeline import run
 from gan_repro.report import CLAIM_COLUMNS
 from tests.helpers import REPO, TINY, compose_config, run_cli, run_script, start_cli
 
+pytestmark = pytest.mark.integration
+
 CPU = torch.device("cpu")
 
 

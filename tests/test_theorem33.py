@@ -22,6 +22,8 @@ from gan_repro.steps import sample_z
 from gan_repro.train import measure_distances, real_real_wasserstein
 from tests.helpers import REPO, TINY, compose_config, load_dataset, run_script, write_images
 
+pytestmark = pytest.mark.integration
+
 
 def sweep_frames(*, d_loss: float, dimension: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A one-snapshot, two-sigma probe.csv at a constant d_loss, and its snapshots.csv row."""

@@ -8,11 +8,14 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from gan_repro.cli import plot_main
 from gan_repro.report import format_value
 from gan_repro.writeup import NOISE_HEADINGS, write_report
 from tests.helpers import compose_config, run_cli
+
+pytestmark = pytest.mark.integration
 
 
 def test_tiny_run_report_holds_the_claims_figures_command_and_times(tiny_run) -> None:
