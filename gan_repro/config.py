@@ -100,6 +100,19 @@ def compose(
         GlobalHydra.instance().clear()
 
 
+def composed(overrides: Sequence[str] = (), **source: Any) -> DictConfig:
+    """compose() (source: its name, folder and extra), with Hydra's and OmegaConf's complaints as one
+    ConfigError line naming `overrides`, without Hydra's config search path."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return compose(overrides, **source)
+    except (HydraException, OmegaConfBaseException, ValueError) as error:
+        message = " ".join(str(error).split()).split(" Config search path:")[0]
+        raise ConfigError("overrides", message or error.__class__.__name__) from None
+
+
 def unknown_added_key(arguments: Sequence[str]) -> str | None:
     """The first key that a `+key=value` (or `++key=value`) override adds although no config has it: Hydra
     would accept it silently, and nothing reads it. None when every added key is known."""

@@ -17,6 +17,8 @@ from gan_repro.report import FIGURES
 from gan_repro.schema import declared
 from tests.helpers import REPO, compose_config, run_script
 
+pytestmark = pytest.mark.unit
+
 SKIPPED_GROUPS = ("hydra",)  # Hydra's own settings (launchers): test_sweeps composes those
 
 SCALE_REFERENCES = (  # an experiment's value that reads a key the scale sets defers to it

@@ -9,8 +9,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from gan_repro.config import config_dir
 from tests.helpers import REPO, cli_env
+
+pytestmark = pytest.mark.integration
 
 
 def test_source_checkout_uses_top_level_conf() -> None:

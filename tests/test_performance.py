@@ -17,6 +17,8 @@ from gan_repro.logger import CSVLogger
 from gan_repro.pipeline import train_stage
 from tests.helpers import TINY, compose_config, load_dataset
 
+pytestmark = pytest.mark.integration
+
 TRAIN_ONLY = ["train.epochs=1", "train.snapshot_epochs=[1]"]
 
 
@@ -127,3 +129,9 @@ def test_torch_compile_gives_the_same_numbers(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(
         eager[["d_loss", "g_loss"]].head(5), compiled[["d_loss", "g_loss"]].head(5), rtol=1e-4, atol=0
     )
+
+
+def test_bench_help_shows_defaults(capsys) -> None:
+    with pytest.raises(SystemExit):
+        bench_main(["--help"])
+    assert "(default: 100)" in capsys.readouterr().out

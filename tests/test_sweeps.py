@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
-from gan_repro.aggregate import band_curves, collect, job_statuses
+from gan_repro.aggregate import band_curves, collect, group_label, job_statuses
 from gan_repro.cache import key_of, probe_inputs, training_inputs
 from gan_repro.cli import plot_main, sweep_folder, unique_folder_override
 from gan_repro.columns import columns_of
 from gan_repro.pipeline import run
 from tests.helpers import REPO, TINY, compose_config, run_cli, run_script, start_cli
+
+pytestmark = pytest.mark.integration
 
 CPU = torch.device("cpu")
 
@@ -270,3 +272,13 @@ def test_slurm_launcher_config_composes() -> None:
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.partition, launcher.gpus_per_node, launcher.timeout_min) == ("a100", 1, 120)
     assert launcher.max_num_timeout == 3  # a job at its time limit is requeued and resumes
+
+
+def test_sweep_labels_say_how_g_was_trained() -> None:
+    row = pd.Series({"loss.name": "minimax", "noise.kind": "linear", "probe.iterations": 9})
+    assert group_label(row, ["loss.name", "noise.kind"]) == "trained with loss=minimax, noise=linear"
+    assert (
+        group_label(row, ["loss.name", "probe.iterations"]) == "trained with loss=minimax; probed with "
+        "probe.iterations=9"
+    )
+    assert group_label(row, []) == "all runs"
