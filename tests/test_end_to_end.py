@@ -189,8 +189,8 @@ def test_bad_input_names_the_setting_before_training(
     tmp_path: Path, overrides: list[str], setting: str
 ) -> None:
     (tmp_path / "empty").mkdir()
-    cfg = compose_config(TINY + [o.format(empty=tmp_path / "empty") for o in overrides])
-    with pytest.raises(GanReproError) as error:  # a ConfigError, or a DatasetError for a root's files
+    with pytest.raises(GanReproError) as error:  # a ConfigError (a wrong type: while composing), or a
+        cfg = compose_config(TINY + [o.format(empty=tmp_path / "empty") for o in overrides])  # DatasetError
         run(cfg, tmp_path / "run")
     assert error.value.setting == setting
     assert not (tmp_path / "run" / "train.csv").exists()  # stopped before any training

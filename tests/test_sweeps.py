@@ -15,7 +15,7 @@ from gan_repro.cache import key_of, probe_inputs, training_inputs
 from gan_repro.cli import plot_main, sweep_folder, unique_folder_override
 from gan_repro.columns import columns_of
 from gan_repro.pipeline import run
-from tests.helpers import REPO, TINY, compose_config, run_cli, run_script, start_cli
+from tests.helpers import REPO, TINY, compose_config, mark_finished, run_cli, run_script, start_cli
 
 pytestmark = pytest.mark.integration
 
@@ -215,6 +215,7 @@ def fake_run(folder: Path, *, seed: int, loss: str, scale: float) -> None:
         {
             "snapshot_iteration": 1,
             "snapshot_epoch": 1.0,
+            "critic": "gan",
             "iteration": i,
             "d_loss": scale / i,
             "d_accuracy": 1.0,
@@ -227,6 +228,7 @@ def fake_run(folder: Path, *, seed: int, loss: str, scale: float) -> None:
     ]
     pd.DataFrame(rows).to_csv(folder / "probe.csv", index=False)
     (folder / "summary.json").write_text(json.dumps({"status": "done"}))
+    mark_finished(folder)
 
 
 def test_runs_are_labelled_by_the_keys_that_differ_and_banded_over_seeds(tmp_path: Path) -> None:
