@@ -72,7 +72,8 @@ def test_logger_buffers_rows_and_writes_them_in_chunks(tmp_path: Path) -> None:
     [
         ("performance.autocast=fp16", "performance.autocast"),
         ("performance.compile_mode=fast", "performance.compile_mode"),
-        ("performance.channels_last=maybe", "performance.channels_last"),  # 1 and yes read as true
+        ("performance.channels_last=1", "performance.channels_last"),  # not read as true
+        ("performance.channels_last=maybe", "performance.channels_last"),
         ("performance.log_buffer=0", "performance.log_buffer"),
         ("performance.data_on_device=true", "performance.data_on_device"),
     ],
