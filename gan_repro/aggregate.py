@@ -27,6 +27,7 @@ from omegaconf import OmegaConf
 
 from gan_repro import schema
 from gan_repro.columns import GRADIENT_NORMS, axis_label, columns_of, find_column
+from gan_repro.errors import ConfigError
 from gan_repro.files import atomic_write, write_json
 from gan_repro.plot import (
     GRADIENT_FIGURES,
@@ -39,12 +40,12 @@ from gan_repro.plot import (
 from gan_repro.report import (
     CONTROL_SNAPSHOT,
     DEFAULT_CRITICS,
-    PAPER_CRITIC,
     claim_rows,
     read_probe,
     snapshot_rows,
     without_sweep,
 )
+from gan_repro.runstate import STATE_NAME, check_run_format
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def job_status(folder: Path) -> str:
     )
     if errors:
         return f"failed: {errors[-1]}"
-    state = folder / "state.json"
+    state = folder / STATE_NAME
     if state.is_file():
         return f"not finished (state: {json.loads(state.read_text()).get('status', 'unknown')})"
     return "not finished (never started, or killed before writing its state)"
@@ -168,11 +169,9 @@ def collect(paths: Sequence[Path]) -> dict[str, Any]:
     probe_tables, train_tables, claim_tables = [], [], []
     claim_front = ["run", *dict.fromkeys(["seed", *keys])]  # the seed always: verdicts are counted over seeds
     for folder in finished:
+        check_run_format(folder)
         labels = {"run": str(folder), **{key: configs[folder].get(key) for key in keys}}
-        probe = read_probe(folder)
-        if "critic" not in probe:  # a run from before critic=: its D was the paper's
-            probe = probe.assign(critic=PAPER_CRITIC)
-        probe_tables.append(probe.assign(**labels))
+        probe_tables.append(read_probe(folder).assign(**labels))
         if (folder / "train.csv").is_file():
             train_tables.append(pd.read_csv(folder / "train.csv").assign(**labels))
         claims = pd.DataFrame(
@@ -463,6 +462,36 @@ def draw_aggregate_critics_figure(
     title = "G's gradient norm under each critic's cost (gan, gan_r1: minimax solid, -log D dashed)"
     finish_figure(figure, title, keys, unfinished, band, footer)
     return figure
+
+
+def aggregate_folders(
+    paths: Sequence[Path],
+    *,
+    output: Path | None = None,
+    window: int | None = None,
+    band: str = "minmax",
+    formats: Sequence[str] | None = None,
+    figures: Sequence[str] | None = None,
+) -> list[Path]:
+    """gan-repro-plot on several runs: aggregate() into output (the one folder given when None), the paper's
+    figures unless others are named; a ConfigError when the paths hold no run, or name several folders and no
+    output."""
+    if not find_run_folders(paths):
+        raise ConfigError(
+            "DIR",
+            "no gan-repro runs (probe.csv, or run folders with config.yaml) under "
+            f"{', '.join(map(str, paths))}",
+        )
+    if output is None and len(paths) > 1:
+        raise ConfigError("--output", "several folders given; say where the aggregate goes with --output DIR")
+    return aggregate(
+        paths,
+        output=output or paths[0],
+        window=window or 10,
+        band=band,
+        formats=formats or ("png",),
+        figures=[name for name in (figures or PAPER_FIGURES) if name in FIGURE_MEASURES],
+    )
 
 
 def aggregate(

@@ -31,7 +31,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from gan_repro.errors import ConfigError, GanReproError, RunStateError
-from gan_repro.runstate import ENVIRONMENT_NAME, Interrupted, StopFlag
+from gan_repro.runstate import ENVIRONMENT_NAME, STATE_NAME, Interrupted, StopFlag, check_run_format
 
 
 # ----------------------------------------------------------------------------- loading
@@ -116,7 +116,8 @@ class Run:
 
 
 def load_run(run_dir: str | Path) -> Run:
-    """A run folder (gan-repro's or api.run's) as a Run; a ConfigError naming a folder that is not one."""
+    """A run folder (gan-repro's or api.run's) as a Run; a ConfigError naming a folder that is not one, a
+    RunStateError for one of another gan-repro format (runstate.check_run_format)."""
     folder = Path(run_dir).expanduser()
     saved = folder / "config.yaml"
     if not saved.is_file():
@@ -130,6 +131,7 @@ def load_run(run_dir: str | Path) -> Run:
         raise RunStateError(str(saved), f"cannot be read as a config ({first_line(error)})") from None
     if not isinstance(config, DictConfig):
         raise RunStateError(str(saved), "holds a list, not a config")
+    check_run_format(folder)
     return Run(
         folder=folder,
         config=config,
@@ -272,8 +274,8 @@ def run(overrides: Sequence[str] | None = None, run_dir: str | Path | None = Non
     line's error line, and leaves no folder behind; Ctrl-C (a notebook's interrupt) saves the state and
     raises runstate.Interrupted."""
     from gan_repro import pipeline
-    from gan_repro.cli import RUNS_FOLDER, composed, dated_folder, remove_debris
-    from gan_repro.config import writable_folder_problem
+    from gan_repro.config import composed, writable_folder_problem
+    from gan_repro.runstate import RUNS_FOLDER, dated_folder, remove_debris
 
     if isinstance(overrides, str):  # list("seed=1") would be its letters
         raise ConfigError("overrides", f"give a list of overrides, e.g. [{overrides!r}], not one string")
@@ -287,7 +289,7 @@ def run(overrides: Sequence[str] | None = None, run_dir: str | Path | None = Non
     pipeline.check_run_config(cfg)  # before the folder is made: a refused run leaves nothing behind
     new_folder = not folder.exists()
     try:
-        if not (folder / "state.json").exists():  # a folder holding a run keeps that run's own record
+        if not (folder / STATE_NAME).exists():  # a folder holding a run keeps that run's own record
             record_overrides(folder, overrides, cfg)
         with run_log(folder), interrupt_flag() as stop:
             pipeline.run(cfg, folder, stop=stop)

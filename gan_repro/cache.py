@@ -70,6 +70,9 @@ STAGE_ROOTS = {
         "gan_repro.prepare",  # build_dataset: the images training sees
         "gan_repro.pipeline:load_splits",
         "gan_repro.pipeline:train_stage",
+        "gan_repro.pipeline:seed_everything",  # the global RNG G's and D's initial weights come from
+        "gan_repro.pipeline:run_locked",  # which seeds it, before the stages
+        "gan_repro.pipeline:run_stages",  # what it hands training (the split, the data's device)
     ),
     "probe": (
         "gan_repro.probe",

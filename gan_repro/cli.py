@@ -18,41 +18,29 @@ import argparse
 import json
 import logging
 import os
-import secrets
 import shlex
-import shutil
-import signal
 import sys
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from hydra._internal.utils import get_args_parser  # the parser hydra.main reads sys.argv with
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from gan_repro.config import (
-    check_added_keys,
-    check_dataset,
-    compose,
-    config_dir,
-    writable_folder_problem,
-)
+from gan_repro.config import check_added_keys, check_dataset, composed, config_dir, writable_folder_problem
 from gan_repro.errors import EXIT_CODES, ConfigError, GanReproError, Interrupted, NonFiniteError, exit_code
+from gan_repro.launch import job_stop_flag, share_machine
 from gan_repro.pipeline import check_run_config, run
-from gan_repro.report import saved_config, saved_plot_settings
 from gan_repro.runstate import (
-    HOLDER_NAME,
-    LOCK_NAME,
+    RUNS_FOLDER,
     STOP_FILE,
+    SWEEPS_FOLDER,
     StopFlag,
-    installed_flag,
-    lock_is_free,
+    dated_folder,
+    remove_debris,
 )
 from gan_repro.schema import check_override_types
 
@@ -63,14 +51,6 @@ EXIT_INTERRUPTED = EXIT_CODES[Interrupted]
 
 
 # ----------------------------------------------------------------------------- errors
-def one_line(error: BaseException) -> str:
-    """An error as one line: `setting: message` for ours; Hydra's without the search path."""
-    if isinstance(error, GanReproError):
-        return str(error)
-    message = " ".join(str(error).split()).split(" Config search path:")[0]
-    return f"overrides: {message or error.__class__.__name__}"
-
-
 def report_error(message: str, run_dir: Path | None = None) -> None:
     """One line on stderr, and the same line in the run's log.txt."""
     print(f"error: {message}", file=sys.stderr)
@@ -104,18 +84,6 @@ def storage_line(error: OSError) -> str:
         f"{where}: {error.strerror or error}; the run's state is saved: free some space or fix the place, "
         "then rerun the same command to resume"
     )
-
-
-def composed(overrides: Sequence[str], flags: argparse.Namespace | None = None) -> DictConfig:
-    """The config for these overrides (and Hydra's --config-name, --config-path and --config-dir flags, when
-    given); Hydra's complaints as a ConfigError."""
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        return compose(overrides, **config_source(flags))
-    except (HydraException, OmegaConfBaseException, ValueError) as error:
-        raise ConfigError("overrides", one_line(error).removeprefix("overrides: ")) from None
 
 
 def config_source(flags: argparse.Namespace | None) -> dict[str, Any]:
@@ -182,14 +150,6 @@ def split_arguments(arguments: Sequence[str]) -> tuple[list[str], list[str]]:
     return overrides, given
 
 
-RUNS_FOLDER, SWEEPS_FOLDER = "outputs/runs", "outputs/multirun"  # where new runs and sweeps go (dated_folder)
-
-
-def dated_folder(root: str) -> str:
-    """root/<date>/<time>-<6 hex digits>: a new folder that no run started in the same second shares."""
-    return f"{root}/{time.strftime('%Y-%m-%d/%H-%M-%S')}-{secrets.token_hex(3)}"
-
-
 def unique_folder_override(arguments: list[str]) -> list[str]:
     """A run (or sweep) folder named by date, time and a random suffix, unless the command names one: two
     runs started in the same second never share a folder, and every job of a sweep, in whatever process a
@@ -220,47 +180,6 @@ def resume_command(run_dir: Path, overrides: Sequence[str]) -> str:
     return shlex.join(["gan-repro", *kept, f"hydra.run.dir={run_dir}"])
 
 
-def share_machine(cfg: DictConfig) -> None:
-    """In a sweep, give this job its share of the CPU threads (joblib's n_jobs, or the launcher's
-    cpus_per_task) and, on a machine with several GPUs, a GPU of its own (job number modulo GPU count)."""
-    hydra_cfg = HydraConfig.get()
-    if hydra_cfg.mode != RunMode.MULTIRUN:
-        return
-    launcher, cpus = hydra_cfg.launcher, os.cpu_count() or 1
-    threads = None
-    if launcher.get("cpus_per_task"):
-        threads = int(launcher.cpus_per_task)
-    elif "joblib" in str(launcher.get("_target_", "")) and isinstance(launcher.get("n_jobs"), int):
-        parallel = (
-            launcher.n_jobs if launcher.n_jobs > 0 else max(1, cpus + 1 + launcher.n_jobs)
-        )  # joblib: -1 = all
-        threads = max(1, cpus // parallel)
-    if threads is not None:
-        torch.set_num_threads(threads)
-    if cfg.device == "auto" and torch.cuda.is_available() and torch.cuda.device_count() > 1:
-        with open_dict(cfg):
-            cfg.device = f"cuda:{hydra_cfg.job.num % torch.cuda.device_count()}"
-
-
-def remove_debris(run_dir: Path) -> bool:
-    """A run refused before any work, in a folder this command created, leaves nothing behind: Hydra's
-    .hydra/, log.txt and the lock file go, then the folder and an emptied date folder of outputs/runs/.
-    Returns whether it did (never for a folder with a state.json, or one whose lock is held)."""
-    if not run_dir.is_dir() or (run_dir / "state.json").exists() or not lock_is_free(run_dir):
-        return False
-    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
-    for name in ("log.txt", LOCK_NAME, HOLDER_NAME):
-        (run_dir / name).unlink(missing_ok=True)
-    for folder in (run_dir, run_dir.parent):  # rmdir only removes an empty folder
-        if folder is run_dir.parent and folder.parent.name != "runs":
-            break
-        try:
-            folder.rmdir()
-        except OSError:
-            break
-    return True
-
-
 def run_folder(arguments: list[str]) -> Path | None:
     """The hydra.run.dir a single-run command writes to (the last one given)."""
     values = [a.split("=", 1)[1] for a in arguments if a.lstrip("+").startswith("hydra.run.dir=")]
@@ -275,32 +194,6 @@ class HELP_FORMAT(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptio
         if action.default is None or "default" in (action.help or ""):
             return action.help or ""
         return super()._get_help_string(action)
-
-
-@contextmanager
-def job_stop_flag(multirun: bool) -> Iterator[StopFlag]:
-    """The stop flag a run checks between steps. A single run: its own, set by SIGINT/SIGTERM. A sweep job in
-    the sweep's own process (the basic launcher): the sweep's flag, already listening. A sweep job in another
-    process (joblib, submitit): a flag that also watches the sweep's stop file, which the sweep writes on
-    SIGINT/SIGTERM. Under submitit, SIGTERM stays submitit's: it bypasses it, because on SLURM a preemption
-    sends SIGTERM along with the signal on which submitit requeues the job."""
-    if not multirun:
-        with StopFlag().installed() as stop:
-            yield stop
-        return
-    shared = installed_flag()
-    if shared is not None:
-        yield shared
-        return
-    hydra_cfg = HydraConfig.get()
-    sweep_dir = Path(hydra_cfg.runtime.cwd) / str(hydra_cfg.sweep.dir)  # Hydra's cwd: the sweep's own
-    submitit = "submitit" in str(hydra_cfg.launcher.get("_target_", ""))
-    signals = (signal.SIGINT,) if submitit else (signal.SIGINT, signal.SIGTERM)
-    try:
-        with StopFlag(sweep_dir / STOP_FILE).installed(signals) as stop:
-            yield stop
-    finally:  # between jobs a worker ignores Ctrl-C: a KeyboardInterrupt in an idle loky worker breaks the
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # pool, and loky then kills the busy ones mid-step
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
@@ -326,24 +219,36 @@ def hydra_main(cfg: DictConfig) -> None:
                 )
             run(cfg, run_dir, stop=stop)
     except Interrupted as error:  # a stop request ends a sweep too
-        if multirun:
-            log.warning("interrupted at %s; state saved; the sweep's resume command continues it", error)
-            return
-        command = resume_command(run_dir, HydraConfig.get().overrides.task)
-        report_error(f"interrupted at {error}; state saved. To resume: {command}", run_dir)
-        sys.exit(EXIT_INTERRUPTED)
+        end_interrupted(error, run_dir, multirun)
     except Exception as error:
-        code = exit_code(error)
-        if show_traceback or (code is None and not multirun):
+        if show_traceback or (exit_code(error) is None and not multirun):
             raise
-        if code is None:
-            log.exception("job failed")  # the traceback goes to this job's log.txt; the sweep goes on
-            report_error(f"{error.__class__.__name__}: {error} (traceback in {run_dir / 'log.txt'})", run_dir)
-            return
-        report_error(error_line(error), run_dir)  # main() removes a new folder that holds nothing else
-        if multirun:  # the job's folder keeps its log: the sweep's summary names the failed job
-            return
-        sys.exit(code)
+        end_failed(error, run_dir, multirun)
+
+
+def end_interrupted(error: Interrupted, run_dir: Path, multirun: bool) -> None:
+    """A stopped job: in a sweep a log line (the sweep's process prints how to resume it all); a single run
+    prints the command that resumes it and exits 75."""
+    if multirun:
+        log.warning("interrupted at %s; state saved; the sweep's resume command continues it", error)
+        return
+    command = resume_command(run_dir, HydraConfig.get().overrides.task)
+    report_error(f"interrupted at {error}; state saved. To resume: {command}", run_dir)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+def end_failed(error: Exception, run_dir: Path, multirun: bool) -> None:
+    """A failed job's one line (an unexpected error's traceback goes to log.txt); a single run exits with
+    the error's code, a sweep goes on with its next job."""
+    code = exit_code(error)
+    if code is None:
+        log.exception("job failed")  # the traceback goes to this job's log.txt; the sweep goes on
+        report_error(f"{error.__class__.__name__}: {error} (traceback in {run_dir / 'log.txt'})", run_dir)
+        return
+    report_error(error_line(error), run_dir)  # main() removes a new folder that holds nothing else
+    if multirun:  # the job's folder keeps its log: the sweep's summary names the failed job
+        return
+    sys.exit(code)
 
 
 def check_output_folder(arguments: list[str]) -> None:
@@ -380,7 +285,7 @@ def check_before_work(flags: argparse.Namespace, run_dir: Path | None) -> None:
     if not (shows or runs_one_job(flags)):
         return
     try:
-        cfg = composed(flags.overrides, flags)
+        cfg = composed(flags.overrides, **config_source(flags))
     except GanReproError as error:
         sys.exit(refusal_code(error))
     if not (shows or cfg.get("dry_run")):
@@ -472,71 +377,9 @@ def sweep_resume_command(sweep: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- gan-repro-plot
-def saved_lab_name(run_dir: Path) -> str | None:
-    """lab.name from a run's config.yaml when the run is a theory-lab experiment, else None."""
-    lab = saved_config(run_dir).get("lab")
-    return lab.get("name") if isinstance(lab, dict) else None
-
-
-def redraw_run(run_dir: Path, args: argparse.Namespace) -> int:
-    """One run folder: its figures, sample sheet, summary.json and report.md again, from its CSVs.
-
-    --window changes only the figures' smoothing: the claims in summary.json keep the run's own window."""
-    from gan_repro.plot import draw_figures, draw_samples_figure
-    from gan_repro.report import FIGURES, refresh_summary
-    from gan_repro.writeup import write_report
-
-    saved = saved_plot_settings(run_dir)
-    formats = args.formats or saved.get("formats", ("png", "pdf"))
-    lab = saved_lab_name(run_dir)
-    if lab is not None:  # a theory-lab run: its one figure, from its own CSVs
-        from gan_repro.lab.figures import draw_lab_figure
-
-        for path in [*draw_lab_figure(lab, run_dir, formats=formats), write_report(run_dir)]:
-            print(path)
-        return 0
-    _, changed = refresh_summary(run_dir)
-    for line in changed:
-        print(f"summary.json: {line}", file=sys.stderr)
-    window = args.window or saved.get("window", 10)
-    paths = draw_figures(
-        run_dir, figures=args.figures or saved.get("figures", FIGURES[:3]), window=window, formats=formats
-    )
-    for path in [*paths, *draw_samples_figure(run_dir, formats=formats), write_report(run_dir)]:
-        print(path)
-    return 0
-
-
-def aggregate_runs(args: argparse.Namespace) -> int:
-    """Several runs (a sweep, or several folders): results.csv and the aggregate figures."""
-    from gan_repro.aggregate import FIGURE_MEASURES, PAPER_FIGURES, aggregate, find_run_folders
-
-    if not find_run_folders(args.paths):
-        report_error(
-            f"DIR: no gan-repro runs (probe.csv, or run folders with config.yaml) under "
-            f"{', '.join(map(str, args.paths))}"
-        )
-        return EXIT_BAD_INPUT
-    if args.output is None and len(args.paths) > 1:
-        report_error("--output: several folders given; say where the aggregate goes with --output DIR")
-        return EXIT_BAD_INPUT
-    figures = [name for name in (args.figures or PAPER_FIGURES) if name in FIGURE_MEASURES]
-    for path in aggregate(
-        args.paths,
-        output=args.output or args.paths[0],
-        window=args.window or 10,
-        band=args.band,
-        formats=args.formats or ("png",),
-        figures=figures,
-    ):
-        print(path)
-    return 0
-
-
-def plot_main(argv: Sequence[str] | None = None) -> int:
-    """gan-repro-plot RUN_DIR: redraw a finished run's figures, summary.json and report.md from its CSVs.
-    gan-repro-plot SWEEP_DIR [MORE ...]: aggregate many runs (mean over seeds with a band, results.csv)."""
-    from gan_repro.aggregate import BANDS, is_run_folder
+def plot_parser() -> argparse.ArgumentParser:
+    """gan-repro-plot's arguments."""
+    from gan_repro.aggregate import BANDS
     from gan_repro.report import FIGURES, FORMATS
 
     parser = argparse.ArgumentParser(
@@ -567,7 +410,15 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
         default="minmax",
         help="aggregate: the band around the mean over seeds (default: min to max)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def plot_main(argv: Sequence[str] | None = None) -> int:
+    """gan-repro-plot RUN_DIR: redraw a finished run's figures, summary.json and report.md from its CSVs.
+    gan-repro-plot SWEEP_DIR [MORE ...]: aggregate many runs (mean over seeds with a band, results.csv)."""
+    from gan_repro.redraw import plot_folders
+
+    args = plot_parser().parse_args(argv)
     if args.window is not None and args.window < 1:
         report_error(f"--window: must be at least 1, got {args.window}")
         return EXIT_BAD_INPUT
@@ -576,16 +427,19 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
         report_error(f"DIR: {missing[0]} is not a folder; give a run or sweep folder")
         return EXIT_BAD_INPUT
     try:
-        if len(args.paths) == 1:
-            single = args.paths[0]
-            if (single / "probe.csv").is_file() or saved_lab_name(single):
-                return redraw_run(single, args)
-            if is_run_folder(single) or not any(single.iterdir()):
-                report_error(f"DIR: no probe.csv in {single}; give a finished gan-repro run folder")
-                return EXIT_BAD_INPUT
-        return aggregate_runs(args)
-    except GanReproError as error:  # e.g. a run folder written by an older gan-repro
+        paths = plot_folders(
+            args.paths,
+            figures=args.figures,
+            window=args.window,
+            formats=args.formats,
+            output=args.output,
+            band=args.band,
+        )
+    except GanReproError as error:  # e.g. a run folder of another gan-repro format
         return refusal_code(error)
+    for path in paths:
+        print(path)
+    return 0
 
 
 # ----------------------------------------------------------------------------- gan-repro-check
@@ -613,7 +467,7 @@ def check_main(argv: Sequence[str] | None = None) -> int:
 def prepare_main(argv: Sequence[str] | None = None) -> int:
     """gan-repro-prepare [KEY=VALUE ...]: decode a file dataset once (e.g. dataset=lsun dataset.root=...), or
     cut the photos' crops once (dataset=photos)."""
-    from gan_repro.prepare import PREPARED_DATASETS, prepare
+    from gan_repro.prepare import prepare
 
     parser = argparse.ArgumentParser(
         prog="gan-repro-prepare", formatter_class=HELP_FORMAT, description=prepare_main.__doc__
@@ -627,12 +481,6 @@ def prepare_main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = composed(args.overrides)
         check_dataset(cfg.dataset)
-        if cfg.dataset.name not in PREPARED_DATASETS:
-            raise ConfigError(
-                "dataset",
-                f"{cfg.dataset.name} is already held in memory as uint8; prepare is for "
-                f"{', '.join(PREPARED_DATASETS)}",
-            )
         folder = prepare(cfg.dataset, num_workers=args.num_workers)
     except GanReproError as error:
         return refusal_code(error)
@@ -642,10 +490,8 @@ def prepare_main(argv: Sequence[str] | None = None) -> int:
 
 
 # ----------------------------------------------------------------------------- gan-repro-bench
-def bench_main(argv: Sequence[str] | None = None) -> int:
-    """gan-repro-bench [KEY=VALUE ...]: images/s of our training stage against the DCGAN example loop."""
-    from gan_repro.bench import format_table, run_benchmark
-
+def bench_parser() -> argparse.ArgumentParser:
+    """gan-repro-bench's arguments."""
     parser = argparse.ArgumentParser(
         prog="gan-repro-bench", formatter_class=HELP_FORMAT, description=bench_main.__doc__
     )
@@ -662,7 +508,14 @@ def bench_main(argv: Sequence[str] | None = None) -> int:
         "--probe-iterations", type=int, default=20, help="iterations per timed probe measurement"
     )
     parser.add_argument("--json", type=Path, help="also write the result to this JSON file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def bench_main(argv: Sequence[str] | None = None) -> int:
+    """gan-repro-bench [KEY=VALUE ...]: images/s of our training stage against the DCGAN example loop."""
+    from gan_repro.bench import format_table, run_benchmark
+
+    args = bench_parser().parse_args(argv)
     for name in ("iterations", "repeats", "warmup", "probe_iterations"):
         if getattr(args, name) < 1:
             report_error(f"--{name.replace('_', '-')}: must be at least 1")

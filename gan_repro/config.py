@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_repro.critics import ARCHITECTURES, OPTIMIZERS, PENALTIES
 from gan_repro.data import BUNDLED_DATASETS, DATASET_NAMES, PHOTO_SIDE
-from gan_repro.errors import ConfigError, DatasetError
+from gan_repro.errors import ConfigError, DatasetError, RunStateError
 from gan_repro.extend import (
     TARGET,
     check_discriminator,
@@ -39,6 +39,7 @@ from gan_repro.losses import GENERATOR_COSTS, GENERATOR_LOSSES, OBJECTIVE_COSTS,
 from gan_repro.models import MODEL_NAMES, NORMS, dcgan_depth
 from gan_repro.noise import check_noise_config
 from gan_repro.report import saved_config
+from gan_repro.runstate import check_run_format
 from gan_repro.schema import (
     BETA,
     IMAGE_SIZE_MAX,
@@ -98,6 +99,19 @@ def compose(
         raise refused from None
     finally:
         GlobalHydra.instance().clear()
+
+
+def composed(overrides: Sequence[str] = (), **source: Any) -> DictConfig:
+    """compose() (source: its name, folder and extra), with Hydra's and OmegaConf's complaints as one
+    ConfigError line naming `overrides`, without Hydra's config search path."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return compose(overrides, **source)
+    except (HydraException, OmegaConfBaseException, ValueError) as error:
+        message = " ".join(str(error).split()).split(" Config search path:")[0]
+        raise ConfigError("overrides", message or error.__class__.__name__) from None
 
 
 def unknown_added_key(arguments: Sequence[str]) -> str | None:
@@ -526,6 +540,10 @@ def check_generators_from(cfg: DictConfig) -> None:
             f"{source} holds no snapshots (a run's config.yaml and checkpoints/iteration_*.pt); point it at "
             f"a run whose training finished, {instead}",
         )
+    try:
+        check_run_format(source)  # its train.csv and snapshots.csv are copied into this run's folder
+    except RunStateError as error:
+        raise ConfigError(setting, f"{error.message}; {instead}") from None
     try:
         saved = saved_config(source)
     except Exception as error:  # garbled YAML

@@ -28,7 +28,7 @@ class RunFolderBusy(GanReproError):
 
 class RunStateError(GanReproError):
     """A run folder's own record (state.json, config.yaml, its CSV or JSON files) is unreadable, or another
-    gan-repro version wrote it: the run cannot be continued or read."""
+    gan-repro format wrote it (state.json's format_version): the run cannot be continued or read."""
 
 
 class CheckpointRefused(GanReproError):

@@ -32,6 +32,7 @@ from gan_repro.prepare import build_dataset
 from gan_repro.probe import probe
 from gan_repro.report import format_claim, write_summary
 from gan_repro.runstate import (
+    STATE_NAME,
     Interrupted,
     NonFiniteError,
     RunControl,
@@ -56,13 +57,13 @@ def seed_everything(seed: int) -> None:
 
 def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
     """A new run's state, or the saved state of the run this folder holds (checked to be the same run)."""
-    state = RunState.load(run_dir / "state.json")
+    state = RunState.load(run_dir / STATE_NAME)
     if state is None:
         atomic_write(
             run_dir / "config.yaml",
             lambda handle: handle.write(OmegaConf.to_yaml(cfg, resolve=True).encode()),
         )
-        state = RunState(path=run_dir / "state.json")
+        state = RunState(path=run_dir / STATE_NAME)
         state.save()
         write_environment(run_dir)
         return state
@@ -75,8 +76,9 @@ def open_run(cfg: DictConfig, run_dir: Path) -> RunState:
 
 
 def check_same_run(cfg: DictConfig, run_dir: Path) -> None:
-    """A folder that holds a run is continued only by that run: with resume=true, from this version, with the
-    same settings (run-only keys aside); else a ConfigError saying what to do."""
+    """A folder that holds a run is continued only by that run: with resume=true and the same settings
+    (run-only keys aside); else a ConfigError saying what to do. (RunState.load has refused a folder of
+    another gan-repro format already.)"""
     if not cfg.resume:
         raise ConfigError(
             "resume",
@@ -100,33 +102,12 @@ def check_same_run(cfg: DictConfig, run_dir: Path) -> None:
         for key in set(saved) | set(current)
         if key not in RUN_ONLY_KEYS and saved.get(key) != current.get(key)
     )
-    now, then = flat(current), flat(saved)
-    added = sorted(now.keys() - then.keys())  # settings this version has, that run had not
-    changed = [key for key, value in then.items() if now.get(key, value) != value]
-    if added and not changed and then.keys() <= now.keys():  # only new settings
-        raise RunStateError(
-            "resume",
-            f"{run_dir} holds a run made by another gan-repro version (it has no {', '.join(added[:4])}), so "
-            "this version cannot continue it; choose another hydra.run.dir",
-        )
     if differing:
         raise ConfigError(
             "resume",
             f"{run_dir} holds a run with other settings ({', '.join(differing)} differ); "
             "rerun its own command, or choose another hydra.run.dir",
         )
-
-
-def flat(node: Any, prefix: str = "") -> dict[str, Any]:
-    """A plain config as {dotted key: value} (into mappings, not lists), run-only keys left out."""
-    if not isinstance(node, dict):
-        return {prefix[:-1]: node}
-    return {
-        key: value
-        for name, child in node.items()
-        if prefix or name not in RUN_ONLY_KEYS
-        for key, value in flat(child, f"{prefix}{name}.").items()
-    }
 
 
 def train_stage(

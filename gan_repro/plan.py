@@ -20,7 +20,7 @@ from gan_repro.errors import DatasetError
 from gan_repro.pipeline import check_same_run, generators_source
 from gan_repro.probe import probe_length, probe_noises, probe_units
 from gan_repro.report import CONTROL_SNAPSHOT
-from gan_repro.runstate import RunState
+from gan_repro.runstate import STATE_NAME, RunState
 from gan_repro.train import checked_batches_per_epoch
 from gan_repro.updates import critic_stages, step_costs, updates_critics
 
@@ -43,7 +43,7 @@ def plan_lines(cfg: DictConfig, device: torch.device, run_dir: Path | None = Non
     lines = ["dry run: every setting passes the run's checks; nothing is computed or written"]
     if cfg.get("lab") is not None:
         return [*lines, f"lab: the theory-lab experiment {cfg.lab.get('name')}, computed (it has no cache)"]
-    state = RunState.load(run_dir / "state.json") if run_dir is not None else None
+    state = RunState.load(run_dir / STATE_NAME) if run_dir is not None else None
     if state is not None:  # the folder holds a run: only that run may continue it
         check_same_run(cfg, run_dir)
     try:

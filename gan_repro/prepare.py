@@ -39,7 +39,7 @@ from gan_repro.data import (
     list_images,
     read_dataset,
 )
-from gan_repro.errors import DatasetError
+from gan_repro.errors import ConfigError, DatasetError
 from gan_repro.files import content_digest, file_lock, write_json
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,12 @@ def write_array(images: torch.Tensor, path: Path) -> int:
 
 def prepare(cfg: DictConfig, *, num_workers: int = 2) -> Path:
     """Decode the file dataset (or cut the photos) cfg names into its prepared folder unless complete there;
-    returns it."""
+    returns it. A ConfigError for a dataset that has no prepare step."""
+    if cfg.name not in PREPARED_DATASETS:
+        raise ConfigError(
+            "dataset",
+            f"{cfg.name} is already held in memory as uint8; prepare is for {', '.join(PREPARED_DATASETS)}",
+        )
     inputs = identity(cfg)  # stats every source file once
     folder = prepared_folder(cfg, inputs)
     with file_lock(folder.parent / f".{folder.name}.lock"):  # one job decodes; the others wait, then reuse

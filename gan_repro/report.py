@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from gan_repro.columns import GRADIENT_NORMS, PLATEAU_GRADIENT, columns_of, log_measures
-from gan_repro.errors import ConfigError, RunStateError
+from gan_repro.errors import RunStateError
 from gan_repro.files import atomic_write, write_json
 from gan_repro.snapshot_names import (  # noqa: F401 (plot, writeup, updates and the lab import them from here)
     CONTROL_SNAPSHOT,
@@ -88,15 +88,8 @@ CLAIM_THRESHOLDS = {
 
 
 def read_probe(run_dir: Path) -> pd.DataFrame:
-    """A run's probe.csv; a ConfigError for one written before snapshots were named by their G steps."""
-    probe = pd.read_csv(Path(run_dir) / "probe.csv")
-    if "snapshot_iteration" not in probe:
-        raise ConfigError(
-            "RUN_DIR",
-            f"{Path(run_dir) / 'probe.csv'} was written by an older gan-repro (snapshots named by epoch, "
-            "not by G steps); rerun that run's command in a new folder to measure it again",
-        )
-    return probe
+    """A run's probe.csv."""
+    return pd.read_csv(Path(run_dir) / "probe.csv")
 
 
 def geometric_mean(values: pd.Series) -> float:
@@ -213,9 +206,7 @@ def summarize_snapshot(rows: pd.DataFrame, window: int) -> dict[str, Any]:
 
 
 def critic_rows(probe: pd.DataFrame, critic: str = PAPER_CRITIC) -> pd.DataFrame:
-    """The rows of one critic (runs from before the critic column: all rows are the paper's probe)."""
-    if "critic" not in probe:
-        return probe if critic == PAPER_CRITIC else probe.iloc[:0]
+    """The rows of one critic."""
     return probe[probe["critic"] == critic]
 
 
@@ -298,7 +289,7 @@ def data_diameter(dimension: int) -> float:
 
 def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd.DataFrame:
     """One row per (snapshot, swept sigma): end values, JSD estimate, Theorem 3.3's bound (and over the data's
-    diameter: >= 1 says nothing), the measured W1 and its real-vs-real floor (NaN in runs that predate it)."""
+    diameter: >= 1 says nothing), the measured W1 and its real-vs-real floor."""
     probe = critic_rows(probe)
     swept = probe.dropna(subset=["sweep_noise_std"]) if "sweep_noise_std" in probe else probe.iloc[:0]
     distances = snapshots.set_index("iteration")
@@ -328,7 +319,7 @@ def noise_table(probe: pd.DataFrame, snapshots: pd.DataFrame, window: int) -> pd
                 "bound_over_diameter": bound / data_diameter(int(snapshot["dimension"])),
                 "sliced_wasserstein": float(snapshot["sliced_wasserstein"]),
                 "wasserstein_exact": float(snapshot["wasserstein_exact"]),
-                "exact_w1_real_real": float(snapshot.get("wasserstein_exact_real_real", math.nan)),
+                "exact_w1_real_real": float(snapshot["wasserstein_exact_real_real"]),
                 "bound_holds": bound >= measured,
             }
         )
@@ -352,15 +343,8 @@ class PlateauRule:
 
     @classmethod
     def of_run(cls, run_dir: Path) -> PlateauRule:
-        """The rule a run's config.yaml holds; a ConfigError for a run folder written before it had one."""
-        probe = saved_config(run_dir).get("probe") or {}
-        if "plateau_window" not in probe or "plateau_fraction" not in probe:
-            raise ConfigError(
-                "probe.plateau_window",
-                f"{Path(run_dir) / 'config.yaml'} has no plateau rule (a run from an older gan-repro, or no "
-                "config.yaml), so its critics cannot be compared at their plateaus; rerun its command in a "
-                "new folder",
-            )
+        """The rule a run's config.yaml holds."""
+        probe = saved_config(run_dir)["probe"]
         return cls(int(probe["plateau_window"]), float(probe["plateau_fraction"]))
 
 
@@ -878,13 +862,10 @@ def format_claim(claim: dict[str, Any]) -> str:
 
 
 def claim_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """summary.json's claims flattened to claims.csv's rows (columns.py), one per measured snapshot (one row,
-    snapshot empty, for a scalar claim or one with nothing measured). A summary whose claims lack ids
-    (written by another version) is refused: `gan-repro-plot RUN_DIR` rewrites it from the run's CSVs."""
+    """summary.json's claims flattened to claims.csv's rows (columns.py), one per measured snapshot (one
+    row, snapshot empty, for a scalar claim or one with nothing measured)."""
     rows = []
     for claim in summary.get("claims") or []:
-        if "id" not in claim:
-            raise ValueError("summary.json holds claims without ids; rewrite it with gan-repro-plot RUN_DIR")
         measured, holds = claim["measured"], claim["holds"]
         common = {
             "claim_id": claim["id"],
@@ -933,10 +914,8 @@ def write_summary(run_dir: Path, *, window: int, extra: dict[str, Any] | None = 
                     "train_noise_std": float(row.noise_std),
                     "sliced_wasserstein": float(row.sliced_wasserstein),
                     "wasserstein_exact": float(row.wasserstein_exact),
-                    # the estimator's floor: exact W1 between two disjoint real samples (older runs: absent)
-                    "wasserstein_exact_real_real": optional_float(
-                        getattr(row, "wasserstein_exact_real_real", None)
-                    ),
+                    # the estimator's floor: exact W1 between two disjoint real samples
+                    "wasserstein_exact_real_real": optional_float(row.wasserstein_exact_real_real),
                 }
             )
         table = noise_table(probe, distances, window)

@@ -11,17 +11,20 @@ import json
 import logging
 import math
 import os
+import secrets
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+import gan_repro
 from gan_repro.errors import Interrupted as Interrupted  # the stages import it from here
 from gan_repro.errors import NonFiniteError, RunFolderBusy, RunStateError
 from gan_repro.files import atomic_write, write_json
@@ -31,6 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The run folder's format: its files, their columns and keys. Bump it with any change a reader of the old
+# folders would misread; state.json records it, and a folder of another format is refused (check_format).
+FORMAT_VERSION = 1
+STATE_NAME = "state.json"  # in a run folder: what it has finished, and the format it is written in
 STOP_FILE = ".stop"  # in a sweep folder: the sweep was asked to stop; every job of it checks for this file
 
 
@@ -136,23 +143,23 @@ class RunState:
     probe_complete: bool = False
     train_cache_entry: str | None = None  # the cache entry the snapshots were copied from, if they were
     updates_complete: bool = False  # experiment=updates: updates.csv holds every snapshot
+    format_version: int = FORMAT_VERSION  # the run folder's format (check_format)
 
     @classmethod
     def load(cls, path: Path) -> RunState | None:
-        """The saved state, or None when there is none (a new run)."""
+        """The saved state, or None when there is none (a new run); a RunStateError for one that is unreadable
+        or of another format."""
         if not Path(path).is_file():
             return None
         try:
-            data = json.loads(Path(path).read_text())
-            return cls(
-                path=Path(path),
-                **{k: data[k] for k in ("status", "train_complete", "probe_units_done", "probe_complete")},
-                train_cache_entry=data.get("train_cache_entry"),
-                updates_complete=data.get("updates_complete", False),  # absent before experiment=updates
-            )
-        except (ValueError, KeyError, TypeError) as error:
-            message = f"{path} is unreadable ({error}); use a new hydra.run.dir"
-            raise RunStateError("resume", message) from None
+            data = read_state(Path(path))
+        except ValueError as error:
+            raise unreadable_state(path, error) from None
+        check_format(data, Path(path))
+        try:
+            return cls(path=Path(path), **{item.name: data[item.name] for item in fields(cls)[1:]})
+        except (KeyError, TypeError) as error:
+            raise unreadable_state(path, error) from None
 
     def save(self) -> None:
         data = asdict(self)
@@ -162,6 +169,51 @@ class RunState:
     def unit_done(self, key: list[Any]) -> bool:
         """Whether the probe unit [snapshot's G steps, swept sigma or None, critic] finished."""
         return list(key) in self.probe_units_done
+
+
+def unreadable_state(path: Path, error: Exception) -> RunStateError:
+    """The error for a state.json that a resume cannot read."""
+    return RunStateError("resume", f"{path} is unreadable ({error}); use a new hydra.run.dir")
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """state.json as a JSON object; a ValueError saying why when it is not one."""
+    data = json.loads(path.read_text())  # json's errors are ValueErrors
+    if not isinstance(data, dict):
+        raise ValueError(f"holds {type(data).__name__}, not a JSON object")
+    return data
+
+
+def check_format(data: dict[str, Any], path: Path) -> None:
+    """Refuse a state.json (read as data from path) that does not record this FORMAT_VERSION: the folder's
+    files may mean something else to this gan-repro, so it neither continues nor reads them."""
+    found = data.get("format_version")
+    if found != FORMAT_VERSION:
+        raise RunStateError(
+            str(path.parent),
+            f"made by another gan-repro format ({'none recorded' if found is None else found}; gan-repro "
+            f"{gan_repro.__version__} reads format {FORMAT_VERSION}); rerun its command in a new folder, or "
+            "read it with the gan-repro that made it",
+        )
+
+
+def check_run_format(run_dir: Path) -> None:
+    """Refuse (RunStateError) a run folder to read whose state.json is missing, unreadable or of another
+    format: gan-repro-plot, gan-repro-check and api.load_run read only folders of this FORMAT_VERSION."""
+    path = Path(run_dir) / STATE_NAME
+    if not path.is_file():
+        raise RunStateError(
+            str(run_dir),
+            f"has no {STATE_NAME}, so its format is unknown; give a folder a gan-repro run wrote, or rerun "
+            "its command in a new folder",
+        )
+    try:
+        data = read_state(path)
+    except ValueError as error:
+        raise RunStateError(
+            str(path), f"is unreadable ({error}); rerun its command in a new folder"
+        ) from None
+    check_format(data, path)
 
 
 LOCK_NAME = ".lock"  # in a run folder: held by the run working in it
@@ -217,6 +269,33 @@ def run_folder_lock(run_dir: Path) -> Iterator[None]:
     finally:
         (run_dir / HOLDER_NAME).unlink(missing_ok=True)
         lock.release()
+
+
+RUNS_FOLDER, SWEEPS_FOLDER = "outputs/runs", "outputs/multirun"  # where new runs and sweeps go (dated_folder)
+
+
+def dated_folder(root: str) -> str:
+    """root/<date>/<time>-<6 hex digits>: a new folder that no run started in the same second shares."""
+    return f"{root}/{time.strftime('%Y-%m-%d/%H-%M-%S')}-{secrets.token_hex(3)}"
+
+
+def remove_debris(run_dir: Path) -> bool:
+    """A run refused before any work, in a folder this command created, leaves nothing behind: Hydra's
+    .hydra/, log.txt and the lock file go, then the folder and an emptied date folder of outputs/runs/.
+    Returns whether it did (never for a folder with a state.json, or one whose lock is held)."""
+    if not run_dir.is_dir() or (run_dir / STATE_NAME).exists() or not lock_is_free(run_dir):
+        return False
+    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+    for name in ("log.txt", LOCK_NAME, HOLDER_NAME):
+        (run_dir / name).unlink(missing_ok=True)
+    for folder in (run_dir, run_dir.parent):  # rmdir only removes an empty folder
+        if folder is run_dir.parent and folder.parent.name != "runs":
+            break
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+    return True
 
 
 def keep_rows(path: Path, keep: Callable[[pd.DataFrame], pd.Series]) -> int:

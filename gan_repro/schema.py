@@ -243,7 +243,7 @@ class ProbeSettings:
     batched_backward: Any = key(choice(("auto", True, False)), affects=[PROBE])  # auto: by device (cache)
     variance_every: int = key(whole(), affects=[PROBE])
     variance_batches: int = key(whole(minimum=2), affects=[PROBE])  # a variance needs two gradients at least
-    control: bool = key(flag(), affects=[PROBE])
+    control: Any = key(flag(), affects=[PROBE])
     generators_from: str | None = key(affects=[PROBE])  # its snapshots' hashes enter the key (cache.py)
     plateau_window: int = key(whole(minimum=2))  # the report's: a running mean's change needs two points
     plateau_fraction: float = key(number(high=1.0))  # the report's: a share of the cost's change, in (0, 1)
@@ -253,13 +253,13 @@ class ProbeSettings:
 class PerformanceSettings:
     """performance: how the training stage computes (the numbers' arithmetic, on a GPU)."""
 
-    channels_last: bool = key(flag(), affects=[TRAIN, PROBE])
-    cudnn_benchmark: bool = key(flag(), affects=[TRAIN])
+    channels_last: Any = key(flag(), affects=[TRAIN, PROBE])
+    cudnn_benchmark: Any = key(flag(), affects=[TRAIN])
     autocast: str = key(
         choice(("none", "bf16"), "!must be none or bf16 (the probe always runs in fp32), got {value!r}"),
         affects=[TRAIN],
     )
-    compile: bool = key(flag(), affects=[TRAIN])
+    compile: Any = key(flag(), affects=[TRAIN])
     compile_mode: str = key(
         choice(
             ("default", "reduce-overhead", "max-autotune"),
@@ -295,10 +295,10 @@ class Config:
 
     seed: int = key(whole(0, SEED_MAX), affects=[TRAIN, PROBE])  # torch, the data order, every noise batch
     device: str = key(swept_label=False)  # config.resolve_device; its type (not auto) is in the keys
-    quiet: bool = key(flag(), run_only=True)
-    debug: bool = key(flag(), run_only=True)
-    resume: bool = key(flag(), run_only=True)
-    dry_run: bool = key(flag(), run_only=True)
+    quiet: Any = key(flag(), run_only=True)
+    debug: Any = key(flag(), run_only=True)
+    resume: Any = key(flag(), run_only=True)
+    dry_run: Any = key(flag(), run_only=True)
     on_nonfinite: str = key(choice(("stop", "warn")), affects=[TRAIN, PROBE], swept_label=False)
     logger: str = key(loggers, run_only=True)  # and tensorboard installed: config.check_logger
     cache_dir: str = key(swept_label=False)  # config.check_cache_dir

@@ -20,6 +20,7 @@ import pandas as pd
 from gan_repro.aggregate import claims_summary, collect, find_run_folders, is_run_folder, job_status
 from gan_repro.errors import ConfigError
 from gan_repro.report import format_claim, format_value, refresh_summary
+from gan_repro.runstate import check_run_format
 from gan_repro.writeup import table
 
 
@@ -35,6 +36,7 @@ def check_folder(folder: Path, *, markdown: bool = False) -> int:
 
 def check_run(run_dir: Path, *, markdown: bool) -> int:
     """One finished run: a line per claim (or a Markdown table row); 1 if a claim fails."""
+    check_run_format(run_dir)  # a folder of another format: its files may mean something else here
     status = job_status(run_dir)
     if status != "done":  # a running run's summary.json is its own to write, and its probes are partial
         raise ConfigError("run_dir", f"{run_dir} is not a finished run ({status}); check it once done")
@@ -44,8 +46,8 @@ def check_run(run_dir: Path, *, markdown: bool) -> int:
     if all(claim["holds"] is None for claim in summary["claims"]):  # no claim, or none measured: no verdict
         raise ConfigError(
             "run_dir",
-            f"no claim could be measured in {run_dir} (a probe.csv without the fresh D's iteration 0 rows "
-            "comes from another version: rerun the run's command)",
+            f"no claim could be measured in {run_dir} (its probe.csv has no fresh D's iteration 0 rows, or "
+            "too few logged points to judge); nothing to check",
         )
     steps = ", ".join(summary["snapshots"])
     if markdown:

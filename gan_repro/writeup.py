@@ -225,10 +225,9 @@ def noise_lines(run_dir: Path) -> list[str]:
     if not path.is_file():
         return []
     frame, names = pd.read_csv(path), headings("noise.csv")
-    columns = [column for column in names if column in frame]  # an older run's noise.csv lacks some
-    rows = [[noise_cell(record[column]) for column in columns] for record in frame.to_dict("records")]
+    rows = [[noise_cell(record[column]) for column in names] for record in frame.to_dict("records")]
     heading = "## Section 3: instance noise and Theorem 3.3 (bound / 2√d ≥ 1: the bound says nothing)"
-    return [heading, "", *table([names[column] for column in columns], rows)]
+    return [heading, "", *table(list(names.values()), rows)]
 
 
 def critics_lines(run_dir: Path, summary: dict[str, Any]) -> list[str]:

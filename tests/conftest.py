@@ -4,12 +4,22 @@ compose API. Helpers that are not fixtures live in tests/helpers.py: `from tests
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import pytest
-from omegaconf import DictConfig
+# pytest -n 2 (pyproject's addopts): two workers share the cores, so each one, and every command it starts,
+# computes on one thread; set before torch is imported. The numbers a test compares come from one worker.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
-from tests.helpers import TINY, compose_config
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from tests.helpers import TINY, compose_config  # noqa: E402
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True, scope="session")

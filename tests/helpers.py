@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from gan_repro.columns import FILES, columns_of
 from gan_repro.config import check_dataset, compose
 from gan_repro.prepare import build_dataset
+from gan_repro.runstate import STATE_NAME, RunState
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -182,3 +183,9 @@ def write_lmdb(path: Path, formats: Sequence[str]) -> Path:
             Image.fromarray(pixels).save(buffer, format=fmt)
             txn.put(f"{index:040x}".encode(), buffer.getvalue())
     return path
+
+
+def mark_finished(folder: Path) -> Path:
+    """Give a run folder written by hand the state.json a finished run leaves (this gan-repro's format)."""
+    RunState(path=folder / STATE_NAME, status="done", train_complete=True, probe_complete=True).save()
+    return folder

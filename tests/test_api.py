@@ -17,6 +17,8 @@ from gan_repro.errors import ConfigError, RunStateError
 from tests.helpers import REPO, TINY
 from tests.test_untrusted import call_main
 
+pytestmark = pytest.mark.integration
+
 NOTEBOOK = REPO / "examples" / "quickstart.ipynb"
 RUN_FOLDER_FILES = (  # what a finished tiny run's folder holds, made by api.run as by gan-repro
     "config.yaml",

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from omegaconf import OmegaConf
 
@@ -22,6 +23,8 @@ from gan_repro.pipeline import run
 from gan_repro.prepare import identity, prepared_dataset
 from gan_repro.schema import PROBE, TRAIN, declared, type_words
 from tests.helpers import TINY, compose_config, write_images
+
+pytestmark = pytest.mark.integration
 
 CPU = torch.device("cpu")
 

@@ -13,8 +13,10 @@ import pytest
 
 from gan_repro.cli import check_main, plot_main
 from gan_repro.columns import columns_of
-from gan_repro.report import claim_rows
 from gan_repro.writeup import SEEDS_LINE, write_report
+from tests.helpers import mark_finished
+
+pytestmark = pytest.mark.integration
 
 
 def claims_of(seed: int, *, growth_10: float = 3.0, minimax: bool | None = True) -> list[dict[str, Any]]:
@@ -57,7 +59,8 @@ def claims_of(seed: int, *, growth_10: float = 3.0, minimax: bool | None = True)
 
 
 def fake_run(folder: Path, *, seed: int, loss: str = "nonsaturating", **claims: Any) -> Path:
-    """A finished run folder written by hand: config.yaml, a probe.csv, summary.json with its claims."""
+    """A finished run folder written by hand: config.yaml, a probe.csv, summary.json with its claims, and the
+    state.json of this format."""
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(f"seed: {seed}\nloss:\n  name: {loss}\n")
     rows = {
@@ -67,11 +70,11 @@ def fake_run(folder: Path, *, seed: int, loss: str = "nonsaturating", **claims: 
         "d_loss": [0.5, 0.1],
         "d_accuracy": [0.9, 1.0],
     }
-    norms = {"grad_norm_minimax": [1.0, 0.1], "grad_norm_nonsaturating": [1.0, 2.0]}
+    norms = {"grad_norm_minimax": [1.0, 0.1], "grad_norm_nonsaturating": [1.0, 2.0], "critic": ["gan", "gan"]}
     pd.DataFrame(rows | norms).to_csv(folder / "probe.csv", index=False)
     summary = {"status": "done", "seed": seed, "claims": claims_of(seed, **claims)}
     (folder / "summary.json").write_text(json.dumps(summary))
-    return folder
+    return mark_finished(folder)
 
 
 @pytest.fixture
@@ -109,15 +112,6 @@ def test_claims_csv_holds_one_row_per_run_claim_and_snapshot(sweep: Path) -> Non
     assert set(unmeasured["claim_holds"]) == {""}  # ... and the claim as a whole is not measured (None)
     control = claims[claims["claim_id"] == "control_chance"]
     assert list(control["snapshot"]) == ["", "", ""] and list(control["value"]) == [0.5, 0.51, 0.52]
-
-
-def test_a_summary_from_before_claim_ids_is_refused_with_its_remedy() -> None:
-    summary = {
-        "snapshots": {"1": {}},
-        "claims": [{"claim": "D's cost falls", "measured": [2.5], "holds": True}],
-    }
-    with pytest.raises(ValueError, match="gan-repro-plot RUN_DIR"):
-        claim_rows(summary)
 
 
 # ----------------------------------------------------------------------------- claims_summary.csv
@@ -209,8 +203,8 @@ def test_check_claims_refuses_a_run_that_has_not_finished(tmp_path: Path, capsys
 
 
 def test_check_claims_refuses_a_run_where_no_claim_could_be_measured(tmp_path: Path, capsys) -> None:
-    """A probe.csv without the fresh D's row (iteration 0), as one from before it: only the accuracy claim is
-    left, and without a held-out accuracy nothing can be measured, which is not a pass."""
+    """A probe.csv without the fresh D's row (iteration 0): only the accuracy claim is left, and without a
+    held-out accuracy nothing can be measured, which is not a pass."""
     folder = fake_run(tmp_path / "run", seed=0)
     assert 0 not in set(pd.read_csv(folder / "probe.csv")["iteration"])
     assert check_main([str(folder)]) == 2

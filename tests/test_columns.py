@@ -22,6 +22,8 @@ from gan_repro.critics import COST_COLUMNS
 from scripts.columns_page import PAGE, page, section
 from tests.helpers import REPO, run_script, undeclared_columns
 
+pytestmark = pytest.mark.integration  # one test reads the shared tiny run
+
 
 # ----------------------------------------------------------------------------- what a run writes
 def test_a_run_writes_only_declared_columns(tiny_run) -> None:

@@ -4,16 +4,20 @@ In-process, and without training except where a cached run is needed."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
+from gan_repro.cli import resume_command
 from gan_repro.config import config_dir
 from gan_repro.pipeline import run
 from gan_repro.plan import plan_lines
-from tests.helpers import TINY, compose_config
+from tests.helpers import TINY, compose_config, run_cli
 from tests.test_untrusted import call_main
+
+pytestmark = pytest.mark.integration
 
 CONF = str(config_dir())
 # (flags, the overrides they go with, exit code, what the output holds). seed=-1 where a flag would run a job:
@@ -187,3 +191,28 @@ def test_dry_run_of_a_dataset_still_to_download_says_so(tmp_path: Path) -> None:
         "known once it is there"
     ]
     assert not (tmp_path / "mnist").exists()  # nothing fetched
+
+
+def test_resume_command_quotes_lists() -> None:
+    command = resume_command(Path("/runs/a b"), ["train.snapshot_epochs=[1,5]", "seed=3", "hydra.run.dir=/x"])
+    assert command == "gan-repro 'train.snapshot_epochs=[1,5]' seed=3 'hydra.run.dir=/runs/a b'"
+
+
+def test_help_describes_the_tool() -> None:
+    result = run_cli("--help", cwd=Path.cwd(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    for text in (
+        "Figures 1-3",
+        "dataset: celeba, cifar10, digits",
+        "experiment: control, critics, fig1",
+        "critic: gan, gan_r1, hinge, linear, lsgan, wgan, wgan_gp",
+        "gan-repro-plot RUN_DIR",
+        "gan-repro-check RUN_DIR|SWEEP_DIR",
+        "gan-repro-bench",
+        "gan-repro-prepare",
+        "Exit codes",
+    ):
+        assert text in result.stdout, text
+    named = set(re.findall(r"\w+", result.stdout.split("Launchers for sweeps", 1)[1].split("Exit codes")[0]))
+    ours = {path.stem for path in (config_dir() / "hydra" / "launcher").glob("*.yaml")}
+    assert {"basic", "joblib", "submitit_local", "submitit_slurm"} | ours <= named  # Hydra's and ours

@@ -15,6 +15,8 @@ from gan_repro.errors import EXIT_CODES, ConfigError, DatasetError
 from tests.helpers import TINY, compose_config, load_dataset, write_idx, write_images, write_lmdb
 from tests.test_untrusted import call_main
 
+pytestmark = pytest.mark.integration
+
 
 def dataset_for(name: str, root: Path | None, *extra: str, image_size: int = 16):
     """The dataset of the `dataset` group `name`, as `gan-repro dataset=name dataset.root=root` loads it."""

@@ -10,6 +10,8 @@ import torch
 from gan_repro.distances import exact_wasserstein, sliced_wasserstein
 from gan_repro.report import theorem_33_bound
 
+pytestmark = pytest.mark.unit
+
 
 def mean_abs_projection(dimension: int) -> float:
     """E|theta_1| for theta uniform on the unit sphere in R^d: Gamma(d/2) / (sqrt(pi) Gamma((d+1)/2))."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from scripts.results_page import README_BEGIN, README_END
 from tests.helpers import REPO
+
+pytestmark = pytest.mark.unit
 
 
 def claims_block(readme: str) -> str:

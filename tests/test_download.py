@@ -17,6 +17,8 @@ from gan_repro.download import fetch
 from gan_repro.errors import DatasetError
 from tests.helpers import compose_config, idx_bytes, load_dataset
 
+pytestmark = pytest.mark.unit
+
 
 class FileServer(http.server.BaseHTTPRequestHandler):
     """Serves FILES by path; honours Range unless IGNORE_RANGE; records the Range headers it saw."""

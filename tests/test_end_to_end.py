@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +18,8 @@ from gan_repro.columns import columns_of
 from gan_repro.errors import CheckpointRefused, GanReproError
 from gan_repro.pipeline import run
 from tests.helpers import TINY, compose_config, run_cli
+
+pytestmark = pytest.mark.integration
 
 
 def test_all_stages_on_a_tiny_setting(tiny_run) -> None:
@@ -186,8 +189,8 @@ def test_bad_input_names_the_setting_before_training(
     tmp_path: Path, overrides: list[str], setting: str
 ) -> None:
     (tmp_path / "empty").mkdir()
-    cfg = compose_config(TINY + [o.format(empty=tmp_path / "empty") for o in overrides])
-    with pytest.raises(GanReproError) as error:  # a ConfigError, or a DatasetError for a root's files
+    with pytest.raises(GanReproError) as error:  # a ConfigError (a wrong type: while composing), or a
+        cfg = compose_config(TINY + [o.format(empty=tmp_path / "empty") for o in overrides])  # DatasetError
         run(cfg, tmp_path / "run")
     assert error.value.setting == setting
     assert not (tmp_path / "run" / "train.csv").exists()  # stopped before any training
@@ -222,3 +225,61 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_unknown_group_option_is_refused_by_hydra(tmp_path: Path) -> None:
     result = gan_repro(tmp_path, "dataset=imagenet")
     assert result.returncode != 0 and "dataset/imagenet" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_run_writes_every_file_with_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o002)
+    try:
+        run(
+            compose_config([*TINY, "train.epochs=1", "train.snapshot_epochs=[1]", "probe.iterations=3"]),
+            tmp_path,
+        )
+    finally:
+        os.umask(previous)
+    modes = {
+        str(p.relative_to(tmp_path)): p.stat().st_mode & 0o777 for p in tmp_path.rglob("*") if p.is_file()
+    }
+    assert {
+        "figures/fig1.png",
+        "samples/iteration_000024.png",
+        "checkpoints/iteration_000024.pt",
+        "summary.json",
+    } <= set(modes)
+    assert set(modes.values()) == {0o664}, modes
+
+
+def test_redraw_with_another_window_keeps_the_claims_and_removes_stale_files(
+    tiny_run, tmp_path, capsys
+) -> None:
+    shutil.copytree(tiny_run[1], tmp_path, dirs_exist_ok=True)
+    before = json.loads((tmp_path / "summary.json").read_text())["claims"]
+    assert (tmp_path / "figures" / "fig1.pdf").is_file()
+    assert plot_main([str(tmp_path), "--window", "20", "--formats", "png"]) == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["claims"] == before  # the run's own window
+    assert not (tmp_path / "figures" / "fig1.pdf").exists()  # drawn with another window: gone
+    assert "summary.json:" not in capsys.readouterr().err  # nothing changed, nothing said
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary["claims"][0]["measured"] = [999]  # as if an older version had computed another value
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    assert plot_main([str(tmp_path), "--formats", "png"]) == 0
+    assert "summary.json: D separates held-out real images" in capsys.readouterr().err  # a change is said
+
+
+def test_a_refusal_removes_only_a_folder_it_created(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    (mine / ".hydra").mkdir(parents=True)
+    (mine / "log.txt").write_text("my own log\n")
+    result = run_cli(f"hydra.run.dir={mine}", "quiet=true", "dataset=mnist", cwd=tmp_path, timeout=300)
+    assert result.returncode == 2 and result.stderr.startswith("error: dataset.root:"), result.stderr
+    assert (mine / "log.txt").read_text().startswith("my own log") and (mine / ".hydra").is_dir()
+    lab = tmp_path / "lab"  # a lab setting is checked after the folder's lock is taken: still no debris
+    result = run_cli(
+        f"hydra.run.dir={lab}",
+        "quiet=true",
+        "experiment=lab_manifold",
+        "lab.iterations=0",
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 2 and result.stderr.startswith("error: lab.iterations:"), result.stderr
+    assert not lab.exists()

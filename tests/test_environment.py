@@ -21,6 +21,8 @@ from gan_repro.runstate import ENVIRONMENT_NAME
 from gan_repro.writeup import write_report
 from tests.helpers import REPO, TINY, compose_config
 
+pytestmark = pytest.mark.integration
+
 
 def checkout_commit() -> str | None:
     """This checkout's commit, as git says (None without git or outside a checkout)."""

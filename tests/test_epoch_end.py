@@ -14,6 +14,8 @@ from gan_repro.prepare import build_dataset
 from gan_repro.runstate import Interrupted, RunControl, StopFlag
 from tests.helpers import TINY, compose_config
 
+pytestmark = pytest.mark.integration
+
 # digits at 16x16, all 1797 images: 28 iterations per epoch; snapshots after G steps 10, 28, 40 and 56
 SETTING = [*TINY, "train.epochs=2", "train.snapshot_epochs=[1,2]", "train.snapshot_iterations=[10,40]"]
 SNAPSHOT_FILES = [f"checkpoints/iteration_{steps:06d}.pt" for steps in (10, 28, 40, 56)]

@@ -17,6 +17,8 @@ from gan_repro.errors import EXIT_CODES, GanReproError, Interrupted, NonFiniteEr
 from tests.helpers import REPO, TINY, run_script
 from tests.test_untrusted import call_main
 
+pytestmark = pytest.mark.integration
+
 PAGE = REPO / "docs" / "exit-codes.md"
 
 

@@ -16,8 +16,17 @@ import gan_repro.probe
 from gan_repro.data import TensorImages, split_dataset
 from gan_repro.pipeline import run
 from gan_repro.probe import SnapshotProbe, batch_statistics, relative_variance
-from gan_repro.report import CLAIM_THRESHOLDS, control_claims, curve_noise, paper_claims, summarize_snapshot
+from gan_repro.report import (
+    CLAIM_THRESHOLDS,
+    control_claims,
+    curve_noise,
+    format_claim,
+    paper_claims,
+    summarize_snapshot,
+)
 from tests.helpers import TINY, compose_config
+
+pytestmark = pytest.mark.integration
 
 SHORT = [*TINY, "train.epochs=1", "train.snapshot_epochs=[1]", "probe.iterations=9", "probe.variance_every=4"]
 
@@ -314,3 +323,17 @@ def test_control_claims_on_a_d_that_does_separate_held_out_images() -> None:
     separating = summarize_snapshot(synthetic_probe(), window=10)  # accuracy 1 on held-out images
     claims = control_claims(separating, {})
     assert claims["figure1_claim_on_control"]["holds"] and not claims["claim"]["holds"]
+
+
+def test_claims_read_as_one_line_with_unit_and_threshold() -> None:
+    claim = {
+        "claim": "D's cost falls by orders of magnitude (Fig. 1)",
+        "measured": [4.673181880693313, 2.5],
+        "unit": "orders of magnitude",
+        "threshold": ">= 2 orders, every snapshot",
+        "holds": True,
+    }
+    assert format_claim(claim) == (
+        "HOLDS  D's cost falls by orders of magnitude (Fig. 1): 4.67, 2.5 orders of "
+        "magnitude (threshold: >= 2 orders, every snapshot)"
+    )

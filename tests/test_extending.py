@@ -28,6 +28,8 @@ from gan_repro.probe import generator_grad_norms, scaled_cost_gradients
 from gan_repro.transport import signed_directions
 from tests.helpers import REPO, TINY, run_cli
 
+pytestmark = pytest.mark.integration
+
 MODULE = "user_gan_extension"  # the user's module: one name per test session (Python caches modules)
 USER_MODULE = '''
     """A user's critic objective, networks and dataset, outside gan_repro."""

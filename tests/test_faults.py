@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +18,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
+import gan_repro
+from gan_repro import api
 from gan_repro.checkpoints import REFUSED, load_checkpoint
+from gan_repro.cli import check_main, plot_main
 from gan_repro.config import IMAGE_SIZE_MAX, RULES, SEED_MAX, check_config, unknown_added_key
 from gan_repro.errors import EXIT_CODES, CheckpointRefused, GanReproError, RunFolderBusy, RunStateError
-from gan_repro.runstate import HOLDER_NAME, lock_is_free, run_folder_lock
+from gan_repro.runstate import FORMAT_VERSION, HOLDER_NAME, STATE_NAME, lock_is_free, run_folder_lock
 from tests.helpers import TINY, compose_config, run_cli, write_images
 from tests.test_untrusted import QUICK, call_main
+
+pytestmark = pytest.mark.integration
 
 
 def one_error_line(code: int, output: str, setting: str) -> None:
@@ -142,6 +148,61 @@ def test_an_unreadable_state_json_exits_2_naming_it(tmp_path: Path) -> None:
     assert code == EXIT_CODES[RunStateError] == 2, output
     one_error_line(code, output, "resume")
     assert f"{run_dir / 'state.json'} is unreadable" in output
+
+
+OTHER_FORMATS = {  # what another gan-repro leaves in state.json -> the refusal's words for it
+    "no format_version": "made by another gan-repro format (none recorded;",
+    "the next format": f"made by another gan-repro format ({FORMAT_VERSION + 1};",
+    "no state.json": "has no state.json, so its format is unknown",
+}
+
+
+def restamp(run_dir: Path, other: str) -> None:
+    """Make run_dir's state.json what a gan-repro of another format would have left (OTHER_FORMATS' keys)."""
+    path = run_dir / STATE_NAME
+    if other == "no state.json":
+        path.unlink()
+        return
+    state = json.loads(path.read_text())
+    del state["format_version"]
+    if other == "the next format":
+        state["format_version"] = FORMAT_VERSION + 1
+    path.write_text(json.dumps(state))
+
+
+@pytest.mark.parametrize("other", ["no format_version", "the next format"])
+def test_a_run_of_another_format_is_not_resumed(tmp_path: Path, other: str) -> None:
+    from gan_repro.pipeline import open_run
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    open_run(compose_config(TINY), run_dir)  # what a first start leaves: config.yaml and state.json
+    restamp(run_dir, other)
+    kept = {name: (run_dir / name).read_bytes() for name in (STATE_NAME, "config.yaml", "environment.json")}
+    code, output = call_main([*TINY, f"hydra.run.dir={run_dir}"])
+    assert code == EXIT_CODES[RunStateError] == 2, output
+    one_error_line(code, output, f"{run_dir}: {OTHER_FORMATS[other]}")
+    assert f"gan-repro {gan_repro.__version__} reads format {FORMAT_VERSION}); rerun its command" in output
+    assert {name: (run_dir / name).read_bytes() for name in kept} == kept  # nothing of the run changed
+
+
+@pytest.mark.parametrize("other", list(OTHER_FORMATS))
+def test_a_run_folder_of_another_format_is_not_read(tiny_run, tmp_path: Path, capsys, other: str) -> None:
+    """gan-repro-plot and gan-repro-check on the run and on a sweep holding it, api.load_run and load_sweep:
+    each refuses in one line, and no file of the run is rewritten."""
+    run_dir = Path(shutil.copytree(tiny_run[1], tmp_path / "sweep" / "0"))
+    restamp(run_dir, other)
+    summary = (run_dir / "summary.json").read_bytes()
+    for command in (plot_main, check_main):
+        for folder in (run_dir, tmp_path / "sweep"):
+            assert command([str(folder)]) == EXIT_CODES[RunStateError], (command, folder)
+            (line,) = capsys.readouterr().err.splitlines()
+            assert line.startswith(f"error: {run_dir}: {OTHER_FORMATS[other]}"), line
+    for load, folder in ((api.load_run, run_dir), (api.load_sweep, tmp_path / "sweep")):
+        with pytest.raises(RunStateError) as error:
+            load(folder)
+        assert str(error.value).startswith(f"{run_dir}: {OTHER_FORMATS[other]}")
+    assert (run_dir / "summary.json").read_bytes() == summary
 
 
 class Exploit:

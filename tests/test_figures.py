@@ -27,6 +27,9 @@ from gan_repro.plot import (
     samples_figure,
     snapshot_colors,
 )
+from tests.helpers import mark_finished
+
+pytestmark = pytest.mark.unit
 
 SNAPSHOTS = {24: 1.0, 48: 2.0, 72: 3.0}  # G steps: epoch
 ITERATIONS = 21  # logged points per probe unit
@@ -96,7 +99,7 @@ def write_run(folder: Path, probe: list[dict], seed: int = 0) -> Path:
         for k in (0, 5)
     ]
     pd.DataFrame(updates).to_csv(folder / "updates.csv", index=False)
-    return folder
+    return mark_finished(folder)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import torch.nn as nn
 
 from gan_repro.probe import generator_grad_norms
 
+pytestmark = pytest.mark.unit
+
 
 def tiny_pair(seed: int = 0) -> tuple[nn.Module, nn.Module]:
     """A 2-layer G with BatchNorm (z: 4 -> 6) and a 2-layer D (6 -> logit)."""

@@ -23,6 +23,8 @@ from gan_repro.lab.optimal_discriminator import compare, quadrature_grid
 from gan_repro.lab.runner import LABS, run_lab
 from tests.helpers import TINY, compose_config
 
+pytestmark = pytest.mark.integration
+
 LAB_TINY = ["quiet=true", "device=cpu", "plot.formats=[png]"]
 
 

@@ -1,9 +1,11 @@
 """The package's layering, read from its source with `ast` (nothing imported): no import cycles, the plotting
 side never reaches the training side, and the theory lab is reached through config `_target_`s only. The graph
-is gan_repro.imports' (the one the cache keys stages by)."""
+is gan_repro.imports' (the one the cache keys stages by). And the test suite's own: every test module is
+marked, at module level, as exactly one of unit, integration or slow (docs/tests.md)."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import pytest
 from gan_repro.imports import import_graph
 from tests.helpers import REPO
 
+pytestmark = pytest.mark.unit
+
 PACKAGE = "gan_repro"
 DRAWING = (
     "gan_repro.plot",
@@ -19,6 +23,7 @@ DRAWING = (
     "gan_repro.aggregate",
     "gan_repro.writeup",
     "gan_repro.verdicts",
+    "gan_repro.redraw",
 )  # redraw (or judge) from CSVs alone
 COMPUTING = (
     "gan_repro.train",
@@ -30,7 +35,7 @@ COMPUTING = (
     "gan_repro.updates",
 )  # training loops, their pieces, and what runs them
 LAB = "gan_repro.lab"
-MAY_IMPORT_LAB = ("gan_repro.cli",)
+MAY_IMPORT_LAB = ("gan_repro.redraw",)  # gan-repro-plot redraws a theory-lab run with the lab's figure
 
 Graph = Mapping[str, set[str]]
 
@@ -135,7 +140,7 @@ def test_the_lab_is_reached_through_config_only(graph) -> None:
         if in_lab(target)
     )
     assert not offending, (
-        "modules outside gan_repro.lab and gan_repro.cli import the lab "
+        f"modules outside gan_repro.lab and {', '.join(MAY_IMPORT_LAB)} import the lab "
         "(reach it through a config _target_):\n" + "\n".join(offending)
     )
 
@@ -176,3 +181,44 @@ def test_graph_reads_every_kind_of_import(tmp_path: Path) -> None:
         "pkg.e": {"pkg.sub.d", "pkg"},
     }
     assert find_cycles(graph) == [["pkg.a", "pkg.b", "pkg.sub.d", "pkg.a"]]
+
+
+# ----------------------------------------------------------------------------- the tests' own marks
+TEST_KINDS = ("unit", "integration", "slow")  # pyproject.toml's markers; one per test module
+
+
+def module_marks(source: str) -> list[str]:
+    """The mark names of a test module's module-level `pytestmark` (pytest.mark.NAME, alone or in a list)."""
+    marks = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "pytestmark" for t in node.targets):
+            values = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
+            marks += [value.attr for value in values if isinstance(value, ast.Attribute)]
+    return marks
+
+
+def kinds_of(source: str) -> list[str]:
+    """The module-level marks of a test module that say what kind of test it is (TEST_KINDS)."""
+    return [mark for mark in module_marks(source) if mark in TEST_KINDS]
+
+
+def test_every_test_module_is_marked_unit_integration_or_slow(pytestconfig) -> None:
+    registered = {line.split(":")[0].strip() for line in pytestconfig.getini("markers")}
+    assert set(TEST_KINDS) <= registered, f"register {set(TEST_KINDS) - registered} in pyproject.toml"
+    modules = sorted((REPO / "tests").glob("test_*.py"))
+    wrong = {path.name: kinds_of(path.read_text()) for path in modules}
+    wrong = {name: kinds for name, kinds in wrong.items() if len(kinds) != 1}
+    assert len(modules) > 10 and not wrong, (
+        "each test module needs exactly one module-level `pytestmark = pytest.mark.<unit|integration|slow>` "
+        f"(docs/tests.md): {wrong}"
+    )
+
+
+def test_the_mark_reader_on_hand_made_modules() -> None:
+    assert kinds_of("import pytest\npytestmark = pytest.mark.unit\n") == ["unit"]
+    assert kinds_of("pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings('x')]\n") == [
+        "integration"
+    ]
+    assert kinds_of("pytestmark = [pytest.mark.unit, pytest.mark.slow]\n") == ["unit", "slow"]
+    assert kinds_of("@pytest.mark.slow\ndef test_a():\n    pytestmark = pytest.mark.unit\n") == []
+    assert kinds_of("import pytest\n") == []

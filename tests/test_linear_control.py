@@ -14,6 +14,8 @@ from gan_repro.models import LinearDiscriminator
 from gan_repro.report import CLAIM_THRESHOLDS, linear_claim, linear_control
 from tests.helpers import compose_config, load_dataset
 
+pytestmark = pytest.mark.integration
+
 
 def digits(count: int = 1600) -> torch.Tensor:
     """The bundled digits, upsampled to 32x32 as the default digits run sees them: (count, 1, 32, 32)."""

@@ -9,6 +9,8 @@ import torch
 
 from gan_repro.losses import discriminator_accuracy, discriminator_loss, generator_loss, log_cost_slopes
 
+pytestmark = pytest.mark.unit
+
 
 def log1p_exp(x: float) -> float:
     """log(1 + e^x) without overflow, in Python floats (float64)."""

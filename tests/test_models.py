@@ -10,6 +10,8 @@ from gan_repro.errors import ConfigError
 from gan_repro.models import build_discriminator, build_generator, dcgan_depth
 from tests.helpers import compose_config
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("model", ["dcgan", "dcgan_nobn", "mlp"])
 @pytest.mark.parametrize("image_size", [16, 32, 64])

@@ -16,6 +16,8 @@ from gan_repro.probe import generator_grad_norms
 from gan_repro.steps import discriminator_step, generator_step
 from tests.helpers import REPO, TINY, compose_config, run_script, undeclared_columns
 
+pytestmark = pytest.mark.integration
+
 
 def schedule(*overrides: str, stage: str = "train"):
     return stage_schedule(compose_config(list(overrides)).noise, stage)

@@ -15,6 +15,8 @@ from gan_repro.runstate import NonFiniteError, check_finite
 from tests.helpers import TINY, compose_config
 from tests.test_untrusted import call_main
 
+pytestmark = pytest.mark.integration
+
 
 def test_tiny_values_are_not_errors() -> None:
     check_finite(

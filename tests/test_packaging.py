@@ -9,8 +9,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from gan_repro.config import config_dir
 from tests.helpers import REPO, cli_env
+
+pytestmark = pytest.mark.integration
 
 
 def test_source_checkout_uses_top_level_conf() -> None:
@@ -33,6 +37,9 @@ def test_wheel_ships_conf_and_runs_from_another_directory(tmp_path: Path) -> Non
             "outputs",
             "__pycache__",
             ".pytest_cache",
+            ".hypothesis",  # written by the other worker's hypothesis tests while this copies
+            ".ruff_cache",
+            "site",
             "docs",
         ),
     )

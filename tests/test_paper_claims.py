@@ -4,22 +4,55 @@ experiment=noise, end to end through the console command. Minutes: marked slow."
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from gan_repro.cli import check_main
-from tests.helpers import run_cli
+from gan_repro.report import format_claim
+from tests.helpers import REPO, run_cli
+from tests.test_docs import claims_block
+
+pytestmark = pytest.mark.slow
+
+SEEDS = 3  # the README's claims table: the default run with seed=0,1,2 (the default run is seed 0)
 
 
-@pytest.mark.slow
+def seed_counts(text: str) -> tuple[int, int]:
+    """'2 of 3 seeds' (maybe '... (1 not measured)') as (holds in, measured in)."""
+    holds, measured = re.match(r"(\d+) of (\d+) seeds", text).groups()
+    return int(holds), int(measured)
+
+
+def readme_claims() -> dict[str, dict[str, tuple[int, int]]]:
+    """The README's claims table (scripts/results_page.py), per claim text: in how many seeds it holds and
+    was measured, as a whole (key '') and at each snapshot (key: its G steps)."""
+    claims: dict[str, dict[str, tuple[int, int]]] = {}
+    for line in claims_block((REPO / "README.md").read_text()).splitlines()[2:]:  # below heading and rule
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if cells[0]:  # a claim's first row: '<claim>: holds in k of n seeds'
+            name, overall = cells[0].rsplit(": holds in ", 1)
+            current = claims[name] = {"": seed_counts(overall)}
+        current[re.fullmatch(r"after (\d+) G steps", cells[2]).group(1)] = seed_counts(cells[5])
+    return claims
+
+
+def agreed(holds: int, measured: int) -> bool | None:
+    """The verdict every seed of the README's table gave (measured in all of them), else None."""
+    if measured != SEEDS or 0 < holds < SEEDS:
+        return None
+    return holds == SEEDS
+
+
 def test_default_run_reproduces_the_papers_claims(tmp_path: Path, capsys) -> None:
-    """The default run, one seed (the README's verdicts come from three): Figure 1's two claims hold and
-    Figure 2's minimax gradient falls by more than 2 orders for every snapshot, as in every seed of the
-    README's sweep; the -log D gradient of the last snapshot ends far above its start. The other claims
-    are measured and printed (docs/results.md shows where they fail and why); gan-repro-check's exit
-    code agrees with the verdicts, and every logged cost and norm is positive and finite."""
+    """The default run (seed 0 of the README's three seeds) reports exactly the claims of the README's table,
+    each measured, and each verdict, as a whole and per snapshot, is the one all three seeds gave wherever
+    they agree (Figures 1 and 2 hold; Figure 3's claims fail at the first snapshot: docs/results.md says
+    why); a verdict the seeds split on is not asserted. gan-repro-check prints every claim and exits 1
+    because a claim fails; every snapshot's minimax gradient falls by more than 2 orders; every logged
+    cost and norm is positive and finite."""
     run_dir = tmp_path / "run"
     result = run_cli("quiet=true", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=1800)
     assert result.returncode == 0, result.stderr
@@ -27,21 +60,27 @@ def test_default_run_reproduces_the_papers_claims(tmp_path: Path, capsys) -> Non
     printed = capsys.readouterr().out
 
     summary = json.loads((run_dir / "summary.json").read_text())
-    verdicts = {claim["id"]: claim["holds"] for claim in summary["claims"]}
-    assert verdicts["fig1_heldout_accuracy"] and verdicts["fig1_d_loss_decay"]
-    assert verdicts["fig2_minimax_decay"] is not None  # measured: the probe is the paper's length
+    claims, published = {claim["claim"]: claim for claim in summary["claims"]}, readme_claims()
+    assert sorted(claims) == sorted(published)  # every claim the run reports is in the table, and back
+    for name, claim in claims.items():
+        assert claim["holds"] is not None and format_claim(claim) in printed, name  # measured, printed
+        assert agreed(*published[name][""]) in (None, claim["holds"]), (name, claim["measured"])
+        verdicts = dict(zip(map(str, claim["snapshots"]), claim["snapshot_holds"], strict=True))
+        assert sorted(verdicts) == sorted(published[name].keys() - {""}), name
+        for steps, holds in verdicts.items():
+            assert agreed(*published[name][steps]) in (None, holds), (name, steps, claim["measured"])
+    fails = any(claim["holds"] is False for claim in claims.values())  # Figure 3's, in every seed
+    assert check == int(fails), printed
+
     snapshots = summary["snapshots"]
     assert all(snapshot["minimax_decay_orders"] > 2 for snapshot in snapshots.values())
-    assert snapshots["2250"]["nonsaturating_growth"] > 2  # epoch 25: 90 G steps an epoch
-    assert set(summary["linear_control"]["heldout_accuracy"]) == {"90", "900", "2250"}
+    assert set(summary["linear_control"]["heldout_accuracy"]) == set(snapshots)
     probe = pd.read_csv(run_dir / "probe.csv")
     paper = probe[probe["critic"] == "gan"]
     measured = paper[["d_loss", "d_loss_heldout", "grad_norm_minimax", "grad_norm_nonsaturating"]]
     assert measured.gt(0).all().all() and measured.abs().lt(float("inf")).all().all()  # tiny, never 0
-    assert check == (0 if all(v is not False for v in verdicts.values()) else 1), printed
 
 
-@pytest.mark.slow
 def test_noise_experiment_bound_holds_and_noise_keeps_gradients(tmp_path: Path) -> None:
     """experiment=noise on the digits, where docs/noise.md measured it: Theorem 3.3's bound
     holds at every (snapshot, sigma), and for the best (last) generator sigma = 0.3 keeps D's cost and the

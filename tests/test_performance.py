@@ -17,6 +17,8 @@ from gan_repro.logger import CSVLogger
 from gan_repro.pipeline import train_stage
 from tests.helpers import TINY, compose_config, load_dataset
 
+pytestmark = pytest.mark.integration
+
 TRAIN_ONLY = ["train.epochs=1", "train.snapshot_epochs=[1]"]
 
 
@@ -70,7 +72,8 @@ def test_logger_buffers_rows_and_writes_them_in_chunks(tmp_path: Path) -> None:
     [
         ("performance.autocast=fp16", "performance.autocast"),
         ("performance.compile_mode=fast", "performance.compile_mode"),
-        ("performance.channels_last=1", "performance.channels_last"),
+        ("performance.channels_last=1", "performance.channels_last"),  # not read as true
+        ("performance.channels_last=maybe", "performance.channels_last"),
         ("performance.log_buffer=0", "performance.log_buffer"),
         ("performance.data_on_device=true", "performance.data_on_device"),
     ],
@@ -127,3 +130,9 @@ def test_torch_compile_gives_the_same_numbers(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(
         eager[["d_loss", "g_loss"]].head(5), compiled[["d_loss", "g_loss"]].head(5), rtol=1e-4, atol=0
     )
+
+
+def test_bench_help_shows_defaults(capsys) -> None:
+    with pytest.raises(SystemExit):
+        bench_main(["--help"])
+    assert "(default: 100)" in capsys.readouterr().out

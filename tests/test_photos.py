@@ -19,6 +19,8 @@ from gan_repro.errors import ConfigError
 from gan_repro.prepare import prepared_dataset, prepared_folder
 from tests.helpers import REPO, TINY, compose_config, load_dataset
 
+pytestmark = pytest.mark.unit
+
 SMALL = ["dataset=photos", "dataset.count=64", "dataset.image_size=16"]  # 64 crops at 16x16: in a blink
 
 

@@ -16,6 +16,8 @@ from gan_repro.errors import DatasetError
 from gan_repro.prepare import prepare, prepared_folder
 from tests.helpers import compose_config, load_dataset, write_images, write_lmdb
 
+pytestmark = pytest.mark.integration
+
 
 def dataset_node(root: Path, *extra: str, name: str = "image_folder", image_size: int = 16):
     """The `dataset` node of `gan-repro dataset=name dataset.root=root ...`."""

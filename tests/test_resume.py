@@ -15,6 +15,8 @@ import pytest
 
 from tests.helpers import TINY, run_cli, start_cli
 
+pytestmark = pytest.mark.integration
+
 # 6 epochs of 28 iterations, last.pt every 10 iterations; four probes (2 snapshots x the default critics,
 # gan and linear) of 60 iterations, logged at every one from the fresh D (iteration 0): 61 rows each.
 RESUMABLE = [

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
-from gan_repro.cli import plot_main
 from gan_repro.pipeline import run
 from gan_repro.plot import draw_figure1
 from gan_repro.report import snapshot_files, snapshot_rows, snapshot_words
 from gan_repro.steps import derived_seed
 from tests.helpers import TINY, compose_config
+
+pytestmark = pytest.mark.integration
 
 # TINY: 1541 training images (256 held out), 24 G steps an epoch; snapshots after 10 G steps and epoch 1
 MID_EPOCH = [*TINY, "train.epochs=1", "train.snapshot_epochs=[1]", "train.snapshot_iterations=[10]"]
@@ -87,12 +90,9 @@ def test_derived_seeds_do_not_collide_like_sums() -> None:
     assert len(seeds) == 3 * 3 * 10 and all(0 <= seed < 2**63 for seed in seeds)
 
 
-def test_a_run_written_before_snapshots_had_g_steps_is_refused_in_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    pd.DataFrame({"snapshot_epoch": [1], "iteration": [0], "d_loss": [0.7]}).to_csv(
-        tmp_path / "probe.csv", index=False
-    )
-    assert plot_main([str(tmp_path)]) == 2
-    error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and error[0].startswith("error: RUN_DIR:") and "older gan-repro" in error[0]
+def test_sample_grids_are_labelled_and_gathered(tiny_run) -> None:
+    run_dir = tiny_run[1]
+    with Image.open(run_dir / "samples" / "iteration_000024.png") as grid:
+        assert grid.height == 2 * (16 + 2) + 2 + 14  # 16 samples of 16x16 in 2 rows, and the label band
+        assert np.asarray(grid.convert("L"))[:14].min() < 128  # text in the band
+    assert (run_dir / "figures" / "samples.png").is_file()

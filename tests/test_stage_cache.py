@@ -19,6 +19,8 @@ from gan_repro.imports import import_graph, reachable
 from tests.helpers import TINY, compose_config
 from tests.test_untrusted import call_main
 
+pytestmark = pytest.mark.integration
+
 CPU = torch.device("cpu")
 DRAWING = ("gan_repro.plot", "gan_repro.report", "gan_repro.writeup", "gan_repro.aggregate")
 
@@ -117,3 +119,22 @@ def test_generators_from_refuses_what_it_cannot_probe(
     assert len(lines) == 1 and lines[0].startswith("error: probe.generators_from: "), output
     assert says in lines[0], output
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_cached_checkpoints_are_linked_not_copied(tmp_path: Path) -> None:
+    cached = [
+        *TINY,
+        "cache=true",
+        f"cache_dir={tmp_path / 'cache'}",
+        "train.epochs=1",
+        "train.snapshot_epochs=[1]",
+        "probe.iterations=3",
+    ]
+    pipeline.run(compose_config(cached), tmp_path / "first")
+    pipeline.run(compose_config(cached), tmp_path / "second")
+    first, second = (tmp_path / name / "checkpoints" / "iteration_000024.pt" for name in ("first", "second"))
+    assert (
+        first.stat().st_ino == second.stat().st_ino and first.stat().st_nlink == 3
+    )  # two runs and the cache
+    csvs = [tmp_path / name / "train.csv" for name in ("first", "second")]
+    assert csvs[0].stat().st_ino != csvs[1].stat().st_ino and csvs[0].read_bytes() == csvs[1].read_bytes()

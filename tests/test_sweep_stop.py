@@ -21,6 +21,8 @@ from gan_repro import runstate
 from gan_repro.runstate import HOLDER_NAME, STOP_FILE, StopFlag
 from tests.helpers import TINY, run_cli, start_cli
 
+pytestmark = pytest.mark.integration
+
 # 10 epochs of 24 iterations (time to signal mid-training), every row written at once, last.pt every 10.
 STOPPABLE = [
     o for o in TINY if not o.startswith(("train.epochs", "train.snapshot_epochs", "plot.window"))

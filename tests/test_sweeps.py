@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
-from gan_repro.aggregate import band_curves, collect, job_statuses
+from gan_repro.aggregate import band_curves, collect, group_label, job_statuses
 from gan_repro.cache import key_of, probe_inputs, training_inputs
 from gan_repro.cli import plot_main, sweep_folder, unique_folder_override
 from gan_repro.columns import columns_of
 from gan_repro.pipeline import run
-from tests.helpers import REPO, TINY, compose_config, run_cli, run_script, start_cli
+from tests.helpers import REPO, TINY, compose_config, mark_finished, run_cli, run_script, start_cli
+
+pytestmark = pytest.mark.integration
 
 CPU = torch.device("cpu")
 
@@ -213,6 +215,7 @@ def fake_run(folder: Path, *, seed: int, loss: str, scale: float) -> None:
         {
             "snapshot_iteration": 1,
             "snapshot_epoch": 1.0,
+            "critic": "gan",
             "iteration": i,
             "d_loss": scale / i,
             "d_accuracy": 1.0,
@@ -225,6 +228,7 @@ def fake_run(folder: Path, *, seed: int, loss: str, scale: float) -> None:
     ]
     pd.DataFrame(rows).to_csv(folder / "probe.csv", index=False)
     (folder / "summary.json").write_text(json.dumps({"status": "done"}))
+    mark_finished(folder)
 
 
 def test_runs_are_labelled_by_the_keys_that_differ_and_banded_over_seeds(tmp_path: Path) -> None:
@@ -270,3 +274,13 @@ def test_slurm_launcher_config_composes() -> None:
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.partition, launcher.gpus_per_node, launcher.timeout_min) == ("a100", 1, 120)
     assert launcher.max_num_timeout == 3  # a job at its time limit is requeued and resumes
+
+
+def test_sweep_labels_say_how_g_was_trained() -> None:
+    row = pd.Series({"loss.name": "minimax", "noise.kind": "linear", "probe.iterations": 9})
+    assert group_label(row, ["loss.name", "noise.kind"]) == "trained with loss=minimax, noise=linear"
+    assert (
+        group_label(row, ["loss.name", "probe.iterations"]) == "trained with loss=minimax; probed with "
+        "probe.iterations=9"
+    )
+    assert group_label(row, []) == "all runs"

@@ -18,6 +18,8 @@ from gan_repro.pipeline import run
 from tests.helpers import TINY, compose_config
 from tests.test_untrusted import call_main
 
+pytestmark = pytest.mark.integration
+
 CSVS = ("train.csv", "snapshots.csv", "probe.csv")
 
 

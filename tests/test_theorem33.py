@@ -1,5 +1,6 @@
-"""Theorem 3.3, honestly: the bound over the data cube's diameter, the exact W1's real-vs-real floor, and the
-snapshot distances that were there before the floor, unchanged by it."""
+"""Theorem 3.3, honestly: the bound over the data cube's diameter, the exact W1's real-vs-real floor, the
+snapshot distances that were there before the floor, unchanged by it, and how many images the distances use
+on a small dataset."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ import torch
 from gan_repro.data import TensorImages, sample_images
 from gan_repro.distances import exact_wasserstein, sliced_wasserstein
 from gan_repro.models import build_generator
+from gan_repro.pipeline import run
 from gan_repro.plot import draw_noise_bound_figure
 from gan_repro.report import data_diameter, noise_table, theorem_33_bound
 from gan_repro.steps import sample_z
 from gan_repro.train import measure_distances, real_real_wasserstein
-from tests.helpers import REPO, TINY, compose_config, load_dataset, run_script
+from tests.helpers import REPO, TINY, compose_config, load_dataset, run_script, write_images
+
+pytestmark = pytest.mark.integration
 
 
-def sweep_frames(*, d_loss: float, dimension: int, floor: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def sweep_frames(*, d_loss: float, dimension: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A one-snapshot, two-sigma probe.csv at a constant d_loss, and its snapshots.csv row."""
     probe = pd.DataFrame(
         [
@@ -33,7 +37,7 @@ def sweep_frames(*, d_loss: float, dimension: int, floor: bool = True) -> tuple[
                 "d_accuracy": 1.0,
                 "grad_norm_minimax": 1e-3,
             }
-            | {"sweep_noise_std": sigma}
+            | {"sweep_noise_std": sigma, "critic": "gan"}
             for sigma in (0.0, 0.1)
             for i in range(1, 9)
         ]
@@ -45,7 +49,7 @@ def sweep_frames(*, d_loss: float, dimension: int, floor: bool = True) -> tuple[
         "clip_sigmas": 4.0,
         "sliced_wasserstein": 0.5,
     }
-    snapshot |= {"wasserstein_exact": 20.0} | ({"wasserstein_exact_real_real": 9.0} if floor else {})
+    snapshot |= {"wasserstein_exact": 20.0, "wasserstein_exact_real_real": 9.0}
     return probe, pd.DataFrame([snapshot])
 
 
@@ -60,12 +64,6 @@ def test_bound_over_diameter_is_the_bound_over_2_sqrt_d() -> None:
     with_noise = theorem_33_bound(jsd=math.log(2), sigma=0.1, dimension=1024, clip_sigmas=4.0)
     assert table.loc[0.1, "bound_over_diameter"] == pytest.approx(with_noise / 64)
     assert (table["exact_w1_real_real"] == 9.0).all() and (table["wasserstein_exact"] == 20.0).all()
-
-
-def test_runs_before_the_floor_get_an_empty_floor() -> None:
-    probe, snapshots = sweep_frames(d_loss=0.5, dimension=64, floor=False)
-    table = noise_table(probe, snapshots, window=4)
-    assert table["exact_w1_real_real"].isna().all() and table["bound_over_diameter"].notna().all()
 
 
 def gaussian_images(count: int, seed: int) -> torch.Tensor:
@@ -158,3 +156,25 @@ def test_noise_table_script_prints_the_new_columns(tmp_path: Path) -> None:
     header, _, first = result.stdout.splitlines()[:3]
     assert "bound / 2√d" in header and "exact W1 real vs real (n=256)" in header
     assert "| 1.67 |" in first and "| 9 |" in first
+
+
+def test_small_image_folder_records_how_many_images_the_distances_used(tmp_path: Path, caplog) -> None:
+    write_images(tmp_path / "images", [(20, 20)] * 90)  # 22 held out, 68 to train on
+    summary_dir = tmp_path / "run"
+    run(
+        compose_config(
+            [
+                *TINY,
+                "dataset=image_folder",
+                f"dataset.root={tmp_path / 'images'}",
+                "train.epochs=1",
+                "train.snapshot_epochs=[1]",
+                "probe.iterations=3",
+            ]
+        ),
+        summary_dir,
+    )
+    snapshots = pd.read_csv(summary_dir / "snapshots.csv")
+    assert snapshots["distance_samples"].tolist() == [68] and snapshots["exact_samples"].tolist() == [64]
+    assert snapshots["exact_samples_real_real"].tolist() == [34]  # two disjoint halves of the 68 images
+    assert "distances from 68 images of each kind" in caplog.text

@@ -20,6 +20,8 @@ from tests.helpers import TINY, compose_config
 from tests.test_grad_norms import tiny_pair
 from tests.test_updates import brute_force_partners
 
+pytestmark = pytest.mark.integration
+
 COLUMNS = {
     "minimax": "grad_cosine_transport_minimax",
     "nonsaturating": "grad_cosine_transport_nonsaturating",

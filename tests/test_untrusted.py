@@ -23,6 +23,8 @@ from gan_repro.errors import DatasetError
 from gan_repro.pipeline import run
 from tests.helpers import TINY, compose_config
 
+pytestmark = pytest.mark.integration
+
 
 # ----------------------------------------------------------------------------- images
 def image_folder(root: Path, good: int, truncated: int) -> Path:

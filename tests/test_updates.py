@@ -36,6 +36,8 @@ from gan_repro.updates import (
 )
 from tests.helpers import REPO, TINY, compose_config, run_script, undeclared_columns
 
+pytestmark = pytest.mark.integration
+
 # the tiny setting, with experiment=updates' measurements shrunk: 64 images a kind, a short linear control
 UPDATES = [*TINY, "experiment=updates", "updates.samples=64", "updates.linear_iterations=20"]
 STAGES = [0, 10, 12]  # [0, 10, 100, 1000, 4000] clipped to the tiny probe's 12 iterations

@@ -8,11 +8,15 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from gan_repro.cli import plot_main
+from gan_repro.columns import headings
 from gan_repro.report import format_value
 from gan_repro.writeup import write_report
 from tests.helpers import compose_config, run_cli
+
+pytestmark = pytest.mark.integration
 
 
 def test_tiny_run_report_holds_the_claims_figures_command_and_times(tiny_run) -> None:
@@ -62,22 +66,31 @@ def test_a_redraw_rewrites_the_report(tiny_run, tmp_path: Path) -> None:
 
 
 def test_missing_pieces_and_a_noise_table(tmp_path: Path) -> None:
-    """No summary.json, no figures: a report that says so. A noise.csv: its table, older columns tolerated."""
+    """No summary.json, no figures: a report that says so. A noise.csv: its table, a column per heading."""
     text = write_report(tmp_path).read_text()
     assert "No summary.json yet" in text and "## Figures" not in text and "gan-repro" in text
     row = {
         "snapshot_iteration": 24,
         "snapshot_epoch": 1.0,
         "noise_std": 0.1,
+        "d_loss_end": 0.002,
+        "d_accuracy_end": 1.0,
+        "grad_norm_minimax_end": 3e-6,
+        "jsd_estimate": 0.69,
         "bound": 106.6,
         "bound_over_diameter": 1.666,
     }
-    row |= {"wasserstein_exact": 22.5, "bound_holds": True}
+    row |= {
+        "sliced_wasserstein": 1.5,
+        "wasserstein_exact": 22.5,
+        "exact_w1_real_real": 9.0,
+        "bound_holds": True,
+    }
     pd.DataFrame([row]).to_csv(tmp_path / "noise.csv", index=False)
     lines = write_report(tmp_path).read_text().splitlines()
     header = next(line for line in lines if line.startswith("| snapshot (G steps) | epoch |"))
-    assert "bound / 2√d" in header and "exact W1 real vs real" not in header  # a column it lacks
-    assert "| 24 | 1 | 0.1 | 107 | 1.67 | 22.5 | yes |" in lines
+    assert header == "| " + " | ".join(headings("noise.csv").values()) + " |"
+    assert "| 24 | 1 | 0.1 | 0.002 | 3e-06 | 0.69 | 107 | 1.67 | 1.5 | 22.5 | 9 | yes |" in lines
 
 
 def test_lab_run_report_has_its_claims_and_figure(tmp_path: Path) -> None:
