@@ -10,10 +10,12 @@ is left out or said to be missing.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import shlex
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -314,3 +316,23 @@ def environment_lines(run_dir: Path) -> list[str]:
     }
     words = ", ".join(f"{name} {value}" for name, value in versions.items() if value is not None)
     return ["## Environment", "", f"{code}; code hash {environment.get('code_version')}.", "", words]
+
+
+def write_or_check_page(
+    argv: list[str] | None, *, description: str, default: Path, render: Callable[[str], str], script: str
+) -> int:
+    """A generated docs page's command line (scripts/*_page.py): write render(the page's current text, '' if
+    none) to --out, or with --check exit 1, in one line, when the page differs from it."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=default, help="the page to write or check")
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 when the page differs")
+    args = parser.parse_args(argv)
+    current = args.out.read_text() if args.out.is_file() else ""
+    if args.check:
+        if current != render(current):
+            print(f"error: {args.out}: out of date; run python scripts/{script}", file=sys.stderr)
+            return 1
+        return 0
+    args.out.write_text(render(current))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0

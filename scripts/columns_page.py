@@ -7,11 +7,11 @@ python scripts/columns_page.py --check    # exit 1 if the page is not what the r
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from gan_repro.columns import FILES, Column, columns_in
+from gan_repro.writeup import write_or_check_page
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "outputs-columns.md"
 INTRO = """# Output columns
@@ -64,18 +64,13 @@ def page() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the page, or (--check) say whether it is up to date."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=PAGE, help="the page to write or check")
-    parser.add_argument("--check", action="store_true", help="compare only; exit 1 when the page differs")
-    args = parser.parse_args(argv)
-    if args.check:
-        if not args.out.is_file() or args.out.read_text() != page():
-            print(f"error: {args.out}: out of date; run python scripts/columns_page.py", file=sys.stderr)
-            return 1
-        return 0
-    args.out.write_text(page())
-    print(f"wrote {args.out}", file=sys.stderr)
-    return 0
+    return write_or_check_page(
+        argv,
+        description=__doc__.split("\n\n")[0],
+        default=PAGE,
+        render=lambda current: page(),
+        script="columns_page.py",
+    )
 
 
 if __name__ == "__main__":

@@ -8,13 +8,13 @@ python scripts/config_page.py --check    # exit 1 if the page's table is not wha
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
 
 from gan_repro.config import RULES, config_dir
 from gan_repro.schema import declared, setting_of, type_words
+from gan_repro.writeup import write_or_check_page
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "config.md"
 MARKER = "<!-- written by scripts/config_page.py from gan_repro/schema.py and conf/config.yaml: edit them -->"
@@ -115,19 +115,9 @@ def page(current: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the page, or (--check) say whether it is up to date."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=PAGE, help="the page to write or check")
-    parser.add_argument("--check", action="store_true", help="compare only; exit 1 when the page differs")
-    args = parser.parse_args(argv)
-    current = args.out.read_text() if args.out.is_file() else ""
-    if args.check:
-        if current != page(current):
-            print(f"error: {args.out}: out of date; run python scripts/config_page.py", file=sys.stderr)
-            return 1
-        return 0
-    args.out.write_text(page(current))
-    print(f"wrote {args.out}", file=sys.stderr)
-    return 0
+    return write_or_check_page(
+        argv, description=__doc__.split("\n\n")[0], default=PAGE, render=page, script="config_page.py"
+    )
 
 
 if __name__ == "__main__":
